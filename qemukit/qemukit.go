@@ -1,0 +1,504 @@
+package qemukit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/serialconsole"
+	"github.com/balena/leviathan-action/qemukit/qmp"
+)
+
+// Guest facts of user-mode networking and of the test OS image.
+const (
+	GuestIP   = "10.0.2.15"
+	GatewayIP = "10.0.2.2"
+	GuestSSH  = 22222
+)
+
+// Config is the wiring of one virtual DUT.
+type Config struct {
+	Name      string // DUT name; "qemu" when empty
+	Dir       string // state directory: disk, UEFI variables, logs (required)
+	DiskSize  int64  // the "SD card" size in bytes; 2 GiB when 0
+	MemoryMiB int    // guest memory; 512 when 0
+	CPUs      int    // guest CPUs; 1 when 0
+	QEMU      string // QEMU binary; qemu-system-x86_64 from PATH when empty
+	Accel     string // "auto" (default), "kvm" or "tcg"
+	SSHPort   int    // guest SSH port to forward; 22222 when 0
+	Logger    *slog.Logger
+}
+
+// DUT is a QEMU virtual DUT. It implements dut.DUT, dut.Storage,
+// dut.Console, dut.Network, dut.Screen and dut.Keyboard.
+type DUT struct {
+	cfg       Config
+	qemu      string
+	code      string
+	varsTmpl  string
+	log       *slog.Logger
+	console   dut.Capture
+	serialLog *os.File
+
+	mu       sync.Mutex
+	run      *running // nil while off
+	flashing bool
+	lastArgs []string
+}
+
+var (
+	_ dut.DUT      = (*DUT)(nil)
+	_ dut.Storage  = (*DUT)(nil)
+	_ dut.Console  = (*DUT)(nil)
+	_ dut.Network  = (*DUT)(nil)
+	_ dut.Screen   = (*DUT)(nil)
+	_ dut.Keyboard = (*DUT)(nil)
+)
+
+// running is one powered-on period: a QEMU process and its connections.
+type running struct {
+	cmd     *exec.Cmd
+	qmp     *qmp.Conn
+	port    *serialconsole.Port
+	sshPort int
+	sockDir string
+	exited  chan struct{}
+}
+
+// New prepares a DUT; it starts nothing. It fails when QEMU or OVMF is
+// missing, naming the package to install.
+func New(cfg Config) (*DUT, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("qemukit: Config.Dir is required")
+	}
+	if cfg.Name == "" {
+		cfg.Name = "qemu"
+	}
+	if cfg.DiskSize == 0 {
+		cfg.DiskSize = 2 << 30
+	}
+	if cfg.MemoryMiB == 0 {
+		cfg.MemoryMiB = 512
+	}
+	if cfg.CPUs == 0 {
+		cfg.CPUs = 1
+	}
+	if cfg.SSHPort == 0 {
+		cfg.SSHPort = GuestSSH
+	}
+	switch cfg.Accel {
+	case "", "auto", "kvm", "tcg":
+	default:
+		return nil, fmt.Errorf("qemukit: accel %q is not one of auto, kvm, tcg", cfg.Accel)
+	}
+	bin := cfg.QEMU
+	if bin == "" {
+		bin = "qemu-system-x86_64"
+	}
+	qemu, err := exec.LookPath(bin)
+	if err != nil {
+		return nil, fmt.Errorf("qemukit: %s not found; install it with: apt-get install qemu-system-x86", bin)
+	}
+	code, vars, err := FindFirmware()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("qemukit: %w", err)
+	}
+	sl, err := os.OpenFile(filepath.Join(cfg.Dir, "serial.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("qemukit: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &DUT{cfg: cfg, qemu: qemu, code: code, varsTmpl: vars, log: log.With("dut", cfg.Name), serialLog: sl}
+	d.console.SetMirror(sl)
+	return d, nil
+}
+
+// Name implements dut.DUT.
+func (d *DUT) Name() string { return d.cfg.Name }
+
+// DiskPath is the disk file the DUT boots from.
+func (d *DUT) DiskPath() string { return filepath.Join(d.cfg.Dir, "disk.img") }
+
+// CommandLine is the last QEMU command line, for reproducing a failure.
+func (d *DUT) CommandLine() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return strings.Join(d.lastArgs, " ")
+}
+
+func (d *DUT) accel() string {
+	switch d.cfg.Accel {
+	case "kvm", "tcg":
+		return d.cfg.Accel
+	}
+	if KVMWorks(d.qemu) {
+		return "kvm"
+	}
+	return "tcg"
+}
+
+// On implements dut.Power: QEMU starts paused, the console is attached,
+// then the machine runs.
+func (d *DUT) On(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.run != nil {
+		return nil
+	}
+	if d.flashing {
+		return errors.New("qemukit: the disk is open for flashing; close it before powering on")
+	}
+	if err := d.prepareFiles(); err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	sockDir, err := os.MkdirTemp("", "leviathan-qmp-")
+	if err != nil {
+		return fmt.Errorf("qemukit: %w", err)
+	}
+	r := &running{sshPort: port, sockDir: sockDir, exited: make(chan struct{})}
+	if err := d.start(ctx, r); err != nil {
+		d.stop(r)
+		os.RemoveAll(sockDir)
+		return err
+	}
+	d.run = r
+	return nil
+}
+
+func (d *DUT) prepareFiles() error {
+	disk := d.DiskPath()
+	if !fileExists(disk) {
+		f, err := os.Create(disk)
+		if err != nil {
+			return fmt.Errorf("qemukit: creating the disk: %w", err)
+		}
+		err = f.Truncate(d.cfg.DiskSize)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("qemukit: sizing the disk: %w", err)
+		}
+	}
+	vars := filepath.Join(d.cfg.Dir, "efivars.fd")
+	if !fileExists(vars) {
+		b, err := os.ReadFile(d.varsTmpl)
+		if err != nil {
+			return fmt.Errorf("qemukit: reading the UEFI variable template: %w", err)
+		}
+		if err := os.WriteFile(vars, b, 0o644); err != nil {
+			return fmt.Errorf("qemukit: writing UEFI variables: %w", err)
+		}
+	}
+	return nil
+}
+
+func (d *DUT) args(r *running) []string {
+	sock := filepath.Join(r.sockDir, "qmp.sock")
+	return []string{
+		d.qemu,
+		"-name", d.cfg.Name,
+		"-machine", "q35,accel=" + d.accel(),
+		"-m", strconv.Itoa(d.cfg.MemoryMiB),
+		"-smp", strconv.Itoa(d.cfg.CPUs),
+		"-nodefaults", "-no-user-config",
+		"-display", "none",
+		"-device", "VGA",
+		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + d.code,
+		"-drive", "if=pflash,format=raw,unit=1,file=" + filepath.Join(d.cfg.Dir, "efivars.fd"),
+		"-drive", "file=" + d.DiskPath() + ",format=raw,if=none,id=disk0",
+		"-device", "virtio-blk-pci,drive=disk0",
+		"-netdev", fmt.Sprintf("user,id=net0,hostfwd=tcp:127.0.0.1:%d-:%d", r.sshPort, d.cfg.SSHPort),
+		"-device", "virtio-net-pci,netdev=net0",
+		"-device", "virtio-rng-pci",
+		"-chardev", "pty,id=serial0",
+		"-serial", "chardev:serial0",
+		"-qmp", "unix:" + sock + ",server=on,wait=off",
+		"-S",
+	}
+}
+
+func (d *DUT) start(ctx context.Context, r *running) error {
+	args := d.args(r)
+	d.lastArgs = args
+	qlog, err := os.Create(filepath.Join(d.cfg.Dir, "qemu.log"))
+	if err != nil {
+		return fmt.Errorf("qemukit: %w", err)
+	}
+	defer qlog.Close()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = qlog, qlog
+	// QEMU must not outlive the process that powers it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	d.log.Debug("starting QEMU", "cmd", strings.Join(args, " "))
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("qemukit: starting QEMU: %w", err)
+	}
+	r.cmd = cmd
+	go func() {
+		cmd.Wait()
+		close(r.exited)
+		d.exited(r)
+	}()
+
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	go func() {
+		select {
+		case <-r.exited:
+			cancel()
+		case <-dctx.Done():
+		}
+	}()
+	r.qmp, err = qmp.Dial(dctx, filepath.Join(r.sockDir, "qmp.sock"), nil)
+	if err != nil {
+		return d.startError(err)
+	}
+	var chardevs []struct {
+		Label    string `json:"label"`
+		Filename string `json:"filename"`
+	}
+	if err := r.qmp.Execute(dctx, "query-chardev", nil, &chardevs); err != nil {
+		return d.startError(err)
+	}
+	pty := ""
+	for _, c := range chardevs {
+		if c.Label == "serial0" {
+			pty = strings.TrimPrefix(c.Filename, "pty:")
+		}
+	}
+	if pty == "" {
+		return d.startError(errors.New("QEMU reported no pty for the serial console"))
+	}
+	r.port, err = serialconsole.Open(pty, 115200, &d.console)
+	if err != nil {
+		return d.startError(err)
+	}
+	if err := r.qmp.Execute(dctx, "cont", nil, nil); err != nil {
+		return d.startError(err)
+	}
+	d.log.Info("powered on", "accel", d.accel(), "ssh", r.sshPort, "serial", pty)
+	return nil
+}
+
+// startError adds QEMU's own output and command line to a start failure.
+func (d *DUT) startError(err error) error {
+	out, _ := os.ReadFile(filepath.Join(d.cfg.Dir, "qemu.log"))
+	return fmt.Errorf("qemukit: powering on: %w\nQEMU said: %s\ncommand: %s", err,
+		dut.TailLines(out, 10), strings.Join(d.lastArgs, " "))
+}
+
+// exited runs when QEMU ends, whoever ended it (Off, a guest power-off,
+// a crash).
+func (d *DUT) exited(r *running) {
+	if r.port != nil {
+		r.port.Close()
+	}
+	if r.qmp != nil {
+		r.qmp.Close()
+	}
+	os.RemoveAll(r.sockDir)
+	d.mu.Lock()
+	if d.run == r {
+		d.run = nil
+		d.log.Info("QEMU exited")
+	}
+	d.mu.Unlock()
+}
+
+// stop ends r's QEMU: a QMP quit, then a kill.
+func (d *DUT) stop(r *running) {
+	if r.cmd == nil {
+		return
+	}
+	if r.qmp != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		r.qmp.Execute(ctx, "quit", nil, nil)
+		cancel()
+	}
+	select {
+	case <-r.exited:
+		return
+	case <-time.After(3 * time.Second):
+	}
+	r.cmd.Process.Kill()
+	<-r.exited
+}
+
+// Off implements dut.Power: a hard power cut.
+func (d *DUT) Off(ctx context.Context) error {
+	d.mu.Lock()
+	r := d.run
+	d.run = nil
+	d.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	d.stop(r)
+	d.log.Info("powered off")
+	return nil
+}
+
+// State implements dut.Power.
+func (d *DUT) State(ctx context.Context) (dut.PowerState, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.run != nil {
+		return dut.PowerOn, nil
+	}
+	return dut.PowerOff, nil
+}
+
+// Close powers the DUT off and closes its log.
+func (d *DUT) Close() error {
+	d.Off(context.Background())
+	return d.serialLog.Close()
+}
+
+// Write implements dut.Console.
+func (d *DUT) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	r := d.run
+	d.mu.Unlock()
+	if r == nil || r.port == nil {
+		return 0, errors.New("qemukit: the DUT is powered off; its console is dead")
+	}
+	return r.port.Write(p)
+}
+
+// Log implements dut.Console.
+func (d *DUT) Log() *dut.Capture { return &d.console }
+
+// Address implements dut.Network.
+func (d *DUT) Address(ctx context.Context) (dut.Address, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.run == nil {
+		return dut.Address{}, errors.New("qemukit: the DUT is powered off; it has no address")
+	}
+	return dut.Address{IP: GuestIP, Gateway: GatewayIP, SSH: net.JoinHostPort("127.0.0.1", strconv.Itoa(d.run.sshPort))}, nil
+}
+
+// Screenshot implements dut.Screen.
+func (d *DUT) Screenshot(ctx context.Context) ([]byte, error) {
+	r, err := d.running()
+	if err != nil {
+		return nil, err
+	}
+	f := filepath.Join(r.sockDir, "screen.png")
+	defer os.Remove(f)
+	if err := r.qmp.Execute(ctx, "screendump", map[string]string{"filename": f, "format": "png"}, nil); err != nil {
+		return nil, fmt.Errorf("qemukit: screenshot: %w", err)
+	}
+	return os.ReadFile(f)
+}
+
+// Press implements dut.Keyboard.
+func (d *DUT) Press(ctx context.Context, chord ...string) error {
+	if len(chord) == 0 {
+		return errors.New("qemukit: no keys to press")
+	}
+	r, err := d.running()
+	if err != nil {
+		return err
+	}
+	type key struct {
+		Type string `json:"type"`
+		Data string `json:"data"`
+	}
+	keys := make([]key, len(chord))
+	for i, k := range chord {
+		keys[i] = key{"qcode", k}
+	}
+	if err := r.qmp.Execute(ctx, "send-key", map[string]any{"keys": keys}, nil); err != nil {
+		return fmt.Errorf("qemukit: pressing %s: %w", strings.Join(chord, "+"), err)
+	}
+	return nil
+}
+
+func (d *DUT) running() (*running, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.run == nil {
+		return nil, errors.New("qemukit: the DUT is powered off")
+	}
+	return d.run, nil
+}
+
+// Open implements dut.Storage. The disk file is emptied: the target reads
+// back zeros, so writers may skip zero blocks.
+func (d *DUT) Open(ctx context.Context) (dut.Target, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.run != nil {
+		return nil, dut.ErrPoweredOn
+	}
+	if d.flashing {
+		return nil, errors.New("qemukit: the disk is already open for flashing")
+	}
+	f, err := os.OpenFile(d.DiskPath(), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("qemukit: opening the disk: %w", err)
+	}
+	d.flashing = true
+	return &disk{File: f, d: d}, nil
+}
+
+// disk is the opened disk file; Close sizes it like an SD card and hands
+// it back to the DUT.
+type disk struct {
+	*os.File
+	d *DUT
+}
+
+// Zeroed implements dut.Zeroed.
+func (*disk) Zeroed() bool { return true }
+
+func (k *disk) Close() error {
+	defer func() {
+		k.d.mu.Lock()
+		k.d.flashing = false
+		k.d.mu.Unlock()
+	}()
+	fi, err := k.File.Stat()
+	if err == nil && fi.Size() > k.d.cfg.DiskSize {
+		err = fmt.Errorf("qemukit: the image (%d bytes) is larger than the DUT's disk (%d bytes)", fi.Size(), k.d.cfg.DiskSize)
+	} else if err == nil {
+		err = k.File.Truncate(k.d.cfg.DiskSize)
+	}
+	if cerr := k.File.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("qemukit: finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+var _ io.Closer = (*disk)(nil)
