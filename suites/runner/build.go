@@ -21,16 +21,8 @@ type Suite struct {
 // `go test -c`. It fails with a clear error when dir is not a Go test
 // package.
 func Build(ctx context.Context, dir, outDir string) (Suite, error) {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return Suite{}, fmt.Errorf("runner: suite %s: %w", dir, err)
-	}
-	if !fi.IsDir() {
-		return Suite{}, fmt.Errorf("runner: suite %s is not a directory; give the directory of a Go test package", dir)
-	}
-	tests, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
-	if len(tests) == 0 {
-		return Suite{}, fmt.Errorf("runner: suite %s is not a Go test package: it has no _test.go files", dir)
+	if err := Check(dir); err != nil {
+		return Suite{}, err
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -55,6 +47,23 @@ func Build(ctx context.Context, dir, outDir string) (Suite, error) {
 		return Suite{}, fmt.Errorf("runner: suite %s produced no test binary: %s", dir, strings.TrimSpace(out.String()))
 	}
 	return Suite{Name: name, Binary: bin}, nil
+}
+
+// Check fails with a clear error, without compiling, when dir cannot be a
+// Go test package.
+func Check(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("runner: suite %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("runner: suite %s is not a directory; give the directory of a Go test package", dir)
+	}
+	tests, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
+	if len(tests) == 0 {
+		return fmt.Errorf("runner: suite %s is not a Go test package: it has no _test.go files", dir)
+	}
+	return nil
 }
 
 // FindTest2JSON locates the test2json converter: on PATH, next to this

@@ -1,0 +1,248 @@
+package api
+
+import (
+	"net/url"
+	"time"
+
+	"github.com/balena/leviathan-action/autokit/dut"
+)
+
+// Paths of the endpoints. Those with a {id} segment are http.ServeMux
+// patterns; build concrete paths with LeasePath and HeartbeatPath.
+const (
+	PathHealth       = "/v1/health"
+	PathDUT          = "/v1/dut"
+	PathLease        = "/v1/lease"
+	PathLeaseID      = "/v1/lease/{id}"
+	PathHeartbeat    = "/v1/lease/{id}/heartbeat"
+	PathPower        = "/v1/power"
+	PathPowerOn      = "/v1/power/on"
+	PathPowerOff     = "/v1/power/off"
+	PathFlash        = "/v1/flash"
+	PathSerial       = "/v1/serial"
+	PathSerialWrite  = "/v1/serial/write"
+	PathSerialExpect = "/v1/serial/expect"
+	PathExec         = "/v1/exec"
+	PathWaitOnline   = "/v1/wait-online"
+	PathAddress      = "/v1/network/address"
+	PathScreen       = "/v1/screen"
+	PathKeyboard     = "/v1/keyboard"
+	PathTeardown     = "/v1/teardown"
+)
+
+// Headers of the API.
+const (
+	// HeaderLease carries the lease id on every request that changes the
+	// DUT.
+	HeaderLease = "Leviathan-Lease"
+	// HeaderSerialOffset is the console offset the serial log body
+	// starts at.
+	HeaderSerialOffset = "Leviathan-Serial-Offset"
+	// HeaderSerialEnd is the console offset just past the serial log body
+	// (only when not following).
+	HeaderSerialEnd = "Leviathan-Serial-End"
+)
+
+// Content types of the non-JSON bodies.
+const (
+	ContentTypeJSON   = "application/json"
+	ContentTypeNDJSON = "application/x-ndjson"
+	ContentTypeText   = "text/plain; charset=utf-8"
+	ContentTypeBinary = "application/octet-stream"
+	ContentTypePNG    = "image/png"
+)
+
+// Query parameters.
+const (
+	// QuerySHA256 is the hex SHA-256 of the decompressed image on a flash.
+	QuerySHA256 = "sha256"
+	// QueryOffset is the console offset to read the serial log from.
+	QueryOffset = "offset"
+	// QueryFollow, set to 1, keeps the serial log streaming.
+	QueryFollow = "follow"
+)
+
+// LeasePath is the path of the lease with the given id.
+func LeasePath(id string) string { return PathLease + "/" + url.PathEscape(id) }
+
+// HeartbeatPath is the path that renews the lease with the given id.
+func HeartbeatPath(id string) string { return LeasePath(id) + "/heartbeat" }
+
+// ErrorBody is the body of every error response.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+// Health answers GET /v1/health.
+type Health struct {
+	// OK is true when the worker can read the DUT's power state.
+	OK bool `json:"ok"`
+	// Problem says why OK is false.
+	Problem string `json:"problem,omitempty"`
+	// DUT is the DUT's name.
+	DUT string `json:"dut"`
+	// Power is the DUT's power state ("" when it could not be read).
+	Power dut.PowerState `json:"power"`
+	// Leased is true while a live lease holds the DUT.
+	Leased bool `json:"leased"`
+	// LeaseOwner names the holder of the lease.
+	LeaseOwner string `json:"lease_owner,omitempty"`
+	// LeaseExpires is when the lease ends unless renewed.
+	LeaseExpires *time.Time `json:"lease_expires,omitempty"`
+	// Console is true when the DUT has a console and its capture is alive.
+	Console bool `json:"console"`
+	// UptimeSeconds is how long the worker has been running.
+	UptimeSeconds float64 `json:"uptime_seconds"`
+}
+
+// Contract answers GET /v1/dut: what the DUT offers, so suites can skip
+// with a reason.
+type Contract struct {
+	// Name is the DUT's name.
+	Name string `json:"name"`
+	// Capabilities lists the capability interfaces the DUT implements.
+	Capabilities []dut.Capability `json:"capabilities"`
+	// Hostname is the hostname the worker provisions into flashed images
+	// ("" when it provisions none).
+	Hostname string `json:"hostname,omitempty"`
+	// SSHUser is the user commands run as.
+	SSHUser string `json:"ssh_user"`
+}
+
+// LeaseRequest is the body of POST /v1/lease.
+type LeaseRequest struct {
+	// Owner names who takes the lease (a workflow run, a person).
+	Owner string `json:"owner"`
+	// TTLSeconds is how long the lease lives without a heartbeat.
+	TTLSeconds float64 `json:"ttl_seconds"`
+}
+
+// Lease is a granted lease on the DUT.
+type Lease struct {
+	// ID is the lease's secret id, sent in HeaderLease.
+	ID string `json:"id"`
+	// Owner names the holder.
+	Owner string `json:"owner"`
+	// Expires is when the lease ends unless renewed.
+	Expires time.Time `json:"expires"`
+}
+
+// PowerStatus answers GET /v1/power.
+type PowerStatus struct {
+	State dut.PowerState `json:"state"`
+}
+
+// FlashResult describes a finished flash. It has the fields and JSON names
+// of the image pipeline's result.
+type FlashResult struct {
+	// Format is the container format of the upload (raw, gzip, xz, zstd…).
+	Format string `json:"format"`
+	// ImageBytes is the decompressed size of the image.
+	ImageBytes int64 `json:"image_bytes"`
+	// Written is how many bytes were written to the medium.
+	Written int64 `json:"written"`
+	// Skipped is how many zero bytes were not written.
+	Skipped int64 `json:"skipped"`
+	// SHA256 is the hex SHA-256 of the decompressed image.
+	SHA256 string `json:"sha256"`
+	// Duration is how long the flash took, in nanoseconds on the wire.
+	Duration time.Duration `json:"duration"`
+}
+
+// Flash states reported by GET /v1/flash.
+const (
+	FlashIdle     = "idle"
+	FlashFlashing = "flashing"
+	FlashDone     = "done"
+	FlashFailed   = "failed"
+)
+
+// FlashStatus answers GET /v1/flash: the current or last flash.
+type FlashStatus struct {
+	// State is one of FlashIdle, FlashFlashing, FlashDone, FlashFailed.
+	State string `json:"state"`
+	// DoneBytes is how many decompressed bytes were processed so far.
+	DoneBytes int64 `json:"done_bytes"`
+	// Error says why a failed flash failed.
+	Error string `json:"error,omitempty"`
+	// Result is the outcome of a done flash.
+	Result *FlashResult `json:"result,omitempty"`
+}
+
+// ExpectRequest is the body of POST /v1/serial/expect.
+type ExpectRequest struct {
+	// Pattern is a Go regular expression.
+	Pattern string `json:"pattern"`
+	// Offset is the console offset to search from.
+	Offset int64 `json:"offset"`
+	// TimeoutSeconds bounds the wait; 0 means DefaultExpectTimeout.
+	TimeoutSeconds float64 `json:"timeout_seconds"`
+}
+
+// ExpectResult answers POST /v1/serial/expect.
+type ExpectResult struct {
+	// Offset is the console offset just past the match.
+	Offset int64 `json:"offset"`
+	// Match is the matched text.
+	Match string `json:"match"`
+}
+
+// ExecRequest is the body of POST /v1/exec.
+type ExecRequest struct {
+	// Command is run by the DUT's shell.
+	Command string `json:"command"`
+	// TimeoutSeconds bounds the command; 0 means no limit beyond the
+	// request's own lifetime.
+	TimeoutSeconds float64 `json:"timeout_seconds,omitempty"`
+	// Stdin is fed to the command's standard input.
+	Stdin string `json:"stdin,omitempty"`
+}
+
+// Exec stream names.
+const (
+	StreamStdout = "stdout"
+	StreamStderr = "stderr"
+)
+
+// ExecFrame is one line of the exec stream. Output frames carry Stream and
+// Data; the last frame carries either ExitCode or Error.
+type ExecFrame struct {
+	// Stream is StreamStdout or StreamStderr.
+	Stream string `json:"stream,omitempty"`
+	// Data is a chunk of output (base64 on the wire).
+	Data []byte `json:"data,omitempty"`
+	// ExitCode is the command's exit status, on the last frame.
+	ExitCode *int `json:"exit_code,omitempty"`
+	// Error says why the command did not finish, on the last frame.
+	Error string `json:"error,omitempty"`
+}
+
+// WaitOnlineRequest is the body of POST /v1/wait-online.
+type WaitOnlineRequest struct {
+	// TimeoutSeconds bounds the wait; 0 means DefaultWaitOnlineTimeout.
+	TimeoutSeconds float64 `json:"timeout_seconds"`
+}
+
+// WaitOnlineResult answers POST /v1/wait-online.
+type WaitOnlineResult struct {
+	// Seconds is how long the worker waited.
+	Seconds float64 `json:"seconds"`
+}
+
+// KeyboardRequest is the body of POST /v1/keyboard.
+type KeyboardRequest struct {
+	// Keys are pressed together and released (QEMU QKeyCode names).
+	Keys []string `json:"keys"`
+}
+
+// Defaults applied when a request leaves a timeout at zero.
+const (
+	DefaultExpectTimeout     = 30 * time.Second
+	DefaultWaitOnlineTimeout = 5 * time.Minute
+	DefaultLeaseTTL          = 5 * time.Minute
+)
+
+// Duration converts wire seconds to a time.Duration.
+func Duration(seconds float64) time.Duration {
+	return time.Duration(seconds * float64(time.Second))
+}

@@ -1,0 +1,12 @@
+// Package api holds the wire types and paths of the worker HTTP API, shared
+// by the server (package worker) and the Go client (package client).
+//
+// Every body is JSON with snake_case names, except the flash upload (the
+// image bytes), the serial log (text/plain), serial input (raw bytes), the
+// screenshot (image/png) and the exec stream (newline-delimited JSON
+// frames, see ExecFrame). Errors are always an ErrorBody with a status code
+// that says what went wrong; docs/worker-api.md describes every endpoint.
+//
+// Limits: version 1 of the API only; the package has no behaviour beyond
+// building paths.
+package api

@@ -1,0 +1,182 @@
+package worker
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/image"
+)
+
+func (w *Worker) getFlash(rw http.ResponseWriter, r *http.Request) error {
+	w.mu.Lock()
+	st := w.flash
+	w.mu.Unlock()
+	if st.State != api.FlashIdle {
+		st.DoneBytes = w.flashDone.Load()
+	}
+	writeJSON(rw, http.StatusOK, st)
+	return nil
+}
+
+// setFlash records the flash's state for GET /v1/flash.
+func (w *Worker) setFlash(state string, res *api.FlashResult, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.flash = api.FlashStatus{State: state, Result: res}
+	if err != nil {
+		w.flash.Error = err.Error()
+	}
+	w.flashing = state == api.FlashFlashing
+}
+
+func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
+	st, ok := w.d.(dut.Storage)
+	if !ok {
+		return notImplemented(dut.CapStorage)
+	}
+	want := strings.ToLower(r.URL.Query().Get(api.QuerySHA256))
+	if want != "" {
+		if b, err := hex.DecodeString(want); err != nil || len(b) != 32 {
+			return errorf(http.StatusBadRequest, "worker: sha256=%q is not a hex SHA-256", want)
+		}
+	}
+	if !w.flashMu.TryLock() {
+		return errorf(http.StatusConflict, "worker: a flash is already running")
+	}
+	defer w.flashMu.Unlock()
+	ctx := r.Context()
+	state, err := w.d.State(ctx)
+	if err != nil {
+		return errorf(http.StatusBadGateway, "worker: reading the power state: %w", err)
+	}
+	if state == dut.PowerOn {
+		return errorf(http.StatusConflict, "worker: the DUT is powered on; power it off before flashing")
+	}
+	w.flashDone.Store(0)
+	w.setFlash(api.FlashFlashing, nil, nil)
+	w.log.Info("flash started", "dut", w.d.Name(), "content_length", r.ContentLength)
+	res, err := w.flashTo(ctx, st, r.Body, want)
+	if err != nil {
+		w.setFlash(api.FlashFailed, nil, err)
+		w.log.Warn("flash failed", "dut", w.d.Name(), "done_bytes", w.flashDone.Load(), "err", err)
+		return err
+	}
+	w.setFlash(api.FlashDone, &res, nil)
+	w.log.Info("flash done", "dut", w.d.Name(), "format", res.Format, "image_bytes", res.ImageBytes,
+		"written", res.Written, "duration", res.Duration)
+	writeJSON(rw, http.StatusOK, res)
+	return nil
+}
+
+// flashTo writes the image in body to the DUT's storage, checks its
+// digest against want (when set), provisions it and closes the target.
+func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, want string) (api.FlashResult, error) {
+	t, err := st.Open(ctx)
+	if err != nil {
+		if errors.Is(err, dut.ErrPoweredOn) {
+			return api.FlashResult{}, errorf(http.StatusConflict, "worker: opening the DUT's storage: %w", err)
+		}
+		return api.FlashResult{}, errorf(http.StatusBadGateway, "worker: opening the DUT's storage: %w", err)
+	}
+	src := &recordingReader{r: body}
+	dst := &recordingTarget{Target: t}
+	res, err := image.Write(ctx, dst, src, func(done int64) { w.flashDone.Store(done) })
+	switch {
+	case err == nil:
+	case src.err != nil:
+		err = errorf(http.StatusBadRequest, "worker: reading the upload after %d bytes: %w", src.n, err)
+	case dst.err != nil:
+		err = errorf(http.StatusBadGateway, "worker: writing to the DUT's storage: %w", err)
+	case ctx.Err() != nil:
+		err = errorf(http.StatusBadRequest, "worker: the upload was abandoned: %w", err)
+	default:
+		err = errorf(http.StatusUnprocessableEntity, "worker: flash failed: %w", err)
+	}
+	if err == nil && want != "" && want != res.SHA256 {
+		err = errorf(http.StatusUnprocessableEntity, "worker: flash failed: the decompressed image's SHA-256 is %s but the upload said %s: the image is corrupt or not the one meant", res.SHA256, want)
+	}
+	if err == nil && w.provision != nil {
+		if perr := w.provision(ctx, t); perr != nil {
+			err = errorf(http.StatusInternalServerError, "worker: provisioning the flashed image: %w", perr)
+		}
+	}
+	if cerr := t.Close(); cerr != nil && err == nil {
+		err = errorf(http.StatusBadGateway, "worker: closing the DUT's storage: %w", cerr)
+	}
+	if err != nil {
+		return api.FlashResult{}, err
+	}
+	return api.FlashResult{
+		Format:     string(res.Format),
+		ImageBytes: res.ImageBytes,
+		Written:    res.Written,
+		Skipped:    res.Skipped,
+		SHA256:     res.SHA256,
+		Duration:   res.Duration,
+	}, nil
+}
+
+// recordingReader remembers the upload's read error, to tell a broken
+// upload from a bad image.
+type recordingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (r *recordingReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.n += int64(n)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
+}
+
+// recordingTarget remembers the medium's write error, to tell a failing
+// medium from a bad image. It keeps the target's Zeroed and Truncate.
+type recordingTarget struct {
+	dut.Target
+	err error
+}
+
+func (t *recordingTarget) note(err error) error {
+	if err != nil && t.err == nil {
+		t.err = err
+	}
+	return err
+}
+
+// WriteAt implements io.WriterAt.
+func (t *recordingTarget) WriteAt(p []byte, off int64) (int, error) {
+	n, err := t.Target.WriteAt(p, off)
+	return n, t.note(err)
+}
+
+// Sync implements dut.Target.
+func (t *recordingTarget) Sync() error { return t.note(t.Target.Sync()) }
+
+// Zeroed implements dut.Zeroed when the wrapped target does.
+func (t *recordingTarget) Zeroed() bool {
+	z, ok := t.Target.(dut.Zeroed)
+	return ok && z.Zeroed()
+}
+
+// Truncate sets the size of a file target; other targets ignore it.
+func (t *recordingTarget) Truncate(size int64) error {
+	if tr, ok := t.Target.(interface{ Truncate(int64) error }); ok {
+		return t.note(tr.Truncate(size))
+	}
+	return nil
+}
+
+var (
+	_ dut.Target = (*recordingTarget)(nil)
+	_ dut.Zeroed = (*recordingTarget)(nil)
+)

@@ -1,0 +1,186 @@
+package worker_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/duttest"
+	"github.com/balena/leviathan-action/autokit/worker"
+)
+
+func gz(t *testing.T, p []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write(p)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func hexSHA(p []byte) string {
+	s := sha256.Sum256(p)
+	return hex.EncodeToString(s[:])
+}
+
+func TestFlash(t *testing.T) {
+	img := duttest.GPTImage(3 << 20)
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		format string
+		sha    string
+	}{
+		{"raw", img, "raw", ""},
+		{"gzip", gz(t, img), "gzip", ""},
+		{"gzip with sha256", gz(t, img), "gzip", hexSHA(img)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.leased(t)
+			ctx := ctxT(t, 20*time.Second)
+			var sent atomic.Int64
+			res, err := c.Flash(ctx, bytes.NewReader(tc.body), int64(len(tc.body)), tc.sha, func(n int64) { sent.Store(n) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Format != tc.format || res.ImageBytes != int64(len(img)) || res.SHA256 != hexSHA(img) ||
+				res.Written+res.Skipped != int64(len(img)) || res.Skipped == 0 {
+				t.Fatalf("result = %+v", res)
+			}
+			if sent.Load() != int64(len(tc.body)) {
+				t.Errorf("progress reported %d bytes sent; want %d", sent.Load(), len(tc.body))
+			}
+			got, err := os.ReadFile(e.d.Disk())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, img) {
+				t.Fatalf("the disk holds %d bytes that differ from the %d-byte image", len(got), len(img))
+			}
+			st, err := c.FlashStatus(ctx)
+			if err != nil || st.State != api.FlashDone || st.DoneBytes != int64(len(img)) || st.Result == nil || st.Result.SHA256 != res.SHA256 {
+				t.Fatalf("FlashStatus = %+v, %v", st, err)
+			}
+		})
+	}
+}
+
+func TestFlashFailures(t *testing.T) {
+	img := duttest.GPTImage(256 << 10)
+	junk := make([]byte, 200<<10)
+	rand.Read(junk)
+	bigJunk := make([]byte, 16<<20) // refused long before it is all sent
+	rand.Read(bigJunk)
+	corrupt := gz(t, img)[:4<<10]
+	for _, tc := range []struct {
+		name      string
+		poweredOn bool
+		body      []byte
+		sha       string
+		status    int
+		want      string
+		state     string // flash state afterwards
+	}{
+		{name: "powered on", poweredOn: true, body: img, status: http.StatusConflict, want: "powered on", state: api.FlashIdle},
+		{name: "random bytes", body: junk, status: http.StatusUnprocessableEntity, want: "not a disk image", state: api.FlashFailed},
+		{name: "large random upload", body: bigJunk, status: http.StatusUnprocessableEntity, want: "not a disk image", state: api.FlashFailed},
+		{name: "truncated gzip", body: corrupt, status: http.StatusUnprocessableEntity, want: "gzip", state: api.FlashFailed},
+		{name: "sha256 mismatch", body: gz(t, img), sha: hexSHA([]byte("other")), status: http.StatusUnprocessableEntity, want: "SHA-256 is " + hexSHA(img), state: api.FlashFailed},
+		{name: "bad sha256", body: img, sha: "xyz", status: http.StatusBadRequest, want: "not a hex SHA-256", state: api.FlashIdle},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.leased(t)
+			ctx := ctxT(t, 20*time.Second)
+			if tc.poweredOn {
+				if err := c.PowerOn(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := c.Flash(ctx, bytes.NewReader(tc.body), int64(len(tc.body)), tc.sha, nil)
+			wantStatus(t, err, tc.status, tc.want)
+			st, err := c.FlashStatus(ctx)
+			if err != nil || st.State != tc.state {
+				t.Fatalf("FlashStatus = %+v, %v; want state %s", st, err, tc.state)
+			}
+			if tc.state == api.FlashFailed && st.Error == "" {
+				t.Fatal("a failed flash records no error")
+			}
+		})
+	}
+}
+
+func TestFlashProvision(t *testing.T) {
+	var got []byte
+	provision := func(ctx context.Context, tg dut.Target) error {
+		got = make([]byte, 8)
+		if _, err := tg.ReadAt(got, 512); err != nil {
+			return err
+		}
+		_, err := tg.WriteAt([]byte("config.json"), 4096)
+		return err
+	}
+	e := newEnv(t, worker.WithProvision(provision))
+	c := e.leased(t)
+	img := duttest.GPTImage(128 << 10)
+	if _, err := c.Flash(ctxT(t, 10*time.Second), bytes.NewReader(img), 0, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "EFI PART" {
+		t.Fatalf("provision read %q at LBA 1; want the flashed GPT header", got)
+	}
+	disk, _ := os.ReadFile(e.d.Disk())
+	if !bytes.Equal(disk[4096:4096+11], []byte("config.json")) {
+		t.Fatal("provision's write is not on the disk")
+	}
+
+	failing := newEnv(t, worker.WithProvision(func(context.Context, dut.Target) error { return errors.New("no room") }))
+	fc := failing.leased(t)
+	_, err := fc.Flash(ctxT(t, 10*time.Second), bytes.NewReader(img), 0, "", nil)
+	wantStatus(t, err, http.StatusInternalServerError, "provisioning", "no room")
+	if st, _ := fc.FlashStatus(ctxT(t, 5*time.Second)); st.State != api.FlashFailed {
+		t.Fatalf("a flash whose provisioning failed is %q", st.State)
+	}
+}
+
+func TestPowerOnRefusedWhileFlashing(t *testing.T) {
+	e := newEnv(t)
+	c := e.leased(t)
+	ctx := ctxT(t, 10*time.Second)
+	img := duttest.GPTImage(2 << 20)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Flash(ctx, pr, 0, "", nil)
+		done <- err
+	}()
+	pw.Write(img[:1<<20])
+	eventually(t, "the flash to start", func() bool {
+		st, err := c.FlashStatus(ctx)
+		return err == nil && st.State == api.FlashFlashing
+	})
+	wantStatus(t, c.PowerOn(ctx), http.StatusConflict, "flash is in progress")
+	pw.Write(img[1<<20:])
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PowerOn(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

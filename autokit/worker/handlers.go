@@ -1,0 +1,135 @@
+package worker
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/sshexec"
+)
+
+// consoleAlive is implemented by consoles that can tell whether their
+// capture is still fed (the serial port or QEMU pty is open).
+type consoleAlive interface {
+	Alive() bool
+}
+
+func (w *Worker) getHealth(rw http.ResponseWriter, r *http.Request) error {
+	h := api.Health{OK: true, DUT: w.d.Name(), UptimeSeconds: time.Since(w.started).Seconds()}
+	state, err := w.d.State(r.Context())
+	if err != nil {
+		h.OK = false
+		h.Problem = "reading the power state: " + err.Error()
+	}
+	h.Power = state
+	if c, ok := w.d.(dut.Console); ok {
+		h.Console = c.Log() != nil
+		if a, ok := c.(consoleAlive); ok {
+			h.Console = a.Alive()
+		}
+	}
+	w.mu.Lock()
+	if l := w.liveLease(time.Now()); l != nil {
+		exp := l.expires
+		h.Leased, h.LeaseOwner, h.LeaseExpires = true, l.owner, &exp
+	}
+	w.mu.Unlock()
+	writeJSON(rw, http.StatusOK, h)
+	return nil
+}
+
+func (w *Worker) getContract(rw http.ResponseWriter, r *http.Request) error {
+	writeJSON(rw, http.StatusOK, api.Contract{
+		Name:         w.d.Name(),
+		Capabilities: dut.Capabilities(w.d),
+		Hostname:     w.hostname,
+		SSHUser:      sshexec.User,
+	})
+	return nil
+}
+
+func (w *Worker) getPower(rw http.ResponseWriter, r *http.Request) error {
+	state, err := w.d.State(r.Context())
+	if err != nil {
+		return errorf(http.StatusBadGateway, "worker: reading the power state: %w", err)
+	}
+	writeJSON(rw, http.StatusOK, api.PowerStatus{State: state})
+	return nil
+}
+
+func (w *Worker) postPowerOn(rw http.ResponseWriter, r *http.Request) error {
+	w.mu.Lock()
+	if w.flashing {
+		w.mu.Unlock()
+		return errorf(http.StatusConflict, "worker: a flash is in progress; power on after it ends")
+	}
+	off := int64(-1)
+	if c, ok := w.d.(dut.Console); ok {
+		off = c.Log().Len()
+	}
+	w.bootOffset = off
+	w.mu.Unlock()
+	w.pool.Reset() // connections from a previous boot are dead
+	if err := w.d.On(r.Context()); err != nil {
+		return errorf(http.StatusBadGateway, "worker: powering the DUT on: %w", err)
+	}
+	w.log.Info("DUT powered on", "dut", w.d.Name())
+	writeJSON(rw, http.StatusOK, api.PowerStatus{State: dut.PowerOn})
+	return nil
+}
+
+func (w *Worker) postPowerOff(rw http.ResponseWriter, r *http.Request) error {
+	if err := w.powerOff(r.Context()); err != nil {
+		return &statusError{status: http.StatusBadGateway, err: err}
+	}
+	w.log.Info("DUT powered off", "dut", w.d.Name())
+	writeJSON(rw, http.StatusOK, api.PowerStatus{State: dut.PowerOff})
+	return nil
+}
+
+func (w *Worker) getAddress(rw http.ResponseWriter, r *http.Request) error {
+	n, ok := w.d.(dut.Network)
+	if !ok {
+		return notImplemented(dut.CapNetwork)
+	}
+	addr, err := n.Address(r.Context())
+	if err != nil {
+		return errorf(http.StatusBadGateway, "worker: the DUT's network address: %w", err)
+	}
+	writeJSON(rw, http.StatusOK, addr)
+	return nil
+}
+
+func (w *Worker) getScreen(rw http.ResponseWriter, r *http.Request) error {
+	s, ok := w.d.(dut.Screen)
+	if !ok {
+		return notImplemented(dut.CapScreen)
+	}
+	png, err := s.Screenshot(r.Context())
+	if err != nil {
+		return errorf(http.StatusBadGateway, "worker: taking a screenshot: %w", err)
+	}
+	rw.Header().Set("Content-Type", api.ContentTypePNG)
+	rw.Write(png)
+	return nil
+}
+
+func (w *Worker) postKeyboard(rw http.ResponseWriter, r *http.Request) error {
+	k, ok := w.d.(dut.Keyboard)
+	if !ok {
+		return notImplemented(dut.CapKeyboard)
+	}
+	var req api.KeyboardRequest
+	if err := decode(rw, r, &req); err != nil {
+		return err
+	}
+	if len(req.Keys) == 0 {
+		return errorf(http.StatusBadRequest, "worker: no keys to press")
+	}
+	if err := k.Press(r.Context(), req.Keys...); err != nil {
+		return errorf(http.StatusBadGateway, "worker: pressing %v: %w", req.Keys, err)
+	}
+	rw.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,125 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/balena/leviathan-action/autokit/client"
+	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/duttest"
+	"github.com/balena/leviathan-action/autokit/worker"
+)
+
+// env is a worker serving a fake DUT whose SSH address is an in-process
+// SSH server that trusts the worker's key.
+type env struct {
+	d   *duttest.DUT
+	ssh *duttest.SSHServer
+	w   *worker.Worker
+	url string
+}
+
+func newEnv(t *testing.T, opts ...worker.Option) *env {
+	t.Helper()
+	return newEnvFor(t, nil, opts...)
+}
+
+// newEnvFor serves wrap(fake DUT) when wrap is not nil.
+func newEnvFor(t *testing.T, wrap func(*duttest.DUT) dut.DUT, opts ...worker.Option) *env {
+	t.Helper()
+	e := &env{d: duttest.New(t)}
+	var d dut.DUT = e.d
+	if wrap != nil {
+		d = wrap(e.d)
+	}
+	w, err := worker.New(d, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.w = w
+	t.Cleanup(func() { w.Close(context.Background()) })
+	key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(w.PublicKey()))
+	if err != nil {
+		t.Fatalf("PublicKey() = %q: %v", w.PublicKey(), err)
+	}
+	e.ssh = duttest.StartSSHServer(t, key)
+	e.d.SetSSH(e.ssh.Addr())
+	srv := httptest.NewServer(w.Handler())
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	return e
+}
+
+// client returns a client of the worker.
+func (e *env) client(t *testing.T, opts ...client.Option) *client.Client {
+	t.Helper()
+	c, err := client.New(e.url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// leased returns a client holding a fresh lease.
+func (e *env) leased(t *testing.T, opts ...client.Option) *client.Client {
+	t.Helper()
+	c := e.client(t, opts...)
+	if _, err := c.Lease(ctxT(t, 5*time.Second), "tester", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// wantStatus fails unless err is a *client.Error with status and a
+// message containing every one of want.
+func wantStatus(t *testing.T, err error, status int, want ...string) *client.Error {
+	t.Helper()
+	var ce *client.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v (%T); want a *client.Error with status %d", err, err, status)
+	}
+	if ce.Status != status {
+		t.Fatalf("status %d (%s); want %d", ce.Status, ce.Message, status)
+	}
+	for _, w := range want {
+		if !strings.Contains(ce.Message, w) {
+			t.Fatalf("message %q does not contain %q", ce.Message, w)
+		}
+	}
+	return ce
+}
+
+// eventually polls cond until it holds or 5 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// bareDUT has power and nothing else.
+type bareDUT struct{ d *duttest.DUT }
+
+var _ dut.DUT = bareDUT{}
+
+func (b bareDUT) Name() string                                      { return "bare" }
+func (b bareDUT) On(ctx context.Context) error                      { return b.d.On(ctx) }
+func (b bareDUT) Off(ctx context.Context) error                     { return b.d.Off(ctx) }
+func (b bareDUT) State(ctx context.Context) (dut.PowerState, error) { return b.d.State(ctx) }

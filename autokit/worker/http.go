@@ -1,0 +1,155 @@
+package worker
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/dut"
+)
+
+// maxJSONBody bounds request bodies other than the flash upload.
+const maxJSONBody = 1 << 20
+
+// statusError is an error with the HTTP status it answers with.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// errorf makes a statusError; format should start with "worker: ".
+func errorf(status int, format string, args ...any) error {
+	return &statusError{status: status, err: fmt.Errorf(format, args...)}
+}
+
+// notImplemented answers requests for a capability the DUT lacks.
+func notImplemented(c dut.Capability) error {
+	return errorf(http.StatusNotImplemented, "worker: not implemented by this DUT: it has no %s capability", c)
+}
+
+// handlerFunc is an HTTP handler that returns its error instead of
+// writing it.
+type handlerFunc func(rw http.ResponseWriter, r *http.Request) error
+
+// handle turns h into an http.Handler writing errors as JSON.
+func (w *Worker) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if err := h(rw, r); err != nil {
+			w.writeError(rw, r, err)
+		}
+	})
+}
+
+// leased is handle for requests that change the DUT: they need the lease.
+func (w *Worker) leased(h handlerFunc) http.Handler {
+	return w.handle(func(rw http.ResponseWriter, r *http.Request) error {
+		if err := w.checkLease(r.Header.Get(api.HeaderLease)); err != nil {
+			return err
+		}
+		return h(rw, r)
+	})
+}
+
+func (w *Worker) writeError(rw http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusInternalServerError
+	var se *statusError
+	switch {
+	case errors.As(err, &se):
+		status = se.status
+	case errors.Is(err, dut.ErrPoweredOn):
+		status = http.StatusConflict
+	}
+	if status >= 500 {
+		w.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	} else {
+		w.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	writeJSON(rw, status, api.ErrorBody{Error: err.Error()})
+}
+
+func writeJSON(rw http.ResponseWriter, status int, v any) {
+	rw.Header().Set("Content-Type", api.ContentTypeJSON)
+	rw.WriteHeader(status)
+	json.NewEncoder(rw).Encode(v)
+}
+
+// decode reads a JSON request body into v. An empty body leaves v as is.
+func decode(rw http.ResponseWriter, r *http.Request, v any) error {
+	err := json.NewDecoder(http.MaxBytesReader(rw, r.Body, maxJSONBody)).Decode(v)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return errorf(http.StatusBadRequest, "worker: bad request body: %w", err)
+	}
+	return nil
+}
+
+// routes builds the API's handler.
+func (w *Worker) routes() http.Handler {
+	mux := http.NewServeMux()
+	route := func(method, path string, h http.Handler) { mux.Handle(method+" "+path, h) }
+	route("GET", api.PathHealth, w.handle(w.getHealth))
+	route("GET", api.PathDUT, w.handle(w.getContract))
+	route("POST", api.PathLease, w.handle(w.postLease))
+	route("POST", api.PathHeartbeat, w.handle(w.postHeartbeat))
+	route("DELETE", api.PathLeaseID, w.handle(w.deleteLease))
+	route("GET", api.PathPower, w.handle(w.getPower))
+	route("POST", api.PathPowerOn, w.leased(w.postPowerOn))
+	route("POST", api.PathPowerOff, w.leased(w.postPowerOff))
+	route("PUT", api.PathFlash, w.leased(w.putFlash))
+	route("GET", api.PathFlash, w.handle(w.getFlash))
+	route("GET", api.PathSerial, w.handle(w.getSerial))
+	route("POST", api.PathSerialWrite, w.leased(w.postSerialWrite))
+	route("POST", api.PathSerialExpect, w.handle(w.postExpect))
+	route("POST", api.PathExec, w.leased(w.postExec))
+	route("POST", api.PathWaitOnline, w.leased(w.postWaitOnline))
+	route("GET", api.PathAddress, w.handle(w.getAddress))
+	route("GET", api.PathScreen, w.handle(w.getScreen))
+	route("POST", api.PathKeyboard, w.leased(w.postKeyboard))
+	route("POST", api.PathTeardown, w.leased(w.postTeardown))
+	// Everything else: JSON 404 or 405 instead of the mux's plain text.
+	mux.Handle("/", w.handle(func(rw http.ResponseWriter, r *http.Request) error {
+		var allowed []string
+		for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+				allowed = append(allowed, m)
+			}
+		}
+		if len(allowed) > 0 {
+			rw.Header().Set("Allow", strings.Join(allowed, ", "))
+			return errorf(http.StatusMethodNotAllowed, "worker: %s %s: method not allowed (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", "))
+		}
+		return errorf(http.StatusNotFound, "worker: %s %s: no such endpoint", r.Method, r.URL.Path)
+	}))
+	return w.authenticate(mux)
+}
+
+// authenticate requires the bearer token on every request when the worker
+// has one.
+func (w *Worker) authenticate(next http.Handler) http.Handler {
+	if w.token == "" {
+		return next
+	}
+	want := []byte("Bearer " + w.token)
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			rw.Header().Set("WWW-Authenticate", `Bearer realm="leviathan worker"`)
+			msg := "worker: this worker needs a token: send Authorization: Bearer <token>"
+			if len(got) > 0 {
+				msg = "worker: wrong token in the Authorization header"
+			}
+			w.writeError(rw, r, errorf(http.StatusUnauthorized, "%s", msg))
+			return
+		}
+		next.ServeHTTP(rw, r)
+	})
+}

@@ -1,0 +1,162 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"net/http"
+	"time"
+
+	"github.com/balena/leviathan-action/autokit/api"
+)
+
+// reapTimeout bounds powering off after a lease expired.
+const reapTimeout = time.Minute
+
+// liveLease returns the current lease unless it has expired. w.mu held.
+func (w *Worker) liveLease(now time.Time) *lease {
+	if w.lease == nil || !now.Before(w.lease.expires) {
+		return nil
+	}
+	return w.lease
+}
+
+// checkLease returns a 423 error unless id is the live lease's id.
+func (w *Worker) checkLease(id string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.liveLease(time.Now())
+	switch {
+	case l == nil && id == "":
+		return errorf(http.StatusLocked, "worker: this request needs a lease, and the DUT is not leased: take one with POST %s and send its id in the %s header", api.PathLease, api.HeaderLease)
+	case l == nil:
+		return errorf(http.StatusLocked, "worker: lease %s is stale (expired or released) and the DUT is not leased: take a new lease", short(id))
+	case id == "":
+		return errorf(http.StatusLocked, "worker: the DUT is leased by %q until %s: send that lease's id in the %s header", l.owner, l.expires.Format(time.RFC3339), api.HeaderLease)
+	case subtle.ConstantTimeCompare([]byte(id), []byte(l.id)) != 1:
+		return errorf(http.StatusLocked, "worker: lease %s is stale: the DUT is leased by %q until %s", short(id), l.owner, l.expires.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// short abbreviates a lease id for messages and logs.
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8] + "…"
+	}
+	return id
+}
+
+func (w *Worker) postLease(rw http.ResponseWriter, r *http.Request) error {
+	var req api.LeaseRequest
+	if err := decode(rw, r, &req); err != nil {
+		return err
+	}
+	if req.Owner == "" {
+		return errorf(http.StatusBadRequest, "worker: a lease needs an owner")
+	}
+	ttl := api.Duration(req.TTLSeconds)
+	if req.TTLSeconds == 0 {
+		ttl = api.DefaultLeaseTTL
+	}
+	if ttl <= 0 {
+		return errorf(http.StatusBadRequest, "worker: ttl_seconds %v: must be positive", req.TTLSeconds)
+	}
+	w.transMu.Lock()
+	defer w.transMu.Unlock()
+	w.reapLocked()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if l := w.lease; l != nil {
+		return errorf(http.StatusConflict, "worker: the DUT is already leased by %q until %s", l.owner, l.expires.Format(time.RFC3339))
+	}
+	l := &lease{id: rand.Text(), owner: req.Owner, ttl: ttl, expires: time.Now().Add(ttl)}
+	w.lease = l
+	w.log.Info("lease taken", "owner", l.owner, "lease", short(l.id), "ttl", ttl)
+	writeJSON(rw, http.StatusCreated, l.api())
+	return nil
+}
+
+func (w *Worker) postHeartbeat(rw http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l := w.liveLease(time.Now())
+	if l == nil || subtle.ConstantTimeCompare([]byte(id), []byte(l.id)) != 1 {
+		return errorf(http.StatusNotFound, "worker: lease %s is unknown or expired", short(id))
+	}
+	l.expires = time.Now().Add(l.ttl)
+	writeJSON(rw, http.StatusOK, l.api())
+	return nil
+}
+
+func (w *Worker) deleteLease(rw http.ResponseWriter, r *http.Request) error {
+	if err := w.release(r.Context(), r.PathValue("id"), "lease released"); err != nil {
+		return err
+	}
+	rw.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (w *Worker) postTeardown(rw http.ResponseWriter, r *http.Request) error {
+	if err := w.release(r.Context(), r.Header.Get(api.HeaderLease), "teardown"); err != nil {
+		return err
+	}
+	rw.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// release ends the lease id, then powers the DUT off and closes SSH.
+func (w *Worker) release(ctx context.Context, id, why string) error {
+	w.transMu.Lock()
+	defer w.transMu.Unlock()
+	w.mu.Lock()
+	l := w.liveLease(time.Now())
+	if l == nil || subtle.ConstantTimeCompare([]byte(id), []byte(l.id)) != 1 {
+		w.mu.Unlock()
+		return errorf(http.StatusNotFound, "worker: lease %s is unknown or expired", short(id))
+	}
+	w.lease = nil
+	w.mu.Unlock()
+	w.log.Info(why, "owner", l.owner, "lease", short(l.id))
+	if err := w.powerOff(ctx); err != nil {
+		return errorf(http.StatusInternalServerError, "worker: the lease is released but the DUT may still be on: %w", err)
+	}
+	return nil
+}
+
+// leaseLoop reaps expired leases until Close.
+func (w *Worker) leaseLoop() {
+	defer close(w.loopDone)
+	t := time.NewTicker(w.leaseEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+			w.transMu.Lock()
+			w.reapLocked()
+			w.transMu.Unlock()
+		}
+	}
+}
+
+// reapLocked frees an expired lease, powers the DUT off and closes SSH.
+// w.transMu held.
+func (w *Worker) reapLocked() {
+	w.mu.Lock()
+	l := w.lease
+	if l == nil || time.Now().Before(l.expires) {
+		w.mu.Unlock()
+		return
+	}
+	w.lease = nil
+	w.mu.Unlock()
+	w.log.Warn("lease expired without a heartbeat; powering the DUT off", "owner", l.owner, "lease", short(l.id), "expired", l.expires)
+	ctx, cancel := context.WithTimeout(context.Background(), reapTimeout)
+	defer cancel()
+	if err := w.powerOff(ctx); err != nil {
+		w.log.Error("powering off after the lease expired failed", "owner", l.owner, "err", err)
+	}
+}

@@ -1,0 +1,202 @@
+package worker
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/sshexec"
+)
+
+// KernelPanic is the console pattern that always fails a wait for the DUT
+// to come online.
+const KernelPanic = `Kernel panic`
+
+// DefaultLeaseCheckInterval is how often expired leases are reaped.
+const DefaultLeaseCheckInterval = 5 * time.Second
+
+// ProvisionFunc writes the worker's settings (config.json with the SSH
+// public key, hostname…) into a freshly flashed image. It gets the flash
+// target still open; it must not close it.
+type ProvisionFunc func(ctx context.Context, t dut.Target) error
+
+// Worker serves the worker API for one DUT. Create it with New, serve
+// Handler, and Close it when done.
+type Worker struct {
+	d          dut.DUT
+	log        *slog.Logger
+	token      string
+	signer     ssh.Signer
+	provision  ProvisionFunc
+	hostname   string
+	leaseEvery time.Duration
+	fatal      []string
+	fatalRE    *regexp.Regexp
+	pool       *sshexec.Pool
+	started    time.Time
+	handler    http.Handler
+
+	// transMu serialises lease transitions that have side effects
+	// (granting, releasing, reaping), so that powering off for an old
+	// lease never hits the DUT of the next one.
+	transMu sync.Mutex
+
+	mu         sync.Mutex
+	lease      *lease
+	flashing   bool
+	flash      api.FlashStatus // State, Error, Result; DoneBytes in flashDone
+	bootOffset int64           // console offset at the last power-on, -1 if none
+
+	flashMu   sync.Mutex // held during a flash
+	flashDone atomic.Int64
+
+	stop      chan struct{}
+	loopDone  chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// lease is the one live lease.
+type lease struct {
+	id      string
+	owner   string
+	ttl     time.Duration
+	expires time.Time
+}
+
+func (l *lease) api() api.Lease { return api.Lease{ID: l.id, Owner: l.owner, Expires: l.expires} }
+
+// Option configures a Worker.
+type Option func(*Worker)
+
+// WithToken requires "Authorization: Bearer <token>" on every request.
+func WithToken(token string) Option { return func(w *Worker) { w.token = token } }
+
+// WithLogger sends the worker's logs to log; the worker is silent without
+// one.
+func WithLogger(log *slog.Logger) Option {
+	return func(w *Worker) {
+		if log != nil {
+			w.log = log
+		}
+	}
+}
+
+// WithSigner sets the key the worker logs in to the DUT with. Without it
+// the worker generates an ed25519 key; see PublicKey.
+func WithSigner(s ssh.Signer) Option { return func(w *Worker) { w.signer = s } }
+
+// WithProvision sets the hook run on the flash target after every
+// successful flash, before the target is closed.
+func WithProvision(f ProvisionFunc) Option { return func(w *Worker) { w.provision = f } }
+
+// WithHostname sets the hostname the worker provisions, as reported in the
+// DUT's contract.
+func WithHostname(h string) Option { return func(w *Worker) { w.hostname = h } }
+
+// WithLeaseCheckInterval sets how often expired leases are reaped
+// (DefaultLeaseCheckInterval by default).
+func WithLeaseCheckInterval(d time.Duration) Option {
+	return func(w *Worker) { w.leaseEvery = d }
+}
+
+// WithFatalPatterns adds Go regular expressions that, printed on the
+// console while waiting for the DUT to come online, fail the wait at once.
+// KernelPanic is always one of them.
+func WithFatalPatterns(patterns ...string) Option {
+	return func(w *Worker) { w.fatal = append(w.fatal, patterns...) }
+}
+
+// New returns a Worker for d and starts its lease reaper.
+func New(d dut.DUT, opts ...Option) (*Worker, error) {
+	if d == nil {
+		return nil, errors.New("worker: no DUT")
+	}
+	w := &Worker{
+		d:          d,
+		log:        slog.New(slog.DiscardHandler),
+		leaseEvery: DefaultLeaseCheckInterval,
+		fatal:      []string{KernelPanic},
+		started:    time.Now(),
+		bootOffset: -1,
+		flash:      api.FlashStatus{State: api.FlashIdle},
+		stop:       make(chan struct{}),
+		loopDone:   make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(w)
+	}
+	if w.leaseEvery <= 0 {
+		return nil, fmt.Errorf("worker: lease check interval %v: must be positive", w.leaseEvery)
+	}
+	alts := make([]string, len(w.fatal))
+	for i, p := range w.fatal {
+		if _, err := regexp.Compile(p); err != nil {
+			return nil, fmt.Errorf("worker: fatal console pattern %q: %w", p, err)
+		}
+		alts[i] = "(?:" + p + ")"
+	}
+	w.fatalRE = regexp.MustCompile(strings.Join(alts, "|"))
+	if w.signer == nil {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("worker: generating an SSH key: %w", err)
+		}
+		if w.signer, err = ssh.NewSignerFromKey(priv); err != nil {
+			return nil, fmt.Errorf("worker: generating an SSH key: %w", err)
+		}
+	}
+	w.pool = sshexec.NewPool(w.signer, sshexec.WithLogger(w.log))
+	w.handler = w.routes()
+	go w.leaseLoop()
+	return w, nil
+}
+
+// PublicKey is the worker's SSH public key in authorized_keys format, to
+// be provisioned into images.
+func (w *Worker) PublicKey() string {
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(w.signer.PublicKey())))
+}
+
+// Hostname is the hostname set with WithHostname.
+func (w *Worker) Hostname() string { return w.hostname }
+
+// Handler serves the worker API.
+func (w *Worker) Handler() http.Handler { return w.handler }
+
+// Close stops the lease reaper, closes SSH and powers the DUT off. Later
+// calls return the first call's result.
+func (w *Worker) Close(ctx context.Context) error {
+	w.closeOnce.Do(func() {
+		close(w.stop)
+		<-w.loopDone
+		w.pool.Close()
+		if err := w.d.Off(ctx); err != nil {
+			w.closeErr = fmt.Errorf("worker: powering the DUT off: %w", err)
+		}
+		w.log.Info("worker closed", "dut", w.d.Name())
+	})
+	return w.closeErr
+}
+
+// powerOff closes SSH and cuts the DUT's power.
+func (w *Worker) powerOff(ctx context.Context) error {
+	w.pool.Reset()
+	if err := w.d.Off(ctx); err != nil {
+		return fmt.Errorf("worker: powering the DUT off: %w", err)
+	}
+	return nil
+}
