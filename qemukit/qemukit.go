@@ -471,6 +471,9 @@ type disk struct {
 	d *DUT
 }
 
+// OSFile is the disk file, for code that edits the image in place.
+func (k *disk) OSFile() *os.File { return k.File }
+
 // Zeroed implements dut.Zeroed.
 func (*disk) Zeroed() bool { return true }
 

@@ -160,7 +160,7 @@ func TestReachesTestbot(t *testing.T) {
 		t.Fatal(err)
 	}
 	health := "http://" + net.JoinHostPort(addr.Gateway, u.Port()) + "/v1/health"
-	r, err := d.Exec(t.Context(), "wget -q -T 10 -O - "+health)
+	r, err := d.Exec(t.Context(), "wget -q -O - "+health)
 	if err != nil {
 		t.Fatal(err)
 	}

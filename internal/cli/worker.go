@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/balena/leviathan-action/autokit/provision"
+	"github.com/balena/leviathan-action/autokit/worker"
+	"github.com/balena/leviathan-action/qemukit"
+)
+
+func workerCmd(ctx context.Context, e Env, args []string) error {
+	fs := e.flags("worker [flags]", `Serve one QEMU DUT over the worker API (see docs/worker-api.md) until
+interrupted. It binds to loopback unless --listen says otherwise, and then
+requires a token.`)
+	listen := fs.String("listen", envOr("LEVIATHAN_WORKER_LISTEN", "127.0.0.1:4321"), "address to serve on [$LEVIATHAN_WORKER_LISTEN]")
+	token := fs.String("token", envOr("LEVIATHAN_WORKER_TOKEN", ""), "bearer token clients must send; required off loopback [$LEVIATHAN_WORKER_TOKEN]")
+	name := fs.String("name", "qemu0", "DUT name")
+	dir := fs.String("state-dir", "", "DUT state directory (default: $XDG_STATE_HOME/leviathan/<name>)")
+	hostname := fs.String("hostname", "", "hostname provisioned into flashed images (default: leviathan-<name>)")
+	memory := fs.Int("memory", envInt("QEMU_MEMORY", 512), "QEMU DUT memory in MiB [$QEMU_MEMORY]")
+	cpus := fs.Int("cpus", envInt("QEMU_CPUS", 1), "QEMU DUT CPUs [$QEMU_CPUS]")
+	verbose := fs.Bool("v", false, "log debug detail")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log := e.logger(*verbose, slog.LevelInfo)
+	if *dir == "" {
+		base := os.Getenv("XDG_STATE_HOME")
+		if base == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return fmt.Errorf("no --state-dir and no home directory: %w", err)
+			}
+			base = filepath.Join(home, ".local", "state")
+		}
+		*dir = filepath.Join(base, "leviathan", *name)
+	}
+	if *hostname == "" {
+		*hostname = "leviathan-" + *name
+	}
+	d, err := qemukit.New(qemukit.Config{Name: *name, Dir: *dir, MemoryMiB: *memory, CPUs: *cpus, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	signer, pub, err := provision.NewKey()
+	if err != nil {
+		return err
+	}
+	opts := []worker.Option{worker.WithLogger(log), worker.WithHostname(*hostname),
+		worker.WithSigner(signer), worker.WithProvision(provision.ConfigJSON(*hostname, pub))}
+	if *token != "" {
+		opts = append(opts, worker.WithToken(*token))
+	}
+	w, err := worker.New(d, opts...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "worker for DUT %s on http://%s (state in %s)\n", *name, *listen, *dir)
+	return worker.ListenAndServe(ctx, *listen, w, log)
+}
+
+func envInt(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return v
+	}
+	return def
+}
