@@ -28,6 +28,11 @@ const (
 	GuestSSH  = 22222
 )
 
+// BootFailures are console patterns (Go regexps) that mean this DUT will
+// not boot: the firmware found nothing bootable on the disk. A worker
+// serving a QemuKit DUT fails a boot wait at once when one appears.
+var BootFailures = []string{`BdsDxe: failed to load Boot[0-9A-F]+ "UEFI Misc Device"`}
+
 // Config is the wiring of one virtual DUT.
 type Config struct {
 	Name      string // DUT name; "qemu" when empty
@@ -74,7 +79,33 @@ type running struct {
 	port    *serialconsole.Port
 	sshPort int
 	sockDir string
-	exited  chan struct{}
+	exited  chan struct{} // closed when the QEMU process has ended
+	once    sync.Once
+}
+
+// cleanup closes r's connections and removes its socket directory. Only
+// the goroutine that owns r calls it: On (when start fails), Off, or the
+// exit watcher — which waits for d.mu, so never while start still runs.
+func (r *running) cleanup() {
+	r.once.Do(func() {
+		if r.port != nil {
+			r.port.Close()
+		}
+		if r.qmp != nil {
+			r.qmp.Close()
+		}
+		os.RemoveAll(r.sockDir)
+	})
+}
+
+// alive reports whether r's QEMU is still running.
+func (r *running) alive() bool {
+	select {
+	case <-r.exited:
+		return false
+	default:
+		return true
+	}
 }
 
 // New prepares a DUT; it starts nothing. It fails when QEMU or OVMF is
@@ -160,9 +191,10 @@ func (d *DUT) accel() string {
 func (d *DUT) On(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.run != nil {
+	if d.run != nil && d.run.alive() {
 		return nil
 	}
+	d.run = nil
 	if d.flashing {
 		return errors.New("qemukit: the disk is open for flashing; close it before powering on")
 	}
@@ -180,7 +212,7 @@ func (d *DUT) On(ctx context.Context) error {
 	r := &running{sshPort: port, sockDir: sockDir, exited: make(chan struct{})}
 	if err := d.start(ctx, r); err != nil {
 		d.stop(r)
-		os.RemoveAll(sockDir)
+		r.cleanup()
 		return err
 	}
 	d.run = r
@@ -229,7 +261,7 @@ func (d *DUT) args(r *running) []string {
 		"-drive", "file=" + d.DiskPath() + ",format=raw,if=none,id=disk0",
 		"-device", "virtio-blk-pci,drive=disk0",
 		"-netdev", fmt.Sprintf("user,id=net0,hostfwd=tcp:127.0.0.1:%d-:%d", r.sshPort, d.cfg.SSHPort),
-		"-device", "virtio-net-pci,netdev=net0",
+		"-device", "virtio-net-pci,netdev=net0,romfile=",
 		"-device", "virtio-rng-pci",
 		"-chardev", "pty,id=serial0",
 		"-serial", "chardev:serial0",
@@ -309,21 +341,15 @@ func (d *DUT) startError(err error) error {
 }
 
 // exited runs when QEMU ends, whoever ended it (Off, a guest power-off,
-// a crash).
+// a crash). Taking d.mu first means it never races a start in progress.
 func (d *DUT) exited(r *running) {
-	if r.port != nil {
-		r.port.Close()
-	}
-	if r.qmp != nil {
-		r.qmp.Close()
-	}
-	os.RemoveAll(r.sockDir)
 	d.mu.Lock()
 	if d.run == r {
 		d.run = nil
-		d.log.Info("QEMU exited")
+		d.log.Warn("QEMU exited by itself; the DUT is off")
 	}
 	d.mu.Unlock()
+	r.cleanup()
 }
 
 // stop ends r's QEMU: a QMP quit, then a kill.
@@ -355,6 +381,7 @@ func (d *DUT) Off(ctx context.Context) error {
 		return nil
 	}
 	d.stop(r)
+	r.cleanup()
 	d.log.Info("powered off")
 	return nil
 }
@@ -363,7 +390,7 @@ func (d *DUT) Off(ctx context.Context) error {
 func (d *DUT) State(ctx context.Context) (dut.PowerState, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.run != nil {
+	if d.run != nil && d.run.alive() {
 		return dut.PowerOn, nil
 	}
 	return dut.PowerOff, nil
@@ -477,18 +504,22 @@ func (k *disk) OSFile() *os.File { return k.File }
 // Zeroed implements dut.Zeroed.
 func (*disk) Zeroed() bool { return true }
 
+// WriteAt refuses to write past the end of the DUT's disk, so an image
+// that is too large fails at once instead of after it is all written.
+func (k *disk) WriteAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > k.d.cfg.DiskSize {
+		return 0, fmt.Errorf("qemukit: the image is larger than the DUT's disk (%d bytes); give the DUT a larger disk", k.d.cfg.DiskSize)
+	}
+	return k.File.WriteAt(p, off)
+}
+
 func (k *disk) Close() error {
 	defer func() {
 		k.d.mu.Lock()
 		k.d.flashing = false
 		k.d.mu.Unlock()
 	}()
-	fi, err := k.File.Stat()
-	if err == nil && fi.Size() > k.d.cfg.DiskSize {
-		err = fmt.Errorf("qemukit: the image (%d bytes) is larger than the DUT's disk (%d bytes)", fi.Size(), k.d.cfg.DiskSize)
-	} else if err == nil {
-		err = k.File.Truncate(k.d.cfg.DiskSize)
-	}
+	err := k.File.Truncate(k.d.cfg.DiskSize)
 	if cerr := k.File.Close(); err == nil {
 		err = cerr
 	}

@@ -9,6 +9,7 @@ package provision
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -22,7 +23,8 @@ const ConfigPath = "/config.json"
 
 // ConfigJSON returns a provisioning hook that sets hostname (when not
 // empty) and adds sshKeys to os.sshKeys in config.json, keeping every other
-// field already there.
+// field already there. On an image without a FAT boot partition it returns
+// an error wrapping errors.ErrUnsupported.
 func ConfigJSON(hostname string, sshKeys ...string) func(ctx context.Context, t dut.Target) error {
 	return func(ctx context.Context, t dut.Target) error {
 		f, ok := t.(interface{ OSFile() *os.File })
@@ -66,7 +68,11 @@ func ConfigJSON(hostname string, sshKeys ...string) func(ctx context.Context, t 
 		if err != nil {
 			return fmt.Errorf("provision: %w", err)
 		}
-		if err := bootpart.WriteFile(file, ConfigPath, append(b, '\n')); err != nil {
+		err = bootpart.WriteFile(file, ConfigPath, append(b, '\n'))
+		if errors.Is(err, bootpart.ErrNoFATPartition) {
+			return fmt.Errorf("provision: the image has no FAT boot partition for %s: %w", ConfigPath, errors.ErrUnsupported)
+		}
+		if err != nil {
 			return fmt.Errorf("provision: writing %s: %w", ConfigPath, err)
 		}
 		return nil

@@ -194,6 +194,10 @@ func (w *Worker) postWaitOnline(rw http.ResponseWriter, r *http.Request) error {
 		if ctx.Err() == nil || lastErr == nil {
 			lastErr = err
 		}
+		if st, serr := w.d.State(ctx); serr == nil && st == dut.PowerOff {
+			w.log.Warn("DUT lost power while booting", "dut", w.d.Name())
+			return errorf(http.StatusBadGateway, "worker: the DUT powered off while waiting for it to come online (a crash, or the OS shut down); last console lines:\n%s", tail())
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(200 * time.Millisecond):

@@ -102,7 +102,11 @@ func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, wa
 		err = errorf(http.StatusUnprocessableEntity, "worker: flash failed: the decompressed image's SHA-256 is %s but the upload said %s: the image is corrupt or not the one meant", res.SHA256, want)
 	}
 	if err == nil && w.provision != nil {
-		if perr := w.provision(ctx, t); perr != nil {
+		if perr := w.provision(ctx, t); errors.Is(perr, errors.ErrUnsupported) {
+			// An image the hook cannot configure (no boot partition) is
+			// still flashed; it boots with its own settings.
+			w.log.Warn("the flashed image was not provisioned", "dut", w.d.Name(), "reason", perr)
+		} else if perr != nil {
 			err = errorf(http.StatusInternalServerError, "worker: provisioning the flashed image: %w", perr)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"github.com/balena/leviathan-action/autokit/dut"
 	"net/http"
 	"time"
 
@@ -147,7 +148,12 @@ func (w *Worker) leaseLoop() {
 func (w *Worker) reapLocked() {
 	w.mu.Lock()
 	l := w.lease
-	if l == nil || time.Now().Before(l.expires) {
+	if l == nil {
+		w.mu.Unlock()
+		w.powerOffUnleased()
+		return
+	}
+	if time.Now().Before(l.expires) {
 		w.mu.Unlock()
 		return
 	}
@@ -158,5 +164,26 @@ func (w *Worker) reapLocked() {
 	defer cancel()
 	if err := w.powerOff(ctx); err != nil {
 		w.log.Error("powering off after the lease expired failed", "owner", l.owner, "err", err)
+	}
+}
+
+// powerOffUnleased powers off a DUT that is on while no lease holds it
+// (a request from a dead job that was still in flight when its lease
+// ended), so a free DUT is always an off DUT.
+func (w *Worker) powerOffUnleased() {
+	ctx, cancel := context.WithTimeout(context.Background(), reapTimeout)
+	defer cancel()
+	if st, err := w.d.State(ctx); err != nil || st != dut.PowerOn {
+		return
+	}
+	w.mu.Lock()
+	leased := w.lease != nil
+	w.mu.Unlock()
+	if leased {
+		return
+	}
+	w.log.Warn("the DUT is on but no lease holds it; powering it off", "dut", w.d.Name())
+	if err := w.powerOff(ctx); err != nil {
+		w.log.Error("powering off an unleased DUT failed", "err", err)
 	}
 }

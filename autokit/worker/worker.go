@@ -30,7 +30,9 @@ const DefaultLeaseCheckInterval = 5 * time.Second
 
 // ProvisionFunc writes the worker's settings (config.json with the SSH
 // public key, hostname…) into a freshly flashed image. It gets the flash
-// target still open; it must not close it.
+// target still open; it must not close it. An error wrapping
+// errors.ErrUnsupported (an image with nowhere to put the settings) is
+// logged and the flash still succeeds; any other error fails the flash.
 type ProvisionFunc func(ctx context.Context, t dut.Target) error
 
 // Worker serves the worker API for one DUT. Create it with New, serve

@@ -12,6 +12,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/balena/leviathan-action/internal/localrun"
 )
 
 // Env is one invocation of the CLI.
@@ -33,7 +35,16 @@ var commands = map[string]command{
 	"flash":     {"write an image to a file or block device", flashCmd},
 }
 
-// exitError carries a specific exit code (1 = tests failed, 2 = usage).
+// Exit codes.
+const (
+	ExitOK          = 0
+	ExitTestsFailed = 1   // the run completed and a test failed
+	ExitUsage       = 2   // bad flags or arguments
+	ExitError       = 3   // the run could not complete: bad input, worker, flash or boot failure
+	ExitInterrupted = 130 // Ctrl-C or SIGTERM; the DUT was powered off and released
+)
+
+// exitError carries a specific exit code.
 type exitError struct {
 	code int
 	err  error
@@ -43,11 +54,11 @@ func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
 func usageError(format string, args ...any) error {
-	return &exitError{2, fmt.Errorf(format, args...)}
+	return &exitError{ExitUsage, fmt.Errorf(format, args...)}
 }
 
 // Execute runs the subcommand named by the first argument and returns the
-// process exit code: 0 success, 1 failure, 2 bad usage.
+// process exit code (see the Exit constants).
 func (e Env) Execute(ctx context.Context) int {
 	if len(e.Args) == 0 || e.Args[0] == "-h" || e.Args[0] == "--help" || e.Args[0] == "help" {
 		e.usage(e.Stdout)
@@ -71,10 +82,13 @@ func (e Env) Execute(ctx context.Context) int {
 	}
 	fmt.Fprintf(e.Stderr, "leviathan %s: %v\n", e.Args[0], err)
 	var ee *exitError
-	if errors.As(err, &ee) {
+	switch {
+	case errors.As(err, &ee):
 		return ee.code
+	case errors.Is(err, localrun.ErrInterrupted), errors.Is(err, context.Canceled):
+		return ExitInterrupted
 	}
-	return 1
+	return ExitError
 }
 
 func (e Env) usage(w io.Writer) {
@@ -106,7 +120,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return &exitError{2, err}
+		return &exitError{ExitUsage, err}
 	}
 	if fs.NArg() > 0 {
 		return usageError("unexpected arguments: %s", strings.Join(fs.Args(), " "))

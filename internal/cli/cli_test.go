@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/client"
+	"github.com/balena/leviathan-action/autokit/duttest"
 	"github.com/balena/leviathan-action/autokit/worker"
 	"github.com/balena/leviathan-action/qemukit"
 	"github.com/balena/leviathan-action/qemukit/testimage"
@@ -129,8 +130,8 @@ func TestRunBadInput(t *testing.T) {
 			reports := t.TempDir()
 			args := append([]string{"run", "--build-dir", t.TempDir(), "--reports", reports}, tc.args...)
 			code, out, errOut := runCLI(t, t.Context(), args...)
-			if code == 0 {
-				t.Fatal("exit 0 on bad input")
+			if code != ExitError {
+				t.Fatalf("exit %d on bad input, want %d", code, ExitError)
 			}
 			if !strings.Contains(errOut, tc.want) {
 				t.Errorf("stderr does not name the problem (%q)", tc.want)
@@ -161,7 +162,7 @@ func TestRunFaultsOnQEMU(t *testing.T) {
 
 	t.Run("truncated gzip", func(t *testing.T) {
 		code, out, errOut := runCLI(t, t.Context(), "run", "--build-dir", t.TempDir(), "--reports", t.TempDir(), "--image", truncated, "--suite", suite)
-		if code == 0 || !strings.Contains(errOut, "gzip stream") || strings.Contains(out, "DUT online") {
+		if code != ExitError || !strings.Contains(errOut, "gzip stream") || strings.Contains(out, "DUT online") {
 			t.Fatalf("exit %d; want a gzip stream error before any boot", code)
 		}
 	})
@@ -170,11 +171,54 @@ func TestRunFaultsOnQEMU(t *testing.T) {
 		panicImg := testImage(t, true)
 		start := time.Now()
 		code, _, errOut := runCLI(t, t.Context(), "run", "--build-dir", t.TempDir(), "--reports", t.TempDir(), "--image", panicImg, "--suite", suite, "--boot-timeout", "2m")
-		if code == 0 || !strings.Contains(errOut, "Kernel panic") {
+		if code != ExitError || !strings.Contains(errOut, "Kernel panic") {
 			t.Fatalf("exit %d; want a boot failure carrying the panic from the console", code)
 		}
 		if d := time.Since(start); d > 90*time.Second {
 			t.Errorf("the panic took %s to report; it must not wait for the boot timeout", d)
+		}
+	})
+
+	t.Run("empty disk", func(t *testing.T) {
+		// A valid partition table with nothing bootable: the firmware
+		// gives up, and so must the run, long before the boot timeout.
+		empty := filepath.Join(t.TempDir(), "empty.img")
+		os.WriteFile(empty, duttest.GPTImage(8<<20), 0o644)
+		reports := t.TempDir()
+		start := time.Now()
+		code, _, errOut := runCLI(t, t.Context(), "run", "--build-dir", t.TempDir(), "--reports", reports, "--image", empty, "--suite", suite, "--boot-timeout", "3m")
+		if code != ExitError || !strings.Contains(errOut, "failed to load") {
+			t.Fatalf("exit %d; want %d and the firmware's complaint from the console", code, ExitError)
+		}
+		if d := time.Since(start); d > 90*time.Second {
+			t.Errorf("took %s; it must not wait for the boot timeout", d)
+		}
+		b, _ := os.ReadFile(filepath.Join(reports, "summary.json"))
+		if !strings.Contains(string(b), `"stage": "boot"`) {
+			t.Errorf("summary.json does not name the failed stage: %s", b)
+		}
+		if b, _ := os.ReadFile(filepath.Join(reports, "serial.log")); !bytes.Contains(b, []byte("BdsDxe")) {
+			t.Error("serial.log does not hold the firmware's output")
+		}
+	})
+
+	t.Run("interrupted", func(t *testing.T) {
+		build := t.TempDir()
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		var out, errOut bytes.Buffer
+		// Ctrl-C while the DUT boots.
+		w := &triggerWriter{w: &out, when: "powering on", then: func() { time.AfterFunc(2*time.Second, cancel) }}
+		code := Env{Stdout: w, Stderr: &errOut, Args: []string{"run", "--build-dir", build, "--reports", t.TempDir(), "--image", img, "--suite", suite}}.Execute(ctx)
+		t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+		if code != ExitInterrupted || !strings.Contains(errOut.String(), "interrupted") {
+			t.Fatalf("exit %d, want %d and an interrupted message", code, ExitInterrupted)
+		}
+		if left, _ := filepath.Glob(filepath.Join(build, "dut-*")); len(left) > 0 {
+			t.Errorf("DUT directories left behind: %v", left)
+		}
+		if out, _ := exec.Command("pgrep", "-f", "qemu-system-x86_64 -name qemu-dut-.*"+build).Output(); len(out) > 0 {
+			t.Errorf("QEMU still running: %s", out)
 		}
 	})
 
@@ -194,7 +238,7 @@ func TestRunFaultsOnQEMU(t *testing.T) {
 			t.Fatal(err)
 		}
 		code, out, errOut := runCLI(t, t.Context(), "run", "--build-dir", t.TempDir(), "--reports", t.TempDir(), "--worker", srv, "--image", img, "--suite", suite)
-		if code == 0 || !strings.Contains(errOut, "another job") || strings.Contains(out, "passed") {
+		if code != ExitError || !strings.Contains(errOut, "another job") || strings.Contains(out, "passed") {
 			t.Fatalf("exit %d; want a refusal naming the lease holder", code)
 		}
 	})

@@ -20,8 +20,13 @@ func runCmd(ctx context.Context, e Env, args []string) error {
 	fs := e.flags("run [flags]", `Boot a DUT, flash an image, run suites against it and write reports.
 
 With no --worker it builds (or reuses) the test OS image, starts a QEMU DUT
-and a worker on loopback, and removes them afterwards. It exits 1 when a
-test fails. Reports: junit.xml, summary.json, serial.log and per-test logs.`)
+and a worker on loopback, and removes them afterwards. Reports: junit.xml, summary.json, serial.log
+and per-test logs.
+
+Exit status: 0 all tests passed or skipped; 1 a test failed; 2 bad usage;
+3 the run could not complete (bad image or suite, worker, flash or boot
+failure: summary.json names the stage); 130 interrupted (the DUT is left
+off and released).`)
 	var o localrun.Options
 	var suites stringList
 	fs.StringVar(&o.Image, "image", "", "image to flash: raw, gz, xz or zst (default: the test OS image, built if needed)")
@@ -49,7 +54,7 @@ test fails. Reports: junit.xml, summary.json, serial.log and per-test logs.`)
 		return err
 	}
 	if !res.Summary.OK() {
-		return fmt.Errorf("%d test(s) failed, %d suite error(s); see %s", res.Summary.Failed, len(res.Summary.Errors), o.ReportDir)
+		return &exitError{ExitTestsFailed, fmt.Errorf("%d test(s) failed, %d suite error(s); see %s", res.Summary.Failed, len(res.Summary.Errors), o.ReportDir)}
 	}
 	return nil
 }

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"io"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,4 +23,25 @@ func startServer(t *testing.T, w *worker.Worker) string {
 		w.Close(ctx)
 	})
 	return srv.URL
+}
+
+// triggerWriter calls then once, when the output first contains when.
+type triggerWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	seen string
+	when string
+	then func()
+	done bool
+}
+
+func (t *triggerWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.seen += string(p)
+	if !t.done && strings.Contains(t.seen, t.when) {
+		t.done = true
+		t.then()
+	}
+	return t.w.Write(p)
 }

@@ -53,7 +53,8 @@ requires a token.`)
 		return err
 	}
 	opts := []worker.Option{worker.WithLogger(log), worker.WithHostname(*hostname),
-		worker.WithSigner(signer), worker.WithProvision(provision.ConfigJSON(*hostname, pub))}
+		worker.WithSigner(signer), worker.WithProvision(provision.ConfigJSON(*hostname, pub)),
+		worker.WithFatalPatterns(qemukit.BootFailures...)}
 	if *token != "" {
 		opts = append(opts, worker.WithToken(*token))
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -57,24 +59,56 @@ type Result struct {
 	BootTime time.Duration // power-on to SSH ready
 }
 
+// ErrInterrupted is returned (wrapped) when the run's context is
+// cancelled, after the DUT was powered off and released.
+var ErrInterrupted = errors.New("localrun: interrupted; the DUT was powered off and its lease released")
+
 // Run performs the whole run. A failing test is not an error: check
-// Result.Summary.OK.
-func Run(ctx context.Context, o Options) (*Result, error) {
+// Result.Summary.OK. On any error the report directory holds a
+// summary.json naming the stage that failed (and serial.log once the DUT
+// was used), never the results of an earlier run.
+func Run(ctx context.Context, o Options) (res *Result, err error) {
 	o.defaults()
 	// Check everything the user gave before starting anything.
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	if err := clearReports(o.ReportDir); err != nil {
+		return nil, err
+	}
+	stage := "prepare"
+	defer func() {
+		if err != nil {
+			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+				err = fmt.Errorf("%w (while in stage %s)", ErrInterrupted, stage)
+			}
+			writeFailure(o.ReportDir, stage, err)
+		}
+	}()
+	return o.run(ctx, &stage)
+}
+
+func (o *Options) check() error {
 	if o.Image != "" {
 		if err := checkImage(o.Image); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if len(o.Suites) == 0 {
-		return nil, errors.New("localrun: no suites given")
+		return errors.New("localrun: no suites given")
 	}
 	for _, dir := range o.Suites {
 		if err := runner.Check(dir); err != nil {
-			return nil, err
+			return err
 		}
 	}
+	if o.Image == "" && o.WorkerURL != "" {
+		return errors.New("localrun: --image is required with --worker")
+	}
+	return nil
+}
+
+func (o *Options) run(ctx context.Context, stage *string) (*Result, error) {
 	// Suites compile while the image is prepared and the DUT boots.
 	compiled := make(chan compileResult, 1)
 	cctx, cancelCompile := context.WithCancel(ctx)
@@ -86,7 +120,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}()
 	defer func() { cancelCompile(); wg.Wait() }()
 
-	if o.Image == "" && o.WorkerURL == "" {
+	if o.Image == "" {
+		*stage = "build the test image"
 		step(o.Out, "building the test OS image (cached under %s)", o.BuildDir)
 		m, err := testimage.Build(ctx, testimage.Options{
 			CacheDir: filepath.Join(o.BuildDir, "cache", "debs"),
@@ -98,11 +133,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		o.Image = m.Image
 	}
-	if o.Image == "" {
-		return nil, errors.New("localrun: --image is required with --worker")
-	}
 
-	var res Result
+	*stage = "start the worker"
 	url, token := o.WorkerURL, o.Token
 	if url == "" {
 		local, err := StartLocal(ctx, LocalConfig{ParentDir: o.BuildDir, MemoryMiB: o.MemoryMiB, CPUs: o.CPUs, Logger: o.Logger})
@@ -119,8 +151,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if _, err := c.Health(ctx); err != nil {
 		return nil, err
 	}
+
+	*stage = "lease the DUT"
 	owner := fmt.Sprintf("leviathan run (pid %d)", os.Getpid())
-	lease, err := c.Lease(ctx, owner, 30*time.Second)
+	lease, err := c.Lease(ctx, owner, 60*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -128,54 +162,79 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A lost lease (the worker reaped it) stops the run with that cause.
+	ctx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
 	kctx, stopKeepAlive := context.WithCancel(context.Background())
-	c.KeepAlive(kctx, lease, 10*time.Second)
+	lost := c.KeepAlive(kctx, lease, 10*time.Second)
+	go func() {
+		if err, ok := <-lost; ok && err != nil {
+			cancelRun(fmt.Errorf("localrun: lost the lease on the DUT: %w", err))
+		}
+	}()
+	mark, err := serialEnd(ctx, c)
+	if err != nil {
+		stopKeepAlive()
+		c.Release(context.WithoutCancel(ctx), lease.ID)
+		return nil, err
+	}
 	defer func() {
 		stopKeepAlive()
-		// Always leave the DUT off and free, even after Ctrl-C.
+		// Always leave the DUT off and free, even after Ctrl-C, and keep
+		// its console for the report.
 		tctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		if log, _, err := c.SerialLog(tctx, mark); err == nil {
+			os.WriteFile(filepath.Join(o.ReportDir, "serial.log"), log, 0o644)
+		}
 		if err := c.Teardown(tctx); err != nil {
 			o.Logger.Warn("teardown failed", "err", err)
 		}
 	}()
+	// cause turns a cancellation by a lost lease into that error.
+	cause := func(err error) error {
+		if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+			return c
+		}
+		return err
+	}
 
+	res := &Result{}
+	*stage = "flash"
+	if err := c.PowerOff(ctx); err != nil {
+		return nil, cause(err)
+	}
 	if res.Flash, err = flash(ctx, o.Out, c, o.Image); err != nil {
-		return nil, err
+		return nil, cause(err)
 	}
 	step(o.Out, "flashed %s: %s, %.1f MB in %.1fs (%.0f MB/s, %.0f MB of zeros skipped)",
 		filepath.Base(o.Image), res.Flash.Format, float64(res.Flash.ImageBytes)/1e6,
 		res.Flash.Duration.Seconds(), res.Flash.MBps(), float64(res.Flash.Skipped)/1e6)
 
-	mark, err := serialEnd(ctx, c)
-	if err != nil {
-		return nil, err
-	}
+	*stage = "boot"
 	step(o.Out, "powering on and waiting for SSH (timeout %s)", o.BootTimeout)
 	start := time.Now()
 	if err := c.PowerOn(ctx); err != nil {
-		return nil, err
+		return nil, cause(err)
 	}
-	if err := boot(ctx, o, c, mark); err != nil {
-		return nil, err
+	if err := boot(ctx, *o, c, mark); err != nil {
+		return nil, cause(err)
 	}
 	res.BootTime = time.Since(start)
 	step(o.Out, "DUT online after %.1fs", res.BootTime.Seconds())
 
-	if err := os.MkdirAll(o.ReportDir, 0o755); err != nil {
-		return nil, fmt.Errorf("localrun: %w", err)
-	}
+	*stage = "compile the suites"
 	cr := <-compiled
 	if cr.err != nil {
 		return nil, cr.err
 	}
-	suites := cr.suites
+	*stage = "run the suites"
 	env := []string{sdk.EnvWorkerURL + "=" + url, sdk.EnvLease + "=" + lease.ID}
 	if token != "" {
 		env = append(env, sdk.EnvToken+"="+token)
 	}
 	res.Summary, err = runner.Run(ctx, runner.Options{
-		Suites:    suites,
+		Suites:    cr.suites,
 		Env:       env,
 		ReportDir: o.ReportDir,
 		Run:       o.Run,
@@ -184,14 +243,35 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		},
 		Out: o.Out,
 	})
-	if log, _, err := c.SerialLog(context.WithoutCancel(ctx), 0); err == nil {
-		os.WriteFile(filepath.Join(o.ReportDir, "serial.log"), log, 0o644)
-	}
 	if err != nil {
-		return &res, err
+		return nil, cause(err)
 	}
 	printTable(o.Out, res.Summary)
-	return &res, ctx.Err()
+	if res.Summary.Passed+res.Summary.Failed+res.Summary.Skipped == 0 && len(res.Summary.Errors) == 0 {
+		return nil, fmt.Errorf("localrun: no test ran: --run %q matched no test", o.Run)
+	}
+	return res, nil
+}
+
+// clearReports removes an earlier run's reports, so that a failed run can
+// never be read as the previous run's success.
+func clearReports(dir string) error {
+	for _, f := range []string{"junit.xml", "summary.json", "events.json", "serial.log", "tests"} {
+		if err := os.RemoveAll(filepath.Join(dir, f)); err != nil {
+			return fmt.Errorf("localrun: clearing old reports: %w", err)
+		}
+	}
+	return os.MkdirAll(dir, 0o755)
+}
+
+// writeFailure records a run that did not complete.
+func writeFailure(dir, stage string, err error) {
+	b, _ := json.MarshalIndent(map[string]any{
+		"ok":    false,
+		"stage": stage,
+		"error": err.Error(),
+	}, "", "  ")
+	os.WriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'), 0o644)
 }
 
 type compileResult struct {
@@ -264,6 +344,7 @@ type Local struct {
 	srv      *http.Server
 	w        *worker.Worker
 	dir      string
+	lock     *os.File
 }
 
 // LocalConfig configures StartLocal.
@@ -284,11 +365,21 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 	if err := os.MkdirAll(cfg.ParentDir, 0o755); err != nil {
 		return nil, fmt.Errorf("localrun: %w", err)
 	}
+	removeStale(cfg.ParentDir, cfg.Logger)
 	dir, err := os.MkdirTemp(cfg.ParentDir, "dut-")
 	if err != nil {
 		return nil, fmt.Errorf("localrun: %w", err)
 	}
 	l := &Local{dir: dir}
+	// The lock tells later runs this directory is in use; a killed run's
+	// directory is unlocked and removed by the next one.
+	if l.lock, err = os.Create(filepath.Join(dir, "lock")); err == nil {
+		err = syscall.Flock(int(l.lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("localrun: locking the DUT directory: %w", err)
+	}
 	fail := func(err error) (*Local, error) {
 		l.Close()
 		return nil, err
@@ -308,7 +399,8 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 	rand.Read(suffix)
 	l.Hostname = "leviathan-" + hex.EncodeToString(suffix)
 	l.w, err = worker.New(l.DUT, worker.WithLogger(cfg.Logger), worker.WithHostname(l.Hostname),
-		worker.WithSigner(signer), worker.WithProvision(provision.ConfigJSON(l.Hostname, pub)))
+		worker.WithSigner(signer), worker.WithProvision(provision.ConfigJSON(l.Hostname, pub)),
+		worker.WithFatalPatterns(qemukit.BootFailures...))
 	if err != nil {
 		return fail(err)
 	}
@@ -328,7 +420,9 @@ func (l *Local) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if l.srv != nil {
-		l.srv.Shutdown(ctx)
+		if l.srv.Shutdown(ctx) != nil {
+			l.srv.Close()
+		}
 	}
 	if l.w != nil {
 		l.w.Close(ctx)
@@ -337,6 +431,27 @@ func (l *Local) Close() {
 		l.DUT.Close()
 	}
 	os.RemoveAll(l.dir)
+	if l.lock != nil {
+		l.lock.Close()
+	}
+}
+
+// removeStale removes DUT directories left by runs that were killed: those
+// whose lock nobody holds. (QEMU itself dies with the process that
+// started it.)
+func removeStale(parent string, log *slog.Logger) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, "dut-*"))
+	for _, d := range dirs {
+		f, err := os.Open(filepath.Join(d, "lock"))
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			log.Info("removing a stale DUT directory", "dir", d)
+			os.RemoveAll(d)
+		}
+		f.Close()
+	}
 }
 
 func serialEnd(ctx context.Context, c *client.Client) (int64, error) {

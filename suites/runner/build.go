@@ -3,6 +3,8 @@ package runner
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,10 +31,13 @@ func Build(ctx context.Context, dir, outDir string) (Suite, error) {
 		return Suite{}, fmt.Errorf("runner: %w", err)
 	}
 	name := filepath.Base(abs)
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	// Suites with the same base name (a/os, b/os) get binaries of their own.
+	sum := sha256.Sum256([]byte(abs))
+	dirOut := filepath.Join(outDir, hex.EncodeToString(sum[:6]))
+	if err := os.MkdirAll(dirOut, 0o755); err != nil {
 		return Suite{}, fmt.Errorf("runner: %w", err)
 	}
-	bin, err := filepath.Abs(filepath.Join(outDir, name+".test"))
+	bin, err := filepath.Abs(filepath.Join(dirOut, name+".test"))
 	if err != nil {
 		return Suite{}, fmt.Errorf("runner: %w", err)
 	}

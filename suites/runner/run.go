@@ -13,8 +13,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/jstemmer/go-junit-report/v2/gtr"
 	"github.com/jstemmer/go-junit-report/v2/junit"
 	"github.com/jstemmer/go-junit-report/v2/parser/gotest"
 )
@@ -93,18 +95,18 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
 	sum := &Summary{Started: time.Now()}
-	var stream bytes.Buffer // every suite's go test -json events, in order
-	for _, s := range opts.Suites {
-		if err := runSuite(ctx, opts, t2j, s, sum, &stream); err != nil {
+	streams := make([]bytes.Buffer, len(opts.Suites)) // each suite's go test -json events
+	for i, s := range opts.Suites {
+		if err := runSuite(ctx, opts, t2j, s, sum, &streams[i]); err != nil {
 			return sum, err
 		}
 	}
 	sum.Finished = time.Now()
 	sum.Seconds = sum.Finished.Sub(sum.Started).Seconds()
-	if err := writeReports(opts.ReportDir, sum, stream.Bytes()); err != nil {
+	if err := writeReports(opts.ReportDir, sum, opts.Suites, streams); err != nil {
 		return sum, err
 	}
-	return sum, nil
+	return sum, ctx.Err()
 }
 
 // testState tracks one running test.
@@ -124,6 +126,10 @@ func runSuite(ctx context.Context, opts Options, t2j string, s Suite, sum *Summa
 		args = append(args, "-test.run="+opts.Run)
 	}
 	cmd := exec.CommandContext(ctx, t2j, args...)
+	// test2json and the suite binary form one process group, killed
+	// together, so a cancelled run leaves no suite driving the DUT.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Env = append(os.Environ(), opts.Env...)
 	cmd.Dir = filepath.Dir(s.Binary)
 	var stderr bytes.Buffer
@@ -271,19 +277,28 @@ func saveTestLogs(ctx context.Context, src SerialSource, dir, test string, st *t
 	}
 }
 
-func writeReports(dir string, sum *Summary, stream []byte) error {
-	report, err := gotest.NewJSONParser().Parse(bytes.NewReader(stream))
-	if err != nil {
-		return fmt.Errorf("runner: converting test events: %w", err)
+func writeReports(dir string, sum *Summary, suites []Suite, streams []bytes.Buffer) error {
+	// test2json on a binary prints no "ok pkg" line, so each suite's
+	// stream is converted with its name given.
+	var report gtr.Report
+	var all bytes.Buffer
+	for i, s := range suites {
+		r, err := gotest.NewJSONParser(gotest.PackageName(s.Name)).Parse(bytes.NewReader(streams[i].Bytes()))
+		if err != nil {
+			return fmt.Errorf("runner: converting suite %s's test events: %w", s.Name, err)
+		}
+		report.Packages = append(report.Packages, r.Packages...)
+		all.Write(streams[i].Bytes())
 	}
+	stream := all.Bytes()
 	host, _ := os.Hostname()
-	suites := junit.CreateFromReport(report, host)
+	doc := junit.CreateFromReport(report, host)
 	sum.JUnit = filepath.Join(dir, "junit.xml")
 	f, err := os.Create(sum.JUnit)
 	if err != nil {
 		return fmt.Errorf("runner: %w", err)
 	}
-	if err := suites.WriteXML(f); err != nil {
+	if err := doc.WriteXML(f); err != nil {
 		f.Close()
 		return fmt.Errorf("runner: writing JUnit: %w", err)
 	}

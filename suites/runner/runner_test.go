@@ -43,8 +43,9 @@ func TestRunFixture(t *testing.T) {
 	}
 	var doc struct {
 		Suites []struct {
-			Tests    int `xml:"tests,attr"`
-			Failures int `xml:"failures,attr"`
+			Name     string `xml:"name,attr"`
+			Tests    int    `xml:"tests,attr"`
+			Failures int    `xml:"failures,attr"`
 			Cases    []struct {
 				Name    string    `xml:"name,attr"`
 				Failure *struct{} `xml:"failure"`
@@ -58,7 +59,7 @@ func TestRunFixture(t *testing.T) {
 	if err := xml.Unmarshal(b, &doc); err != nil {
 		t.Fatalf("junit.xml is not well-formed: %v", err)
 	}
-	if len(doc.Suites) != 1 || doc.Suites[0].Failures != 1 {
+	if len(doc.Suites) != 1 || doc.Suites[0].Failures != 1 || doc.Suites[0].Name != "fixture" {
 		t.Fatalf("junit suites %+v", doc.Suites)
 	}
 	for _, f := range []string{"summary.json", "events.json", "tests/fixture/TestFails.log", "tests/fixture/TestSubtests__a.log"} {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"regexp"
 	"slices"
@@ -179,6 +180,7 @@ func (d *DUT) WaitReboot(t testing.TB, before string) {
 func (d *DUT) waitNewBoot(t testing.TB, before string) {
 	t.Helper()
 	deadline := time.Now().Add(BootTimeout)
+	var last error
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Until(deadline))
 		_, err := d.Client.WaitOnline(ctx, time.Until(deadline))
@@ -188,6 +190,15 @@ func (d *DUT) waitNewBoot(t testing.TB, before string) {
 			if err == nil && r.ExitCode == 0 && strings.TrimSpace(r.Stdout) != before {
 				return
 			}
+			if err == nil {
+				err = fmt.Errorf("still the same boot (%s)", before)
+			}
+			last = err
+		} else {
+			last = err
+			if fatal(err) {
+				t.Fatalf("sdk: the DUT did not come back: %v", err)
+			}
 		}
 		select {
 		case <-t.Context().Done():
@@ -195,7 +206,22 @@ func (d *DUT) waitNewBoot(t testing.TB, before string) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	t.Fatalf("sdk: the DUT did not come back with a new boot within %s; last console lines:\n%s", BootTimeout, d.SerialTail(t, 20))
+	t.Fatalf("sdk: the DUT did not come back with a new boot within %s (last error: %v); last console lines:\n%s", BootTimeout, last, d.SerialTail(t, 20))
+}
+
+// fatal reports whether a worker error will not clear by waiting: a boot
+// failure on the console (502), a DUT that is off (409), a lost lease
+// (423), a refused token (401).
+func fatal(err error) bool {
+	var e *client.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Status {
+	case http.StatusBadGateway, http.StatusConflict, http.StatusLocked, http.StatusUnauthorized:
+		return true
+	}
+	return false
 }
 
 // SerialMark is the current end of the console log; pass it to Expect to
