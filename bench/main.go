@@ -129,8 +129,9 @@ func newKey(dir string) (ssh.Signer, string, string, error) {
 	return signer, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), path, nil
 }
 
-// rawBoot boots the image with a bare QEMU command line, as a user would
-// by hand, and times QEMU start → a command answered over SSH.
+// rawBoot boots the image with a bare QEMU command line — the same
+// machine and devices QemuKit uses, without QMP, pty or worker — and times
+// QEMU start → a command answered over SSH.
 func rawBoot(ctx context.Context, build, img, accel string) (time.Duration, error) {
 	dir, err := os.MkdirTemp(build, "bench-raw-")
 	if err != nil {
@@ -161,7 +162,7 @@ func rawBoot(ctx context.Context, build, img, accel string) (time.Duration, erro
 		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+code,
 		"-drive", "if=pflash,format=raw,unit=1,file="+filepath.Join(dir, "vars.fd"),
 		"-drive", "file="+disk+",format=raw,if=none,id=d0", "-device", "virtio-blk-pci,drive=d0",
-		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22222", port), "-device", "virtio-net-pci,netdev=n0",
+		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:22222", port), "-device", "virtio-net-pci,netdev=n0,romfile=",
 		"-device", "virtio-rng-pci", "-serial", "file:"+filepath.Join(dir, "serial.log"))
 	if err := cmd.Start(); err != nil {
 		return 0, err
