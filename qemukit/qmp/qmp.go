@@ -120,9 +120,10 @@ func (c *Conn) Execute(ctx context.Context, command string, args, result any) er
 	if err != nil {
 		return fmt.Errorf("qmp: %s: %w", command, err)
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		c.conn.SetWriteDeadline(dl)
-	}
+	// Every command sets its own write deadline: an earlier command's must
+	// not outlive it (the zero time clears it).
+	dl, _ := ctx.Deadline()
+	c.conn.SetWriteDeadline(dl)
 	if _, err := c.conn.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("qmp: sending %s: %w", command, err)
 	}
