@@ -504,6 +504,10 @@ func (k *disk) OSFile() *os.File { return k.File }
 // Zeroed implements dut.Zeroed.
 func (*disk) Zeroed() bool { return true }
 
+// Capacity is the disk's size: the image pipeline stops an image that
+// expands past it.
+func (k *disk) Capacity() int64 { return k.d.cfg.DiskSize }
+
 // WriteAt refuses to write past the end of the DUT's disk, so an image
 // that is too large fails at once instead of after it is all written.
 func (k *disk) WriteAt(p []byte, off int64) (int, error) {

@@ -56,6 +56,12 @@ const (
 const (
 	// QuerySHA256 is the hex SHA-256 of the decompressed image on a flash.
 	QuerySHA256 = "sha256"
+	// QueryVerify, set to 0, skips reading the medium back after a flash
+	// (verification is on by default).
+	QueryVerify = "verify"
+	// QueryDelta, set to 1, writes only the blocks that differ from what
+	// the medium holds.
+	QueryDelta = "delta"
 	// QueryOffset is the console offset to read the serial log from.
 	QueryOffset = "offset"
 	// QueryFollow, set to 1, keeps the serial log streaming.
@@ -132,6 +138,16 @@ type PowerStatus struct {
 	State dut.PowerState `json:"state"`
 }
 
+// FlashOptions are the query options of PUT /v1/flash.
+type FlashOptions struct {
+	// SHA256 is the expected hex SHA-256 of the decompressed image.
+	SHA256 string
+	// NoVerify skips reading the medium back after writing.
+	NoVerify bool
+	// Delta writes only the blocks that differ from the medium's.
+	Delta bool
+}
+
 // FlashResult describes a finished flash. It has the fields and JSON names
 // of the image pipeline's result.
 type FlashResult struct {
@@ -143,6 +159,14 @@ type FlashResult struct {
 	Written int64 `json:"written"`
 	// Skipped is how many zero bytes were not written.
 	Skipped int64 `json:"skipped"`
+	// Unchanged is how many bytes a delta flash found already in place.
+	Unchanged int64 `json:"unchanged"`
+	// Unmapped is how many bytes lay outside a block map's ranges.
+	Unmapped int64 `json:"unmapped"`
+	// Verified is true when the medium was read back and matched.
+	Verified bool `json:"verified"`
+	// VerifyDuration is the read-back's share of Duration.
+	VerifyDuration time.Duration `json:"verify_duration"`
 	// SHA256 is the hex SHA-256 of the decompressed image.
 	SHA256 string `json:"sha256"`
 	// Duration is how long the flash took, in nanoseconds on the wire.

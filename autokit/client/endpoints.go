@@ -127,9 +127,21 @@ func (c *Client) PowerState(ctx context.Context) (dut.PowerState, error) {
 // connection before the upload is all sent, Flash asks GET /v1/flash why
 // and returns the recorded failure as an *Error with status 422.
 func (c *Client) Flash(ctx context.Context, r io.Reader, size int64, sha256 string, progress func(sent int64)) (api.FlashResult, error) {
+	return c.FlashWith(ctx, r, size, api.FlashOptions{SHA256: sha256}, progress)
+}
+
+// FlashWith is Flash with every option: verification can be skipped and
+// a delta flash asked for.
+func (c *Client) FlashWith(ctx context.Context, r io.Reader, size int64, o api.FlashOptions, progress func(sent int64)) (api.FlashResult, error) {
 	q := url.Values{}
-	if sha256 != "" {
-		q.Set(api.QuerySHA256, sha256)
+	if o.SHA256 != "" {
+		q.Set(api.QuerySHA256, o.SHA256)
+	}
+	if o.NoVerify {
+		q.Set(api.QueryVerify, "0")
+	}
+	if o.Delta {
+		q.Set(api.QueryDelta, "1")
 	}
 	body := &countingReader{r: r, progress: progress}
 	var res api.FlashResult

@@ -1,9 +1,18 @@
 // Package image is the image pipeline: it recognises an OS image's format
 // from its magic bytes (raw, gzip, xz, zstd, bzip2), decompresses it on the
-// fly, checks that what comes out is a disk image (an MBR or GPT partition
-// table) and writes it to a flash target, skipping blocks of zeros when the
-// target is known to read back zeros.
+// fly and writes it to a flash target. Decompression and hashing run in one
+// goroutine, writing in another, 4 MiB at a time.
 //
-// Limits: zip archives are recognised but refused; there is no block map,
-// verification pass or delta flash yet. Writing is sequential.
+// What reaches the target, per 64 KiB sub-block: with a bmaptool block map
+// (package bmap) only mapped blocks, each mapped range's SHA-256 checked as
+// it streams past; with Delta only blocks that differ from what the target
+// holds; on a target that reads back zeros (dut.Zeroed) no blocks of zeros.
+// Verify re-reads what was written and compares its SHA-256. An image that
+// expands past the target's capacity is stopped there.
+//
+// Sources (a file, an HTTP URL with resume) are in package source; the
+// content-addressed image cache in package cache.
+//
+// Limits: zip archives are recognised but refused; no O_DIRECT yet, so a
+// block device is written through the page cache and synced at the end.
 package image

@@ -22,13 +22,13 @@ type zeroedFile struct{ *os.File }
 
 func (zeroedFile) Zeroed() bool { return true }
 
-// testDisk returns a 3 MiB image with an MBR signature, a data block and
-// zero blocks.
+// testDisk returns a 3 MiB image with an MBR signature, 8 KiB of data at
+// 2 MiB and zeros elsewhere.
 func testDisk() []byte {
-	img := make([]byte, 3*BlockSize+4096)
+	img := make([]byte, 3<<20+4096)
 	img[510], img[511] = 0x55, 0xaa
 	rng := rand.New(rand.NewPCG(1, 2))
-	for i := 2 * BlockSize; i < 2*BlockSize+8192; i++ {
+	for i := 2 << 20; i < 2<<20+8192; i++ {
 		img[i] = byte(rng.IntN(256))
 	}
 	return img
@@ -84,8 +84,9 @@ func TestWriteFormats(t *testing.T) {
 				if res.Format != f || res.ImageBytes != int64(len(img)) || res.SHA256 != hex.EncodeToString(sum[:]) || last != int64(len(img)) {
 					t.Fatalf("result %+v, last progress %d", res, last)
 				}
-				if zeroed && res.Skipped != BlockSize+4096 {
-					t.Errorf("skipped %d bytes, want %d", res.Skipped, BlockSize+4096)
+				// Two sub-blocks hold data: the MBR's and the one at 2 MiB.
+				if want := int64(len(img) - 2*SubBlock); zeroed && res.Skipped != want {
+					t.Errorf("skipped %d bytes, want %d", res.Skipped, want)
 				}
 				if !zeroed && res.Skipped != 0 {
 					t.Errorf("skipped %d bytes on a target that is not zeroed", res.Skipped)

@@ -61,7 +61,12 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 	w.flashDone.Store(0)
 	w.setFlash(api.FlashFlashing, nil, nil)
 	w.log.Info("flash started", "dut", w.d.Name(), "content_length", r.ContentLength)
-	res, err := w.flashTo(ctx, st, r.Body, want)
+	opts := image.Options{
+		SHA256: want,
+		Verify: r.URL.Query().Get(api.QueryVerify) != "0",
+		Delta:  r.URL.Query().Get(api.QueryDelta) == "1",
+	}
+	res, err := w.flashTo(ctx, st, r.Body, opts)
 	if err != nil {
 		w.setFlash(api.FlashFailed, nil, err)
 		w.log.Warn("flash failed", "dut", w.d.Name(), "done_bytes", w.flashDone.Load(), "err", err)
@@ -76,7 +81,7 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 
 // flashTo writes the image in body to the DUT's storage, checks its
 // digest against want (when set), provisions it and closes the target.
-func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, want string) (api.FlashResult, error) {
+func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, opts image.Options) (api.FlashResult, error) {
 	t, err := st.Open(ctx)
 	if err != nil {
 		if errors.Is(err, dut.ErrPoweredOn) {
@@ -86,9 +91,13 @@ func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, wa
 	}
 	src := &recordingReader{r: body}
 	dst := &recordingTarget{Target: t}
-	res, err := image.Write(ctx, dst, src, func(done int64) { w.flashDone.Store(done) })
+	opts.Progress = func(done int64) { w.flashDone.Store(done) }
+	res, err := image.Flash(ctx, dst, src, opts)
+	var sumErr *image.ChecksumError
 	switch {
 	case err == nil:
+	case errors.As(err, &sumErr) && sumErr.What == "image":
+		err = errorf(http.StatusUnprocessableEntity, "worker: flash failed: the decompressed image's SHA-256 is %s but the upload said %s: the image is corrupt or not the one meant", sumErr.Got, sumErr.Want)
 	case src.err != nil:
 		err = errorf(http.StatusBadRequest, "worker: reading the upload after %d bytes: %w", src.n, err)
 	case dst.err != nil:
@@ -97,9 +106,6 @@ func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, wa
 		err = errorf(http.StatusBadRequest, "worker: the upload was abandoned: %w", err)
 	default:
 		err = errorf(http.StatusUnprocessableEntity, "worker: flash failed: %w", err)
-	}
-	if err == nil && want != "" && want != res.SHA256 {
-		err = errorf(http.StatusUnprocessableEntity, "worker: flash failed: the decompressed image's SHA-256 is %s but the upload said %s: the image is corrupt or not the one meant", res.SHA256, want)
 	}
 	if err == nil && w.provision != nil {
 		if perr := w.provision(ctx, t); errors.Is(perr, errors.ErrUnsupported) {
@@ -117,12 +123,16 @@ func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, wa
 		return api.FlashResult{}, err
 	}
 	return api.FlashResult{
-		Format:     string(res.Format),
-		ImageBytes: res.ImageBytes,
-		Written:    res.Written,
-		Skipped:    res.Skipped,
-		SHA256:     res.SHA256,
-		Duration:   res.Duration,
+		Format:         string(res.Format),
+		ImageBytes:     res.ImageBytes,
+		Written:        res.Written,
+		Skipped:        res.Skipped,
+		Unchanged:      res.Unchanged,
+		Unmapped:       res.Unmapped,
+		SHA256:         res.SHA256,
+		Verified:       res.Verified,
+		VerifyDuration: res.VerifyDuration,
+		Duration:       res.Duration,
 	}, nil
 }
 

@@ -1,0 +1,330 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"time"
+
+	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/image/bmap"
+)
+
+// Chunk sizes of the pipeline: reads and writes move ChunkSize bytes;
+// zero detection and delta comparison look at SubBlock bytes at a time.
+const (
+	ChunkSize = 4 << 20
+	SubBlock  = 64 << 10
+	pipeDepth = 4
+)
+
+// Options tune Flash. The zero value writes everything it must, verifies
+// nothing and reports no progress.
+type Options struct {
+	// Progress, when not nil, is called with the decompressed bytes done.
+	Progress func(done int64)
+	// Bmap, when set, limits writing to the blocks it maps and checks each
+	// mapped range's SHA-256 as it streams past.
+	Bmap *bmap.Map
+	// Verify re-reads what was written and compares its SHA-256 with the
+	// source's.
+	Verify bool
+	// Delta compares each block with what the target already holds and
+	// writes only blocks that differ. It needs a target that kept its
+	// contents (not a dut.Zeroed one).
+	Delta bool
+	// SHA256, when set, is the expected hex SHA-256 of the decompressed
+	// image; a different image fails the flash.
+	SHA256 string
+	// Capacity, when > 0, is the target's size: an image that expands past
+	// it is stopped at that point (decompression bombs included). Targets
+	// that know their size (Capacity() int64) need not set it.
+	Capacity int64
+}
+
+// Capacitor is implemented by targets that know their size.
+type Capacitor interface {
+	Capacity() int64
+}
+
+// ChecksumError is a source whose SHA-256 is not the expected one.
+type ChecksumError struct {
+	What      string // "image", or which bmap range
+	Want, Got string
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("image: checksum mismatch for the %s: want sha256 %s, got %s", e.What, e.Want, e.Got)
+}
+
+// ErrTooLarge is returned when an image expands past the target's capacity.
+var ErrTooLarge = errors.New("image: the image is larger than the target")
+
+type chunk struct {
+	off int64
+	buf []byte
+	n   int
+}
+
+// Flash decompresses src and writes it to dst from offset 0, as Options
+// say. Decompression and hashing overlap with writing. It fails without
+// writing anything when src is not a disk image; a failure after writing
+// started leaves the target dirty, and nothing is reported as success.
+func Flash(ctx context.Context, dst dut.Target, src io.Reader, o Options) (Result, error) {
+	start := time.Now()
+	r, format, release, err := Decompress(src)
+	if err != nil {
+		return Result{}, err
+	}
+	defer release()
+	res := Result{Format: format}
+	if o.Capacity == 0 {
+		if c, ok := dst.(Capacitor); ok {
+			o.Capacity = c.Capacity()
+		}
+	}
+	zeroed := false
+	if z, ok := dst.(dut.Zeroed); ok {
+		zeroed = z.Zeroed()
+	}
+	if o.Delta && zeroed {
+		o.Delta = false // nothing to compare with: the target was emptied
+	}
+
+	// Reader: decompress and hash, in its own goroutine.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	free := make(chan []byte, pipeDepth)
+	for range pipeDepth {
+		free <- make([]byte, ChunkSize)
+	}
+	full := make(chan chunk, pipeDepth)
+	srcHash := sha256.New()
+	var readErr error
+	go func() {
+		defer close(full)
+		var off int64
+		for {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-ctx.Done():
+				return
+			}
+			n, err := fill(r, buf)
+			if off == 0 && !IsDiskImage(buf[:n]) {
+				readErr = fmt.Errorf("%w (format %s)", ErrNotDiskImage, format)
+				return
+			}
+			if err != nil && err != io.EOF {
+				readErr = fmt.Errorf("image: reading the %s stream at %d bytes: %w", format, off+int64(n), err)
+				return
+			}
+			if n > 0 {
+				srcHash.Write(buf[:n])
+				full <- chunk{off, buf, n}
+				off += int64(n)
+			}
+			if err == io.EOF {
+				return
+			}
+		}
+	}()
+
+	w := &writer{dst: dst, o: o, zeroed: zeroed, res: &res}
+	if o.Bmap != nil {
+		w.ranges = newRangeChecker(o.Bmap)
+	}
+	var off int64
+	for c := range full {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("image: flashing stopped at %d bytes: %w", off, err)
+		}
+		if o.Capacity > 0 && c.off+int64(c.n) > o.Capacity {
+			return res, fmt.Errorf("%w: it expands past %d bytes, the target's capacity", ErrTooLarge, o.Capacity)
+		}
+		if err := w.chunk(c.off, c.buf[:c.n]); err != nil {
+			return res, err
+		}
+		off = c.off + int64(c.n)
+		free <- c.buf
+		if o.Progress != nil {
+			o.Progress(off)
+		}
+	}
+	if readErr != nil {
+		return res, readErr
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("image: flashing stopped at %d bytes: %w", off, err)
+	}
+	res.ImageBytes = off
+	res.SHA256 = hex.EncodeToString(srcHash.Sum(nil))
+	if w.ranges != nil {
+		if err := w.ranges.finish(off); err != nil {
+			return res, err
+		}
+	}
+	if o.SHA256 != "" && o.SHA256 != res.SHA256 {
+		return res, &ChecksumError{What: "image", Want: o.SHA256, Got: res.SHA256}
+	}
+	if err := setSize(dst, off, zeroed); err != nil {
+		return res, err
+	}
+	if err := dst.Sync(); err != nil {
+		return res, fmt.Errorf("image: syncing the target: %w", err)
+	}
+	if o.Verify {
+		vstart := time.Now()
+		if err := verify(ctx, dst, off, o.Bmap, res.SHA256); err != nil {
+			return res, err
+		}
+		res.Verified = true
+		res.VerifyDuration = time.Since(vstart)
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// writer decides, per sub-block, what reaches the target.
+type writer struct {
+	dst    dut.Target
+	o      Options
+	zeroed bool
+	res    *Result
+	ranges *rangeChecker
+	old    []byte // delta: the target's current bytes
+}
+
+var zeros = make([]byte, SubBlock)
+
+func (w *writer) chunk(off int64, p []byte) error {
+	if w.ranges != nil {
+		if err := w.ranges.add(off, p); err != nil {
+			return err
+		}
+	}
+	if w.o.Delta {
+		if cap(w.old) < len(p) {
+			w.old = make([]byte, len(p))
+		}
+		w.old = w.old[:len(p)]
+		n, err := w.dst.ReadAt(w.old, off)
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("image: reading the target at %d bytes: %w", off, err)
+		}
+		clear(w.old[n:])
+	}
+	// Coalesce the sub-blocks that must be written into runs.
+	runStart := -1
+	flush := func(end int) error {
+		if runStart < 0 {
+			return nil
+		}
+		if _, err := w.dst.WriteAt(p[runStart:end], off+int64(runStart)); err != nil {
+			return fmt.Errorf("image: writing at %d bytes: %w", off+int64(runStart), err)
+		}
+		w.res.Written += int64(end - runStart)
+		runStart = -1
+		return nil
+	}
+	for i := 0; i < len(p); i += SubBlock {
+		j := min(i+SubBlock, len(p))
+		if w.skip(off+int64(i), p[i:j], i, j) {
+			if err := flush(i); err != nil {
+				return err
+			}
+			continue
+		}
+		if runStart < 0 {
+			runStart = i
+		}
+	}
+	return flush(len(p))
+}
+
+// skip reports whether the sub-block b (at image offset at, chunk
+// positions i:j) need not be written, and counts why.
+func (w *writer) skip(at int64, b []byte, i, j int) bool {
+	n := int64(len(b))
+	switch {
+	case w.o.Bmap != nil && !mapped(w.o.Bmap, at, n):
+		w.res.Unmapped += n
+		return true
+	case w.o.Delta && bytes.Equal(b, w.old[i:j]):
+		w.res.Unchanged += n
+		return true
+	case w.zeroed && bytes.Equal(b, zeros[:len(b)]):
+		w.res.Skipped += n
+		return true
+	}
+	return false
+}
+
+// verify re-reads the first size bytes of dst (only the mapped ranges with
+// a bmap) and compares their hash with the source's.
+func verify(ctx context.Context, dst dut.Target, size int64, m *bmap.Map, want string) error {
+	buf := make([]byte, ChunkSize)
+	h := sha256.New()
+	read := func(from, to int64, h hash.Hash) error {
+		for off := from; off < to; {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("image: verifying stopped: %w", err)
+			}
+			n := int(min(int64(len(buf)), to-off))
+			got, err := dst.ReadAt(buf[:n], off)
+			if err != nil && !(err == io.EOF && got == n) {
+				return fmt.Errorf("image: verify: reading the target at %d bytes: %w", off, err)
+			}
+			h.Write(buf[:n])
+			off += int64(n)
+		}
+		return nil
+	}
+	if m == nil {
+		if err := read(0, size, h); err != nil {
+			return err
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != want {
+			return &ChecksumError{What: "target after writing (verify)", Want: want, Got: got}
+		}
+		return nil
+	}
+	for i, rg := range m.Ranges {
+		from, to := rg.First*m.BlockSize, min((rg.Last+1)*m.BlockSize, size)
+		rh := sha256.New()
+		if err := read(from, to, rh); err != nil {
+			return err
+		}
+		if rg.SHA256 != "" {
+			if got := hex.EncodeToString(rh.Sum(nil)); got != rg.SHA256 {
+				return &ChecksumError{What: fmt.Sprintf("target's bmap range %d (blocks %d-%d) after writing (verify)", i, rg.First, rg.Last), Want: rg.SHA256, Got: got}
+			}
+		}
+	}
+	return nil
+}
+
+// setSize makes a file target as long as the image: exactly, when it was
+// emptied (skipped zeros at the end still count); at least, otherwise.
+func setSize(dst dut.Target, size int64, zeroed bool) error {
+	t, ok := dst.(truncater)
+	if !ok {
+		return nil
+	}
+	if !zeroed {
+		fi, err := dst.Stat()
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() >= size {
+			return nil
+		}
+	}
+	if err := t.Truncate(size); err != nil {
+		return fmt.Errorf("image: setting the target's size: %w", err)
+	}
+	return nil
+}

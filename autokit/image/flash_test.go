@@ -1,0 +1,191 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/balena/leviathan-action/autokit/image/bmap"
+)
+
+// sparseDisk writes a sparse image file: an MBR, then data extents of
+// varied sizes at scattered offsets, holes elsewhere. It returns the
+// path and the image's bytes.
+func sparseDisk(t *testing.T, seed uint64) (string, []byte) {
+	t.Helper()
+	img := make([]byte, 24<<20)
+	img[510], img[511] = 0x55, 0xaa
+	rng := rand.New(rand.NewPCG(seed, 7))
+	for _, ext := range [][2]int{{1 << 20, 4096}, {3<<20 + 12288, 70000}, {9 << 20, 2 << 20}, {20<<20 + 4096, 8192}} {
+		for i := ext[0]; i < ext[0]+ext[1]; i++ {
+			img[i] = byte(rng.IntN(255) + 1)
+		}
+	}
+	p := filepath.Join(t.TempDir(), "sparse.img")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Truncate(int64(len(img)))
+	for off := 0; off < len(img); off += 4096 {
+		if !bytes.Equal(img[off:off+4096], zeros[:4096]) {
+			f.WriteAt(img[off:off+4096], int64(off))
+		}
+	}
+	return p, img
+}
+
+// createBmap runs the real bmaptool on path.
+func createBmap(t *testing.T, path string) *bmap.Map {
+	t.Helper()
+	if _, err := exec.LookPath("bmaptool"); err != nil {
+		t.Skip("bmaptool is not installed (apt-get install bmap-tools); it makes the block maps these tests read")
+	}
+	out, err := exec.Command("bmaptool", "create", path).Output()
+	if err != nil {
+		t.Fatalf("bmaptool create: %v", err)
+	}
+	m, err := bmap.Parse(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// garbageTarget is a target file already full of non-zero bytes, like a
+// used SD card.
+func garbageTarget(t *testing.T, size int) *os.File {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "target"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	f.Write(bytes.Repeat([]byte{0xee}, size))
+	return f
+}
+
+func TestFlashWithBmap(t *testing.T) {
+	path, img := sparseDisk(t, 1)
+	m := createBmap(t, path)
+	var zs bytes.Buffer
+	zw, _ := zstd.NewWriter(&zs)
+	zw.Write(img)
+	zw.Close()
+	dst := garbageTarget(t, len(img))
+	res, err := Flash(context.Background(), dst, bytes.NewReader(zs.Bytes()), Options{Bmap: m, Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Verified || res.Unmapped == 0 || res.Written+res.Unmapped != int64(len(img)) {
+		t.Fatalf("result %+v", res)
+	}
+	got, _ := os.ReadFile(dst.Name())
+	for _, r := range m.Ranges {
+		from, to := r.First*m.BlockSize, min((r.Last+1)*m.BlockSize, int64(len(img)))
+		if !bytes.Equal(got[from:to], img[from:to]) {
+			t.Fatalf("mapped range %d-%d differs on the target", r.First, r.Last)
+		}
+	}
+}
+
+func TestFlashBmapOfAnotherImage(t *testing.T) {
+	pathA, _ := sparseDisk(t, 1)
+	_, imgB := sparseDisk(t, 2)
+	m := createBmap(t, pathA)
+	_, err := Flash(context.Background(), garbageTarget(t, len(imgB)), bytes.NewReader(imgB), Options{Bmap: m})
+	var ce *ChecksumError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "does not match its bmap") {
+		t.Fatalf("err = %v, want a bmap checksum mismatch", err)
+	}
+}
+
+func TestFlashDelta(t *testing.T) {
+	_, img := sparseDisk(t, 1)
+	dst := garbageTarget(t, len(img))
+	ctx := context.Background()
+	full, err := Flash(ctx, dst, bytes.NewReader(img), Options{Delta: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Flash(ctx, dst, bytes.NewReader(img), Options{Delta: true, Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Written != 0 || again.Unchanged != int64(len(img)) || !again.Verified {
+		t.Fatalf("re-flash of the same image: %+v (first flash wrote %d)", again, full.Written)
+	}
+	changed := bytes.Clone(img)
+	changed[9<<20+5] ^= 0xff
+	third, err := Flash(ctx, dst, bytes.NewReader(changed), Options{Delta: true, Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Written != SubBlock {
+		t.Fatalf("one changed byte wrote %d bytes, want one sub-block (%d)", third.Written, SubBlock)
+	}
+	if got, _ := os.ReadFile(dst.Name()); !bytes.Equal(got, changed) {
+		t.Fatal("target differs from the changed image")
+	}
+}
+
+// lossyTarget drops one write, as a failing card might.
+type lossyTarget struct {
+	*os.File
+	dropped bool
+}
+
+func (l *lossyTarget) WriteAt(p []byte, off int64) (int, error) {
+	if !l.dropped && off > 0 {
+		l.dropped = true
+		return len(p), nil
+	}
+	return l.File.WriteAt(p, off)
+}
+
+func TestFlashVerifyCatchesBadMedium(t *testing.T) {
+	_, img := sparseDisk(t, 3)
+	dst := &lossyTarget{File: garbageTarget(t, len(img))}
+	_, err := Flash(context.Background(), dst, bytes.NewReader(img), Options{Verify: true})
+	var ce *ChecksumError
+	if !errors.As(err, &ce) || !strings.Contains(ce.What, "verify") {
+		t.Fatalf("err = %v, want a verify mismatch", err)
+	}
+}
+
+func TestFlashLimits(t *testing.T) {
+	_, img := sparseDisk(t, 4)
+	ctx := context.Background()
+	t.Run("expected sha256", func(t *testing.T) {
+		_, err := Flash(ctx, garbageTarget(t, len(img)), bytes.NewReader(img), Options{SHA256: strings.Repeat("0", 64)})
+		var ce *ChecksumError
+		if !errors.As(err, &ce) || ce.What != "image" {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("decompression bomb", func(t *testing.T) {
+		// 256 MiB of zeros compress to almost nothing; the target holds 8 MiB.
+		var zs bytes.Buffer
+		zw, _ := zstd.NewWriter(&zs)
+		zw.Write(img[:4096])
+		zw.Write(make([]byte, 256<<20))
+		zw.Close()
+		var done int64
+		_, err := Flash(ctx, garbageTarget(t, 0), bytes.NewReader(zs.Bytes()), Options{Capacity: 8 << 20, Progress: func(n int64) { done = n }})
+		if !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("err = %v, want ErrTooLarge", err)
+		}
+		if done > 8<<20 {
+			t.Errorf("kept going to %d bytes past an 8 MiB target", done)
+		}
+	})
+}
