@@ -3,7 +3,7 @@ GO       ?= go
 BUILD    ?= build
 GOFLAGS_TEST ?= -timeout 60m
 
-.PHONY: all build demo test test-short testimage bench vet clean help
+.PHONY: all build demo test test-short testimage bench bench-run bench-flash vet clean help
 
 all: build
 
@@ -29,8 +29,13 @@ vet:
 	@out=$$(gofmt -l . 2>/dev/null | grep -v '^build/'); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: ## benchmarks with ratios against the tools a user would otherwise use
+bench: bench-run bench-flash ## every benchmark, with ratios against the tools a user would otherwise use
+
+bench-run: ## leviathan run overhead and exec latency vs raw QEMU and a fresh ssh
 	$(GO) run ./bench --build-dir $(BUILD)
+
+bench-flash: ## leviathan flash vs bmaptool copy and dd; delta; dense vs raw write speed
+	$(GO) run ./bench/flash --build-dir $(BUILD)
 
 clean:
 	rm -rf $(BUILD) reports

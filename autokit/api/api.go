@@ -28,6 +28,7 @@ const (
 	PathScreen       = "/v1/screen"
 	PathKeyboard     = "/v1/keyboard"
 	PathTeardown     = "/v1/teardown"
+	PathImage        = "/v1/images/{sha256}"
 )
 
 // Headers of the API.
@@ -62,6 +63,9 @@ const (
 	// QueryDelta, set to 1, writes only the blocks that differ from what
 	// the medium holds.
 	QueryDelta = "delta"
+	// QueryCached names, by the SHA-256 of its upload, an image in the
+	// worker's cache to flash instead of a request body.
+	QueryCached = "cached"
 	// QueryOffset is the console offset to read the serial log from.
 	QueryOffset = "offset"
 	// QueryFollow, set to 1, keeps the serial log streaming.
@@ -146,7 +150,19 @@ type FlashOptions struct {
 	NoVerify bool
 	// Delta writes only the blocks that differ from the medium's.
 	Delta bool
+	// Cached, when set, flashes the image the worker holds under this
+	// upload SHA-256 instead of sending one.
+	Cached string
 }
+
+// CachedImage answers GET /v1/images/{sha256}.
+type CachedImage struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// ImagePath is the path of the cached image with the given upload SHA-256.
+func ImagePath(sum string) string { return "/v1/images/" + url.PathEscape(sum) }
 
 // FlashResult describes a finished flash. It has the fields and JSON names
 // of the image pipeline's result.

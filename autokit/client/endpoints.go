@@ -143,6 +143,10 @@ func (c *Client) FlashWith(ctx context.Context, r io.Reader, size int64, o api.F
 	if o.Delta {
 		q.Set(api.QueryDelta, "1")
 	}
+	if o.Cached != "" {
+		q.Set(api.QueryCached, o.Cached)
+		r, size = http.NoBody, 0
+	}
 	body := &countingReader{r: r, progress: progress}
 	var res api.FlashResult
 	err := c.call(ctx, request{method: "PUT", path: api.PathFlash, query: q, body: body,
@@ -175,6 +179,18 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// CachedImage reports whether the worker's cache holds the image whose
+// upload has SHA-256 sum; ok is false when it does not.
+func (c *Client) CachedImage(ctx context.Context, sum string) (api.CachedImage, bool, error) {
+	var ci api.CachedImage
+	err := c.call(ctx, request{method: "GET", path: api.ImagePath(sum)}, &ci)
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusNotFound {
+		return ci, false, nil
+	}
+	return ci, err == nil, err
 }
 
 // FlashStatus reports the current or last flash.

@@ -61,12 +61,40 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 	w.flashDone.Store(0)
 	w.setFlash(api.FlashFlashing, nil, nil)
 	w.log.Info("flash started", "dut", w.d.Name(), "content_length", r.ContentLength)
+	body := io.Reader(r.Body)
+	var commit func() (string, error)
+	if sum := r.URL.Query().Get(api.QueryCached); sum != "" {
+		if w.images == nil {
+			return errorf(http.StatusNotFound, "worker: this worker keeps no image cache; send the image")
+		}
+		f, _, ok, err := w.images.Get(sum)
+		if err != nil {
+			return errorf(http.StatusBadRequest, "worker: cached=%q: %w", sum, err)
+		}
+		if !ok {
+			return errorf(http.StatusNotFound, "worker: no image %s in the cache; send the image", sum)
+		}
+		defer f.Close()
+		body = f
+	} else if w.images != nil {
+		body, commit = w.images.Tee(body, "")
+	}
 	opts := image.Options{
 		SHA256: want,
 		Verify: r.URL.Query().Get(api.QueryVerify) != "0",
 		Delta:  r.URL.Query().Get(api.QueryDelta) == "1",
 	}
-	res, err := w.flashTo(ctx, st, r.Body, opts)
+	res, err := w.flashTo(ctx, st, body, opts)
+	if commit != nil {
+		if err == nil {
+			io.Copy(io.Discard, body) // whatever follows the image, so the cached copy is the whole upload
+		}
+		if sum, cerr := commit(); cerr == nil {
+			w.log.Info("image cached", "sha256", sum)
+		} else if err == nil {
+			w.log.Warn("the upload was not cached", "err", cerr)
+		}
+	}
 	if err != nil {
 		w.setFlash(api.FlashFailed, nil, err)
 		w.log.Warn("flash failed", "dut", w.d.Name(), "done_bytes", w.flashDone.Load(), "err", err)
@@ -194,3 +222,20 @@ var (
 	_ dut.Target = (*recordingTarget)(nil)
 	_ dut.Zeroed = (*recordingTarget)(nil)
 )
+
+func (w *Worker) getImage(rw http.ResponseWriter, r *http.Request) error {
+	if w.images == nil {
+		return errorf(http.StatusNotFound, "worker: this worker keeps no image cache")
+	}
+	sum := r.PathValue("sha256")
+	f, size, ok, err := w.images.Get(sum)
+	if err != nil {
+		return errorf(http.StatusBadRequest, "worker: %w", err)
+	}
+	if !ok {
+		return errorf(http.StatusNotFound, "worker: no image %s in the cache", sum)
+	}
+	f.Close()
+	writeJSON(rw, http.StatusOK, api.CachedImage{SHA256: sum, Size: size})
+	return nil
+}

@@ -104,6 +104,7 @@ func (w *Worker) routes() http.Handler {
 	route("POST", api.PathPowerOff, w.leased(w.postPowerOff))
 	route("PUT", api.PathFlash, w.leased(w.putFlash))
 	route("GET", api.PathFlash, w.handle(w.getFlash))
+	route("GET", api.PathImage, w.handle(w.getImage))
 	route("GET", api.PathSerial, w.handle(w.getSerial))
 	route("POST", api.PathSerialWrite, w.leased(w.postSerialWrite))
 	route("POST", api.PathSerialExpect, w.handle(w.postExpect))

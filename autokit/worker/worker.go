@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/balena/leviathan-action/autokit/image/cache"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -48,6 +49,7 @@ type Worker struct {
 	fatal      []string
 	fatalRE    *regexp.Regexp
 	pool       *sshexec.Pool
+	images     *cache.Cache // uploads kept by SHA-256; nil for none
 	started    time.Time
 	handler    http.Handler
 
@@ -114,6 +116,11 @@ func WithHostname(h string) Option { return func(w *Worker) { w.hostname = h } }
 func WithLeaseCheckInterval(d time.Duration) Option {
 	return func(w *Worker) { w.leaseEvery = d }
 }
+
+// WithImageCache keeps every uploaded image in c, keyed by the SHA-256 of
+// the upload, so a later flash of the same image need not cross the
+// network again (PUT /v1/flash?cached=<sha256>).
+func WithImageCache(c *cache.Cache) Option { return func(w *Worker) { w.images = c } }
 
 // WithFatalPatterns adds Go regular expressions that, printed on the
 // console while waiting for the DUT to come online, fail the wait at once.

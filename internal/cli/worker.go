@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/balena/leviathan-action/autokit/image/cache"
 	"github.com/balena/leviathan-action/autokit/provision"
 	"github.com/balena/leviathan-action/autokit/worker"
 	"github.com/balena/leviathan-action/qemukit"
@@ -24,6 +25,7 @@ requires a token.`)
 	hostname := fs.String("hostname", "", "hostname provisioned into flashed images (default: leviathan-<name>)")
 	memory := fs.Int("memory", envInt("QEMU_MEMORY", 512), "QEMU DUT memory in MiB [$QEMU_MEMORY]")
 	cpus := fs.Int("cpus", envInt("QEMU_CPUS", 1), "QEMU DUT CPUs [$QEMU_CPUS]")
+	cacheGiB := fs.Float64("image-cache-gib", 8, "size of the cache of uploaded images kept in the state directory (0: no cache)")
 	verbose := fs.Bool("v", false, "log debug detail")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -57,6 +59,13 @@ requires a token.`)
 		worker.WithFatalPatterns(qemukit.BootFailures...)}
 	if *token != "" {
 		opts = append(opts, worker.WithToken(*token))
+	}
+	if *cacheGiB > 0 {
+		imgs, err := cache.Open(filepath.Join(*dir, "images"), int64(*cacheGiB*(1<<30)), cache.WithLogger(log))
+		if err != nil {
+			return err
+		}
+		opts = append(opts, worker.WithImageCache(imgs))
 	}
 	w, err := worker.New(d, opts...)
 	if err != nil {

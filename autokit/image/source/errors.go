@@ -69,8 +69,16 @@ func (e *InterruptedError) Error() string {
 	if e.Size >= 0 {
 		at += " of " + strconv.FormatInt(e.Size, 10)
 	}
-	return fmt.Sprintf("source: the download of %s broke off at byte %s (%v) and could not be resumed after %d attempts: %v",
-		e.URL, at, e.Cause, e.Attempts, e.Err)
+	tries := ""
+	switch e.Attempts {
+	case 0:
+	case 1:
+		tries = " after 1 attempt"
+	default:
+		tries = " after " + strconv.Itoa(e.Attempts) + " attempts"
+	}
+	return fmt.Sprintf("source: the download of %s broke off at byte %s (%v) and could not be resumed%s: %v",
+		e.URL, at, e.Cause, tries, e.Err)
 }
 
 // Unwrap returns Err and Cause, for errors.Is and errors.As.

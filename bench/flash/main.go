@@ -1,0 +1,281 @@
+// Command flash measures `leviathan flash` against the tools a user would
+// otherwise pick, in one run, and prints ratios:
+//
+//   - vs `bmaptool copy` (same bmap) on a ~2 GiB sparse image, raw and
+//     compressed (gz, zst, xz);
+//   - vs `dd bs=4M conv=fsync` on the raw sparse image;
+//   - a delta re-flash of an unchanged image vs a full flash;
+//   - a dense image's MB/s as a fraction of the target's raw sequential
+//     write speed (dd from /dev/zero), the physical limit.
+//
+// Targets are files on the build directory's filesystem. It is a
+// benchmark: it prints figures and fails only when it cannot measure.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/balena/leviathan-action/qemukit/testimage"
+)
+
+func main() {
+	build := flag.String("build-dir", "build", "build outputs and caches")
+	size := flag.Int64("size-mib", 2048, "sparse image size in MiB")
+	runs := flag.Int("runs", 3, "timed runs per tool and format (median)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *build, *size<<20, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-flash:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, build string, size int64, runs int) error {
+	for _, tool := range []string{"bmaptool", "dd", "xz"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is needed as a baseline: apt-get install bmap-tools coreutils xz-utils", tool)
+		}
+	}
+	dir := filepath.Join(build, "bench-flash")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	defer os.RemoveAll(filepath.Join(dir, "target"))
+	cli := filepath.Join(build, "bin", "leviathan")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", cli, "./cmd/leviathan").CombinedOutput(); err != nil {
+		return fmt.Errorf("building the CLI: %v\n%s", err, out)
+	}
+	m, err := testimage.Build(ctx, testimage.Options{CacheDir: filepath.Join(build, "cache", "debs"), OutDir: filepath.Join(build, "testimage")})
+	if err != nil {
+		return err
+	}
+	raw := filepath.Join(dir, "sparse.img")
+	fmt.Printf("making a %d MiB image: the test OS image plus random extents to about 25%% data…\n", size>>20)
+	if err := makeSparse(m.Image, raw, size); err != nil {
+		return err
+	}
+	bm := raw + ".bmap"
+	if out, err := exec.CommandContext(ctx, "bmaptool", "create", "-o", bm, raw).CombinedOutput(); err != nil {
+		return fmt.Errorf("bmaptool create: %v\n%s", err, out)
+	}
+	images := map[string]string{"raw": raw}
+	for _, f := range []string{"gz", "zst", "xz"} {
+		p := raw + "." + f
+		if err := compress(ctx, f, raw, p); err != nil {
+			return err
+		}
+		images[f] = p
+	}
+	target := filepath.Join(dir, "target")
+	time1 := func(name string, args ...string) (time.Duration, error) {
+		var ds []time.Duration
+		for range runs {
+			os.Remove(target)
+			dropCaches()
+			start := time.Now()
+			if out, err := exec.CommandContext(ctx, name, args...).CombinedOutput(); err != nil {
+				return 0, fmt.Errorf("%s: %v\n%s", name, err, out)
+			}
+			ds = append(ds, time.Since(start))
+		}
+		slices.Sort(ds)
+		return ds[len(ds)/2], nil
+	}
+
+	fmt.Printf("\n%-8s %14s %14s %10s %12s %10s\n", "format", "leviathan", "bmaptool", "ratio", "dd bs=4M", "dd/lev")
+	for _, f := range []string{"raw", "gz", "zst", "xz"} {
+		lev, err := time1(cli, "flash", "-q", "--image", images[f], "--target", target, "--bmap", bm)
+		if err != nil {
+			return err
+		}
+		bt, err := time1("bmaptool", "-q", "copy", "--bmap", bm, images[f], target)
+		if err != nil {
+			return err
+		}
+		ddCol, ratio := "", ""
+		if f == "raw" {
+			dd, err := time1("dd", "if="+raw, "of="+target, "bs=4M", "conv=fsync", "status=none")
+			if err != nil {
+				return err
+			}
+			ddCol, ratio = fmt.Sprintf("%.2fs", dd.Seconds()), fmt.Sprintf("%.1f×", dd.Seconds()/lev.Seconds())
+		}
+		fmt.Printf("%-8s %13.2fs %13.2fs %9.2f× %12s %10s\n", f, lev.Seconds(), bt.Seconds(), lev.Seconds()/bt.Seconds(), ddCol, ratio)
+	}
+	fmt.Println("  (ratio = leviathan time / bmaptool time, target ≤ 1.0; dd/lev = how many times faster than dd, target ≥ 3)")
+
+	// Delta: a full flash, then the same image again onto it.
+	os.Remove(target)
+	full, err := timeOnce(ctx, cli, "flash", "-q", "--image", raw, "--target", target, "--delta")
+	if err != nil {
+		return err
+	}
+	delta, err := timeOnce(ctx, cli, "flash", "-q", "--image", raw, "--target", target, "--delta")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\ndelta re-flash of an unchanged image: %.2fs vs full flash %.2fs = %.0f%% (target ≤ 15%%)\n",
+		delta.Seconds(), full.Seconds(), 100*delta.Seconds()/full.Seconds())
+
+	// The physical limit: raw sequential writes vs a dense image.
+	const denseMiB = 1024
+	dense := filepath.Join(dir, "dense.img")
+	if err := makeDense(dense, denseMiB<<20); err != nil {
+		return err
+	}
+	os.Remove(target)
+	dropCaches()
+	ddZero, err := timeOnce(ctx, "dd", "if=/dev/zero", "of="+target, "bs=4M", fmt.Sprintf("count=%d", denseMiB/4), "conv=fsync", "status=none")
+	if err != nil {
+		return err
+	}
+	os.Remove(target)
+	dropCaches()
+	levDense, err := timeOnce(ctx, cli, "flash", "-q", "--no-verify", "--image", dense, "--target", target)
+	if err != nil {
+		return err
+	}
+	rawMBs, levMBs := denseMiB*1.048576/ddZero.Seconds(), denseMiB*1.048576/levDense.Seconds()
+	fmt.Printf("dense %d MiB image: %.0f MB/s vs the target's raw sequential write %.0f MB/s = %.0f%% (target ≥ 90%%)\n",
+		denseMiB, levMBs, rawMBs, 100*levMBs/rawMBs)
+	os.Remove(dense)
+	return nil
+}
+
+func timeOnce(ctx context.Context, name string, args ...string) (time.Duration, error) {
+	start := time.Now()
+	if out, err := exec.CommandContext(ctx, name, args...).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("%s: %v\n%s", name, err, out)
+	}
+	return time.Since(start), nil
+}
+
+// dropCaches empties the page cache when allowed, so reads come from disk.
+func dropCaches() {
+	exec.Command("sync").Run()
+	os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0)
+}
+
+// makeSparse copies the test OS image to the front of a sparse file of
+// size bytes and adds random extents (64 KiB to 8 MiB) until about a
+// quarter of it holds data.
+func makeSparse(base, out string, size int64) error {
+	if fi, err := os.Stat(out); err == nil && fi.Size() == size {
+		return nil
+	}
+	in, err := os.ReadFile(base)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	f.Truncate(size)
+	zero := make([]byte, 64<<10)
+	for off := 0; off < len(in); off += len(zero) {
+		end := min(off+len(zero), len(in))
+		if !bytes.Equal(in[off:end], zero[:end-off]) {
+			f.WriteAt(in[off:end], int64(off))
+		}
+	}
+	rng := rand.New(rand.NewPCG(42, 42))
+	buf := make([]byte, 8<<20)
+	for data := int64(len(in)) / 8; data < size/4; {
+		n := int64(64<<10) << rng.IntN(8)
+		off := int64(len(in)) + rng.Int64N(size-int64(len(in))-n)
+		off &^= 4095
+		for i := range buf[:n] {
+			buf[i] = byte(rng.Uint32())
+		}
+		if _, err := f.WriteAt(buf[:n], off); err != nil {
+			return err
+		}
+		data += n
+	}
+	return f.Close()
+}
+
+func makeDense(out string, size int64) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf := make([]byte, 4<<20)
+	rng := rand.New(rand.NewPCG(1, 1))
+	for i := range buf {
+		buf[i] = byte(rng.Uint32())
+	}
+	buf[510], buf[511] = 0x55, 0xaa
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		buf[1000] = byte(off >> 22) // no two chunks alike
+		if _, err := f.Write(buf); err != nil {
+			return err
+		}
+	}
+	return f.Close()
+}
+
+// compress writes src compressed as format to dst (reused when present).
+func compress(ctx context.Context, format, src, dst string) error {
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	tmp := dst + ".tmp"
+	if format == "xz" {
+		out, err := os.Create(tmp)
+		if err != nil {
+			return err
+		}
+		cmd := exec.CommandContext(ctx, "xz", "-T0", "-1", "-c", src)
+		cmd.Stdout = out
+		err = cmd.Run()
+		out.Close()
+		if err != nil {
+			return fmt.Errorf("xz: %w", err)
+		}
+		return os.Rename(tmp, dst)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	var w io.WriteCloser
+	if format == "gz" {
+		w, _ = gzip.NewWriterLevel(out, gzip.BestSpeed)
+	} else {
+		w, _ = zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	}
+	if _, err := io.Copy(w, in); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
