@@ -41,6 +41,9 @@ type Options struct {
 	// SHA256, when set, is the expected hex SHA-256 of the decompressed
 	// image; a different image fails the flash.
 	SHA256 string
+	// Digest computes the decompressed image's SHA-256 for Result.SHA256
+	// even when neither Verify nor SHA256 needs it.
+	Digest bool
 	// Capacity, when > 0, is the target's size: an image that expands past
 	// it is stopped at that point (decompression bombs included). Targets
 	// that know their size (Capacity() int64) need not set it.
@@ -76,13 +79,6 @@ type chunk struct {
 // writing anything when src is not a disk image; a failure after writing
 // started leaves the target dirty, and nothing is reported as success.
 func Flash(ctx context.Context, dst dut.Target, src io.Reader, o Options) (Result, error) {
-	start := time.Now()
-	r, format, release, err := Decompress(src)
-	if err != nil {
-		return Result{}, err
-	}
-	defer release()
-	res := Result{Format: format}
 	if o.Capacity == 0 {
 		if c, ok := dst.(Capacitor); ok {
 			o.Capacity = c.Capacity()
@@ -95,6 +91,28 @@ func Flash(ctx context.Context, dst dut.Target, src io.Reader, o Options) (Resul
 	if o.Delta && zeroed {
 		o.Delta = false // nothing to compare with: the target was emptied
 	}
+	// An uncompressed image file is read only where it holds data, when
+	// the target's other blocks need not be written and no whole-image
+	// digest is asked for.
+	if f, size := rawFile(src); f != nil && (zeroed || o.Bmap != nil) && !o.Delta && o.SHA256 == "" && !o.Digest {
+		return flashExtents(ctx, dst, f, size, o, zeroed)
+	}
+	start := time.Now()
+	r, format, release, err := Decompress(src)
+	if err != nil {
+		return Result{}, err
+	}
+	readerDone := make(chan struct{})
+	defer func() {
+		// The decoder is released only once the reader has stopped using
+		// it; a reader stuck in a source's Read is left behind, not raced.
+		select {
+		case <-readerDone:
+			release()
+		case <-time.After(5 * time.Second):
+		}
+	}()
+	res := Result{Format: format}
 
 	// Reader: decompress and hash, in its own goroutine.
 	ctx, cancel := context.WithCancel(ctx)
@@ -104,10 +122,29 @@ func Flash(ctx context.Context, dst dut.Target, src io.Reader, o Options) (Resul
 		free <- make([]byte, ChunkSize)
 	}
 	full := make(chan chunk, pipeDepth)
+	// Three stages, so reading, hashing and writing overlap: the reader
+	// decompresses into free buffers, the hasher hashes them (when a
+	// digest is wanted), the loop below writes them and frees them.
+	read := make(chan chunk, pipeDepth)
+	hashing := o.Verify || o.SHA256 != "" || o.Digest
 	srcHash := sha256.New()
-	var readErr error
 	go func() {
 		defer close(full)
+		for c := range read {
+			if hashing {
+				srcHash.Write(c.buf[:c.n])
+			}
+			select {
+			case full <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var readErr error
+	go func() {
+		defer close(readerDone)
+		defer close(read)
 		var off int64
 		for {
 			var buf []byte
@@ -126,8 +163,11 @@ func Flash(ctx context.Context, dst dut.Target, src io.Reader, o Options) (Resul
 				return
 			}
 			if n > 0 {
-				srcHash.Write(buf[:n])
-				full <- chunk{off, buf, n}
+				select {
+				case read <- chunk{off, buf, n}:
+				case <-ctx.Done():
+					return
+				}
 				off += int64(n)
 			}
 			if err == io.EOF {
@@ -157,14 +197,18 @@ func Flash(ctx context.Context, dst dut.Target, src io.Reader, o Options) (Resul
 			o.Progress(off)
 		}
 	}
-	if readErr != nil {
-		return res, readErr
-	}
+	// On cancellation the stages stop early and readErr may still be
+	// written; look at it only after a clean end.
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("image: flashing stopped at %d bytes: %w", off, err)
 	}
+	if readErr != nil {
+		return res, readErr
+	}
 	res.ImageBytes = off
-	res.SHA256 = hex.EncodeToString(srcHash.Sum(nil))
+	if hashing {
+		res.SHA256 = hex.EncodeToString(srcHash.Sum(nil))
+	}
 	if w.ranges != nil {
 		if err := w.ranges.finish(off); err != nil {
 			return res, err

@@ -189,3 +189,67 @@ func TestFlashLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestFlashRawFileExtents: a raw image file is read only where it holds
+// data, with or without a block map, and verified extent by extent.
+func TestFlashRawFileExtents(t *testing.T) {
+	path, img := sparseDisk(t, 5)
+	ctx := context.Background()
+	t.Run("sparse file onto an empty target", func(t *testing.T) {
+		f, _ := os.Open(path)
+		defer f.Close()
+		dst, _ := os.Create(filepath.Join(t.TempDir(), "t"))
+		defer dst.Close()
+		res, err := Flash(ctx, zeroedFile{dst}, f, Options{Verify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Verified || res.ImageBytes != int64(len(img)) || res.Skipped < int64(len(img))/2 {
+			t.Fatalf("result %+v", res)
+		}
+		if got, _ := os.ReadFile(dst.Name()); !bytes.Equal(got, img) {
+			t.Fatal("target differs from the image")
+		}
+	})
+	t.Run("bmap onto a used target", func(t *testing.T) {
+		m := createBmap(t, path)
+		f, _ := os.Open(path)
+		defer f.Close()
+		dst := garbageTarget(t, len(img))
+		res, err := Flash(ctx, dst, f, Options{Bmap: m, Verify: true})
+		if err != nil || !res.Verified || res.Unmapped == 0 {
+			t.Fatalf("result %+v, %v", res, err)
+		}
+		got, _ := os.ReadFile(dst.Name())
+		for _, r := range m.Ranges {
+			from, to := r.First*m.BlockSize, min((r.Last+1)*m.BlockSize, int64(len(img)))
+			if !bytes.Equal(got[from:to], img[from:to]) {
+				t.Fatalf("mapped range %d-%d differs", r.First, r.Last)
+			}
+		}
+	})
+	t.Run("verify catches a bad medium", func(t *testing.T) {
+		f, _ := os.Open(path)
+		defer f.Close()
+		dst, _ := os.Create(filepath.Join(t.TempDir(), "t"))
+		defer dst.Close()
+		_, err := Flash(ctx, &lossyZeroed{lossyTarget{File: dst}}, f, Options{Verify: true})
+		var ce *ChecksumError
+		if !errors.As(err, &ce) {
+			t.Fatalf("err = %v, want a verify mismatch", err)
+		}
+	})
+	t.Run("too large", func(t *testing.T) {
+		f, _ := os.Open(path)
+		defer f.Close()
+		dst, _ := os.Create(filepath.Join(t.TempDir(), "t"))
+		defer dst.Close()
+		if _, err := Flash(ctx, zeroedFile{dst}, f, Options{Capacity: 1 << 20}); !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+type lossyZeroed struct{ lossyTarget }
+
+func (*lossyZeroed) Zeroed() bool { return true }

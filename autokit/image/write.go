@@ -37,9 +37,9 @@ type truncater interface {
 	Truncate(size int64) error
 }
 
-// Write is Flash with only a progress callback.
+// Write is Flash with only a progress callback (and the image's digest).
 func Write(ctx context.Context, dst dut.Target, src io.Reader, progress func(done int64)) (Result, error) {
-	return Flash(ctx, dst, src, Options{Progress: progress})
+	return Flash(ctx, dst, src, Options{Progress: progress, Digest: true})
 }
 
 // fill reads until buf is full or the stream ends. Unlike io.ReadFull it

@@ -81,6 +81,7 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 	}
 	opts := image.Options{
 		SHA256: want,
+		Digest: true,
 		Verify: r.URL.Query().Get(api.QueryVerify) != "0",
 		Delta:  r.URL.Query().Get(api.QueryDelta) == "1",
 	}

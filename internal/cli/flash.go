@@ -75,9 +75,13 @@ written. What was written is read back and compared unless --no-verify.`)
 	if res.Verified {
 		verified = fmt.Sprintf("verified in %.1fs", res.VerifyDuration.Seconds())
 	}
-	fmt.Fprintf(e.Stdout, "wrote %s (%s, %d bytes) to %s in %.1fs (%.0f MB/s): %d bytes written, %d zeros skipped, %d unchanged, %d unmapped; %s; sha256 %s\n",
+	digest := "sha256 " + res.SHA256
+	if res.SHA256 == "" {
+		digest = "sha256 not computed (--no-verify)"
+	}
+	fmt.Fprintf(e.Stdout, "wrote %s (%s, %d bytes) to %s in %.1fs (%.0f MB/s): %d bytes written, %d zeros skipped, %d unchanged, %d unmapped; %s; %s\n",
 		*src, res.Format, res.ImageBytes, *target, res.Duration.Seconds(), res.MBps(),
-		res.Written, res.Skipped, res.Unchanged, res.Unmapped, verified, res.SHA256)
+		res.Written, res.Skipped, res.Unchanged, res.Unmapped, verified, digest)
 	return nil
 }
 

@@ -154,6 +154,10 @@ type fileSource struct {
 
 var _ Source = (*fileSource)(nil)
 
+// File is the open image file, for readers that can use random access
+// (reading a sparse raw image extent by extent).
+func (s *fileSource) File() *os.File { return s.f }
+
 func openFile(ctx context.Context, path string) (*fileSource, error) {
 	f, err := os.Open(path)
 	if err != nil {
