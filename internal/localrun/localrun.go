@@ -126,6 +126,7 @@ func (o *Options) run(ctx context.Context, stage *string) (*Result, error) {
 		m, err := testimage.Build(ctx, testimage.Options{
 			CacheDir: filepath.Join(o.BuildDir, "cache", "debs"),
 			OutDir:   filepath.Join(o.BuildDir, "testimage"),
+			Reuse:    true, // `leviathan testimage` checks apt for newer packages
 			Logger:   o.Logger,
 		})
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -77,6 +78,10 @@ type Options struct {
 	// line rdinit=/no-such-init panic=0), written as
 	// leviathan-testos-panic.img.
 	Panic bool
+	// Reuse accepts an existing image built from this recipe without
+	// asking apt whether newer packages exist (no apt-cache calls, which
+	// take seconds). A missing or stale image is still (re)built.
+	Reuse bool
 	// Logger receives progress; nil means silent.
 	Logger *slog.Logger
 }
@@ -151,6 +156,12 @@ func Build(ctx context.Context, opts Options) (*Manifest, error) {
 	}
 	defer unlock()
 
+	if opts.Reuse {
+		if m, ok := reusable(img, opts.Panic); ok {
+			log.InfoContext(ctx, "reusing the test image without asking apt for newer packages", "image", img)
+			return m, nil
+		}
+	}
 	a := &apt{log: log}
 	if err := a.check(); err != nil {
 		return nil, err
@@ -230,8 +241,13 @@ func recipeHash(pkgs []aptPackage, panicVariant bool) (string, error) {
 	for _, m := range guestModules {
 		add("module", []byte(m.Name+"="+m.Config))
 	}
+	names := make([]string, 0, len(pkgs))
 	for _, p := range pkgs {
-		add("package", []byte(p.Name+"="+p.Version))
+		names = append(names, p.Name+"="+p.Version)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		add("package", []byte(n))
 	}
 	if err := guestFileHashInput(add); err != nil {
 		return "", fmt.Errorf("testimage: %w", err)
@@ -288,6 +304,28 @@ func stamp(inputs string, mtime time.Time) []byte {
 // inputs and is unchanged since. An image touched since it was built (a
 // config.json written into it in place, say) is hashed again, and rebuilt
 // if it differs.
+// reusable is upToDate with the package versions the existing image was
+// built from, so no apt query is needed.
+func reusable(img string, panicVariant bool) (*Manifest, bool) {
+	b, err := os.ReadFile(ManifestPath(img))
+	if err != nil {
+		return nil, false
+	}
+	var m Manifest
+	if json.Unmarshal(b, &m) != nil || len(m.Packages) == 0 {
+		return nil, false
+	}
+	var pkgs []aptPackage
+	for name, v := range m.Packages {
+		pkgs = append(pkgs, aptPackage{Name: name, Version: v})
+	}
+	inputs, err := recipeHash(pkgs, panicVariant)
+	if err != nil {
+		return nil, false
+	}
+	return upToDate(img, inputs)
+}
+
 func upToDate(img, inputs string) (*Manifest, bool) {
 	st, err := os.ReadFile(stampPath(img))
 	if err != nil {
