@@ -73,6 +73,9 @@ func Decompress(src io.Reader) (io.Reader, Format, func(), error) {
 		}
 		return zr, f, nop, nil
 	case XZ:
+		if xr, release, err := xzProcess(br); err == nil {
+			return xr, f, release, nil
+		}
 		xr, err := xz.NewReader(br)
 		if err != nil {
 			return nil, f, nil, fmt.Errorf("image: xz stream: %w", err)

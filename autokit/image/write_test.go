@@ -9,6 +9,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,6 +104,8 @@ func TestWriteFormats(t *testing.T) {
 func TestWriteBadInput(t *testing.T) {
 	img := testDisk()
 	gz := compress(t, Gzip, img)
+	xzFull := compress(t, XZ, img)
+	xzHalf := xzFull[:len(xzFull)/2]
 	rnd := make([]byte, 4096)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := range rnd {
@@ -116,6 +119,7 @@ func TestWriteBadInput(t *testing.T) {
 		{"empty", nil, "image is empty"},
 		{"random bytes", rnd, "not a disk image"},
 		{"truncated gzip", gz[:len(gz)/2], "gzip stream"},
+		{"truncated xz", xzHalf, "xz stream"},
 		{"zip", []byte("PK\x03\x04rest"), "zip archives are not supported"},
 		{"gzip of random bytes", compress(t, Gzip, rnd), "not a disk image"},
 	} {
@@ -161,4 +165,36 @@ func FuzzSniff(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestXZDecoders runs both xz decoders: the system's xz (when installed)
+// and the pure-Go fallback, on a good and a truncated stream.
+func TestXZDecoders(t *testing.T) {
+	img := testDisk()
+	xzImg := compress(t, XZ, img)
+	for _, cmd := range []string{"xz", ""} {
+		name := "go"
+		if cmd != "" {
+			name = "system"
+		}
+		t.Run(name, func(t *testing.T) {
+			defer func(old string) { xzCommand = old }(xzCommand)
+			xzCommand = cmd
+			if cmd != "" {
+				if _, err := exec.LookPath(cmd); err != nil {
+					t.Skip("xz is not installed (apt-get install xz-utils)")
+				}
+			}
+			fh, _ := os.Create(filepath.Join(t.TempDir(), "disk"))
+			defer fh.Close()
+			res, err := Write(context.Background(), fh, bytes.NewReader(xzImg), nil)
+			if err != nil || res.Format != XZ || res.ImageBytes != int64(len(img)) {
+				t.Fatalf("%+v, %v", res, err)
+			}
+			_, err = Write(context.Background(), fh, bytes.NewReader(xzImg[:len(xzImg)/2]), nil)
+			if err == nil || !strings.Contains(err.Error(), "xz stream") {
+				t.Fatalf("truncated: %v", err)
+			}
+		})
+	}
 }
