@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -64,8 +63,6 @@ func flash(ctx context.Context, out io.Writer, c *client.Client, path string) (i
 		Skipped: r.Skipped, SHA256: r.SHA256, Duration: r.Duration}, nil
 }
 
-var bannerRE = regexp.MustCompile(`[^\r\n]+`)
-
 // boot waits for the DUT to answer over SSH, showing the latest console
 // line meanwhile. The worker fails fast on a kernel panic; the error
 // carries the last console lines.
@@ -77,7 +74,8 @@ func boot(ctx context.Context, o Options, c *client.Client, mark int64) error {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	tty := isTerminal(o.Out)
-	start := time.Now()
+	start, printed := time.Now(), time.Now()
+	line := ""
 	for {
 		select {
 		case err := <-done:
@@ -89,20 +87,21 @@ func boot(ctx context.Context, o Options, c *client.Client, mark int64) error {
 			}
 			return nil
 		case <-tick.C:
-			b, _, err := c.SerialLog(ctx, mark)
-			line := ""
-			if err == nil {
-				if lines := bannerRE.FindAll([]byte(dut.TailLines(b, 1)), -1); len(lines) > 0 {
-					line = strings.TrimSpace(string(lines[len(lines)-1]))
+			// Only what the console printed since the last tick.
+			if b, end, err := c.SerialLog(ctx, mark); err == nil {
+				mark = end
+				if last := strings.TrimSpace(dut.TailLines(b, 1)); last != "" {
+					line = last
 				}
 			}
-			if len(line) > 60 {
-				line = line[:60] + "…"
+			if r := []rune(line); len(r) > 60 {
+				line = string(r[:60]) + "…"
 			}
 			msg := fmt.Sprintf("  booting %4.0fs  %s", time.Since(start).Seconds(), line)
 			if tty {
 				fmt.Fprint(o.Out, "\r\033[K"+msg)
-			} else if int(time.Since(start).Seconds())%10 < 2 {
+			} else if time.Since(printed) >= 10*time.Second {
+				printed = time.Now()
 				fmt.Fprintln(o.Out, msg)
 			}
 		}
