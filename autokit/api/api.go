@@ -103,6 +103,27 @@ type Health struct {
 	Console bool `json:"console"`
 	// UptimeSeconds is how long the worker has been running.
 	UptimeSeconds float64 `json:"uptime_seconds"`
+	// Stats are the DUT's figures since the worker started.
+	Stats Stats `json:"stats"`
+}
+
+// Stats are a DUT's health figures since its worker started: what a
+// testbot owner watches to spot a failing SD card or a flaky board.
+type Stats struct {
+	// Flashes and FlashFailures count finished flashes.
+	Flashes       int `json:"flashes"`
+	FlashFailures int `json:"flash_failures"`
+	// LastFlashMBps is the last successful flash's decompressed image
+	// size over its duration, in MB/s (10^6 bytes).
+	LastFlashMBps float64 `json:"last_flash_mbps,omitempty"`
+	// Boots and BootFailures count waits for the DUT to come online.
+	Boots        int `json:"boots"`
+	BootFailures int `json:"boot_failures"`
+	// LastBootSeconds is how long the last successful wait took.
+	LastBootSeconds float64 `json:"last_boot_seconds,omitempty"`
+	// LeasesExpired counts leases that ended without a heartbeat (a job
+	// that died: the dead-man's switch powered the DUT off).
+	LeasesExpired int `json:"leases_expired"`
 }
 
 // Contract answers GET /v1/dut: what the DUT offers, so suites can skip

@@ -119,11 +119,23 @@ func (s *frameStream) writer(stream string) io.Writer {
 	})
 }
 
+// recordBoot counts a finished wait for the DUT to come online.
+func (w *Worker) recordBoot(err error, d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stats.Boots++
+	if err != nil {
+		w.stats.BootFailures++
+		return
+	}
+	w.stats.LastBootSeconds = d.Seconds()
+}
+
 type writerFunc func(p []byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-func (w *Worker) postWaitOnline(rw http.ResponseWriter, r *http.Request) error {
+func (w *Worker) postWaitOnline(rw http.ResponseWriter, r *http.Request) (err error) {
 	if _, ok := w.d.(dut.Network); !ok {
 		return notImplemented(dut.CapNetwork)
 	}
@@ -145,6 +157,11 @@ func (w *Worker) postWaitOnline(rw http.ResponseWriter, r *http.Request) error {
 	if state != dut.PowerOn {
 		return errorf(http.StatusConflict, "worker: the DUT is powered off; power it on before waiting for it")
 	}
+	defer func() {
+		if r.Context().Err() == nil { // an abandoned wait says nothing of the DUT
+			w.recordBoot(err, time.Since(start))
+		}
+	}()
 
 	// Watch the console for fatal patterns since the last power-on; a
 	// match cancels ctx with a *bootError as its cause.

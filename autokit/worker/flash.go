@@ -32,6 +32,16 @@ func (w *Worker) setFlash(state string, res *api.FlashResult, err error) {
 	if err != nil {
 		w.flash.Error = err.Error()
 	}
+	switch state {
+	case api.FlashFailed:
+		w.stats.Flashes++
+		w.stats.FlashFailures++
+	case api.FlashDone:
+		w.stats.Flashes++
+		if res != nil && res.Duration > 0 {
+			w.stats.LastFlashMBps = float64(res.ImageBytes) / res.Duration.Seconds() / 1e6
+		}
+	}
 	w.flashing = state == api.FlashFlashing
 }
 

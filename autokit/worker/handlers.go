@@ -34,6 +34,7 @@ func (w *Worker) getHealth(rw http.ResponseWriter, r *http.Request) error {
 		exp := l.expires
 		h.Leased, h.LeaseOwner, h.LeaseExpires = true, l.owner, &exp
 	}
+	h.Stats = w.stats
 	w.mu.Unlock()
 	writeJSON(rw, http.StatusOK, h)
 	return nil

@@ -120,10 +120,26 @@ func (w *Worker) release(ctx context.Context, id, why string) error {
 	w.lease = nil
 	w.mu.Unlock()
 	w.log.Info(why, "owner", l.owner, "lease", short(l.id))
-	if err := w.powerOff(ctx); err != nil {
+	err := w.powerOff(ctx)
+	reason := "released"
+	if why == "teardown" {
+		reason = "teardown"
+	}
+	w.endLease(l, reason)
+	if err != nil {
 		return errorf(http.StatusInternalServerError, "worker: the lease is released but the DUT may still be on: %w", err)
 	}
 	return nil
+}
+
+// endLease runs the lease-end hook. w.transMu held.
+func (w *Worker) endLease(l *lease, reason string) {
+	if w.leaseEnd == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), reapTimeout)
+	defer cancel()
+	w.leaseEnd(ctx, l.api(), reason)
 }
 
 // leaseLoop reaps expired leases until Close.
@@ -158,6 +174,7 @@ func (w *Worker) reapLocked() {
 		return
 	}
 	w.lease = nil
+	w.stats.LeasesExpired++
 	w.mu.Unlock()
 	w.log.Warn("lease expired without a heartbeat; powering the DUT off", "owner", l.owner, "lease", short(l.id), "expired", l.expires)
 	ctx, cancel := context.WithTimeout(context.Background(), reapTimeout)
@@ -165,6 +182,7 @@ func (w *Worker) reapLocked() {
 	if err := w.powerOff(ctx); err != nil {
 		w.log.Error("powering off after the lease expired failed", "owner", l.owner, "err", err)
 	}
+	w.endLease(l, "expired")
 }
 
 // powerOffUnleased powers off a DUT that is on while no lease holds it

@@ -4,7 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -236,5 +238,61 @@ func TestNewRejectsBadOptions(t *testing.T) {
 				t.Fatalf("New = %v; want an error saying %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestLeaseEndHookAndStats(t *testing.T) {
+	type ended struct {
+		owner, reason string
+		off           bool
+	}
+	var mu sync.Mutex
+	var got []ended
+	var e *env
+	e = newEnv(t, worker.WithLeaseCheckInterval(10*time.Millisecond),
+		worker.WithLeaseEnd(func(ctx context.Context, l api.Lease, reason string) {
+			s, _ := e.d.State(ctx)
+			mu.Lock()
+			got = append(got, ended{l.Owner, reason, s == dut.PowerOff})
+			mu.Unlock()
+		}))
+	c := e.client(t)
+	ctx := ctxT(t, 10*time.Second)
+
+	l, err := c.Lease(ctx, "released-job", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetLease(l.ID)
+	if err := c.PowerOn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitOnline(ctx, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Release(ctx, l.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Lease(ctx, "dead-job", 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the dead job's lease to expire", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 2
+	})
+	want := []ended{{"released-job", "released", true}, {"dead-job", "expired", true}}
+	mu.Lock()
+	if !slices.Equal(got, want) {
+		t.Errorf("lease-end calls = %+v, want %+v (each after the DUT was off)", got, want)
+	}
+	mu.Unlock()
+
+	h, err := c.Health(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Stats.Boots != 1 || h.Stats.BootFailures != 0 || h.Stats.LastBootSeconds <= 0 || h.Stats.LeasesExpired != 1 {
+		t.Errorf("stats = %+v, want one good boot and one expired lease", h.Stats)
 	}
 }

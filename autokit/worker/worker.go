@@ -50,6 +50,7 @@ type Worker struct {
 	fatalRE    *regexp.Regexp
 	pool       *sshexec.Pool
 	images     *cache.Cache // uploads kept by SHA-256; nil for none
+	leaseEnd   LeaseEndFunc
 	started    time.Time
 	handler    http.Handler
 
@@ -63,6 +64,8 @@ type Worker struct {
 	flashing   bool
 	flash      api.FlashStatus // State, Error, Result; DoneBytes in flashDone
 	bootOffset int64           // console offset at the last power-on, -1 if none
+
+	stats api.Stats
 
 	flashMu   sync.Mutex // held during a flash
 	flashDone atomic.Int64
@@ -82,6 +85,12 @@ type lease struct {
 }
 
 func (l *lease) api() api.Lease { return api.Lease{ID: l.id, Owner: l.owner, Expires: l.expires} }
+
+// LeaseEndFunc is called after a lease ended and the DUT was powered off.
+// Reason is "released", "teardown" or "expired" (no heartbeat: the job
+// holding it died). It runs on the worker's goroutine with a bounded
+// context; the next lease is granted only after it returns.
+type LeaseEndFunc func(ctx context.Context, l api.Lease, reason string)
 
 // Option configures a Worker.
 type Option func(*Worker)
@@ -121,6 +130,10 @@ func WithLeaseCheckInterval(d time.Duration) Option {
 // the upload, so a later flash of the same image need not cross the
 // network again (PUT /v1/flash?cached=<sha256>).
 func WithImageCache(c *cache.Cache) Option { return func(w *Worker) { w.images = c } }
+
+// WithLeaseEnd calls f after every lease ends, to clean up what the job
+// left behind (its containers, its files).
+func WithLeaseEnd(f LeaseEndFunc) Option { return func(w *Worker) { w.leaseEnd = f } }
 
 // WithFatalPatterns adds Go regular expressions that, printed on the
 // console while waiting for the DUT to come online, fail the wait at once.
