@@ -1,0 +1,44 @@
+package container_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/docker/docker/client"
+
+	"github.com/balena/leviathan-action/runner-hook/container"
+)
+
+// Pull the testrunner by digest and run the suites against a worker on the
+// host's loopback.
+func ExampleRun() {
+	ctx := context.Background()
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		log.Fatal(err)
+	}
+	ref := "127.0.0.1:5000/leviathan/testrunner@sha256:…"
+	if _, err := container.Pull(ctx, cli, ref, os.Stderr); err != nil {
+		log.Fatal(err)
+	}
+	defer container.Cleanup(context.Background(), cli, container.JobLabels("run-1", "", ""))
+	res, err := container.Run(ctx, cli, container.Spec{
+		Image:      ref,
+		WorkerURL:  "http://127.0.0.1:8080",
+		RunID:      "run-1",
+		Job:        "os / generic-amd64",
+		ReportsDir: "reports",
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		GroupTests: true,
+	})
+	switch {
+	case err != nil:
+		log.Fatal(err)
+	case res.InfraError != nil:
+		log.Fatal(res.InfraError)
+	}
+	fmt.Println("passed:", res.Passed())
+}
