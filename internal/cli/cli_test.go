@@ -16,6 +16,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/client"
 	"github.com/balena/leviathan-action/autokit/duttest"
 	"github.com/balena/leviathan-action/autokit/worker"
+	"github.com/balena/leviathan-action/internal/testenv"
 	"github.com/balena/leviathan-action/qemukit"
 	"github.com/balena/leviathan-action/qemukit/testimage"
 )
@@ -29,35 +30,9 @@ func runCLI(t *testing.T, ctx context.Context, args ...string) (int, string, str
 	return code, out.String(), errOut.String()
 }
 
-// repoRoot is the module root, so tests share build/ (and its package and
-// image caches) with `make demo`.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot(t *testing.T) string { return testenv.RepoRoot(t) }
 
-func needQEMU(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("boots a QEMU DUT; skipped with -short")
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)")
-	}
-	if _, _, err := qemukit.FindFirmware(); err != nil {
-		t.Skip(err)
-	}
-}
+func needQEMU(t *testing.T) { testenv.NeedQEMU(t) }
 
 // testImage builds (or reuses) the test OS image.
 func testImage(t *testing.T, panicVariant bool) string {

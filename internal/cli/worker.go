@@ -7,11 +7,16 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
+	docker "github.com/docker/docker/client"
+
+	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/image/cache"
 	"github.com/balena/leviathan-action/autokit/provision"
 	"github.com/balena/leviathan-action/autokit/worker"
 	"github.com/balena/leviathan-action/qemukit"
+	"github.com/balena/leviathan-action/runner-hook/container"
 )
 
 func workerCmd(ctx context.Context, e Env, args []string) error {
@@ -26,6 +31,7 @@ requires a token.`)
 	memory := fs.Int("memory", envInt("QEMU_MEMORY", 512), "QEMU DUT memory in MiB [$QEMU_MEMORY]")
 	cpus := fs.Int("cpus", envInt("QEMU_CPUS", 1), "QEMU DUT CPUs [$QEMU_CPUS]")
 	cacheGiB := fs.Float64("image-cache-gib", 8, "size of the cache of uploaded images kept in the state directory (0: no cache)")
+	dockerCleanup := fs.Bool("docker-cleanup", false, "when a lease ends, remove the Docker containers labelled with it (the runner hook's dead-man's switch)")
 	verbose := fs.Bool("v", false, "log debug detail")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -67,6 +73,14 @@ requires a token.`)
 		}
 		opts = append(opts, worker.WithImageCache(imgs))
 	}
+	if *dockerCleanup {
+		end, closeDocker, err := dockerLeaseEnd(ctx, log)
+		if err != nil {
+			return err
+		}
+		defer closeDocker()
+		opts = append(opts, worker.WithLeaseEnd(end))
+	}
 	w, err := worker.New(d, opts...)
 	if err != nil {
 		return err
@@ -80,4 +94,27 @@ func envInt(k string, def int) int {
 		return v
 	}
 	return def
+}
+
+// dockerLeaseEnd removes the containers, networks and volumes a job left
+// labelled with its lease once the lease ends, however it ended.
+func dockerLeaseEnd(ctx context.Context, log *slog.Logger) (worker.LeaseEndFunc, func(), error) {
+	cli, err := docker.NewClientWithOpts(docker.FromEnv, docker.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, nil, fmt.Errorf("--docker-cleanup: %w (check DOCKER_HOST)", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := cli.Ping(pctx); err != nil {
+		cli.Close()
+		return nil, nil, fmt.Errorf("--docker-cleanup: the Docker Engine at %s does not answer (start it or set DOCKER_HOST): %w", cli.DaemonHost(), err)
+	}
+	end := func(ctx context.Context, l api.Lease, reason string) {
+		if err := container.Cleanup(ctx, cli, map[string]string{container.LabelLease: l.ID}); err != nil {
+			log.Error("removing the containers of an ended lease failed", "owner", l.Owner, "reason", reason, "err", err)
+			return
+		}
+		log.Info("removed the containers of an ended lease", "owner", l.Owner, "reason", reason)
+	}
+	return end, func() { cli.Close() }, nil
 }

@@ -355,6 +355,9 @@ type LocalConfig struct {
 	CPUs      int        // QEMU CPUs
 	Signer    ssh.Signer // the worker's SSH key; a new one when nil
 	Logger    *slog.Logger
+	// WorkerOptions are added to the worker's (a lease-end hook, a lease
+	// check interval…).
+	WorkerOptions []worker.Option
 }
 
 // StartLocal starts a QemuKit DUT and a worker on a free loopback port.
@@ -399,9 +402,10 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 	suffix := make([]byte, 3)
 	rand.Read(suffix)
 	l.Hostname = "leviathan-" + hex.EncodeToString(suffix)
-	l.w, err = worker.New(l.DUT, worker.WithLogger(cfg.Logger), worker.WithHostname(l.Hostname),
+	opts := append([]worker.Option{worker.WithLogger(cfg.Logger), worker.WithHostname(l.Hostname),
 		worker.WithSigner(signer), worker.WithProvision(provision.ConfigJSON(l.Hostname, pub)),
-		worker.WithFatalPatterns(qemukit.BootFailures...))
+		worker.WithFatalPatterns(qemukit.BootFailures...)}, cfg.WorkerOptions...)
+	l.w, err = worker.New(l.DUT, opts...)
 	if err != nil {
 		return fail(err)
 	}

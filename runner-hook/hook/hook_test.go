@@ -22,6 +22,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/duttest"
 	"github.com/balena/leviathan-action/autokit/worker"
+	"github.com/balena/leviathan-action/internal/testenv"
 )
 
 // The test binary doubles as the heartbeat process: StartHeartbeat runs it
@@ -152,20 +153,6 @@ func eventually(t *testing.T, what string, within time.Duration, cond func() boo
 	}
 }
 
-func readEnvFile(t *testing.T, path string) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		m[k] = v
-	}
-	return m
-}
-
 func TestJobStartedThenCompleted(t *testing.T) {
 	b := newBot(t)
 	stateDir := t.TempDir()
@@ -175,7 +162,7 @@ func TestJobStartedThenCompleted(t *testing.T) {
 	if err := h.JobStarted(ctx); err != nil {
 		t.Fatalf("JobStarted: %v\n%s", err, b.out.String())
 	}
-	env := readEnvFile(t, b.env["GITHUB_ENV"])
+	env := testenv.EnvFile(t, b.env["GITHUB_ENV"])
 	if env["LEVIATHAN_WORKER_URL"] != b.url || env["LEVIATHAN_LEASE"] == "" || env["LEVIATHAN_TESTRUNNER_IMAGE"] != digestRef {
 		t.Fatalf("GITHUB_ENV = %v", env)
 	}
@@ -292,7 +279,7 @@ func TestDeadMansSwitch(t *testing.T) {
 	if err := h.JobStarted(ctx); err != nil {
 		t.Fatalf("JobStarted: %v\n%s", err, b.out.String())
 	}
-	lease := readEnvFile(t, b.env["GITHUB_ENV"])["LEVIATHAN_LEASE"]
+	lease := testenv.EnvFile(t, b.env["GITHUB_ENV"])["LEVIATHAN_LEASE"]
 	c, _ := client.New(b.url, client.WithLease(lease))
 	if err := c.PowerOn(ctx); err != nil {
 		t.Fatal(err)

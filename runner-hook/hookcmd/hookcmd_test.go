@@ -1,0 +1,81 @@
+package hookcmd
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Env{Stdout: &out, Stderr: &errb, Args: args}.Execute(context.Background())
+	return code, out.String(), errb.String()
+}
+
+func TestUsage(t *testing.T) {
+	code, out, _ := run(t, "help")
+	if code != 0 || !strings.Contains(out, "job-started") || !strings.Contains(out, "LEVIATHAN_LEASE_TTL") {
+		t.Errorf("help: %d\n%s", code, out)
+	}
+	if code, _, errs := run(t, "bogus"); code != 2 || !strings.Contains(errs, `unknown command "bogus"`) {
+		t.Errorf("unknown command: %d %s", code, errs)
+	}
+	if code, _, errs := run(t, "heartbeat"); code != 2 || !strings.Contains(errs, "state directory") {
+		t.Errorf("heartbeat without a directory: %d %s", code, errs)
+	}
+}
+
+func TestInstall(t *testing.T) {
+	dir := t.TempDir()
+	env := filepath.Join(dir, ".env")
+	os.WriteFile(env, []byte("LANG=C.UTF-8\nACTIONS_RUNNER_HOOK_JOB_STARTED=/old/hook.sh\n"), 0o644)
+	for range 2 { // idempotent
+		code, out, errs := run(t, "install", "--runner-dir", dir, "--bin", "/usr/local/bin/leviathan-hook", "--set", "LEVIATHAN_WORKER_URL=http://127.0.0.1:4321")
+		if code != 0 {
+			t.Fatalf("install: %d %s %s", code, out, errs)
+		}
+	}
+	b, _ := os.ReadFile(env)
+	want := "LANG=C.UTF-8\nLEVIATHAN_WORKER_URL=http://127.0.0.1:4321\n" +
+		"ACTIONS_RUNNER_HOOK_JOB_STARTED=" + filepath.Join(dir, "leviathan", "job-started.sh") + "\n" +
+		"ACTIONS_RUNNER_HOOK_JOB_COMPLETED=" + filepath.Join(dir, "leviathan", "job-completed.sh") + "\n"
+	if string(b) != want {
+		t.Errorf(".env =\n%s\nwant\n%s", b, want)
+	}
+	script, err := os.ReadFile(filepath.Join(dir, "leviathan", "job-started.sh"))
+	if err != nil || !strings.Contains(string(script), "exec '/usr/local/bin/leviathan-hook' job-started") {
+		t.Errorf("job-started.sh = %q, %v", script, err)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "leviathan", "job-completed.sh")); st == nil || st.Mode()&0o111 == 0 {
+		t.Error("job-completed.sh is not executable")
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"install"}, "--runner-dir is required"},
+		{[]string{"install", "--runner-dir", filepath.Join(dir, "nope")}, "not a directory"},
+		{[]string{"install", "--runner-dir", dir, "--set", "NOEQUALS"}, "KEY=VALUE"},
+	} {
+		if code, _, errs := run(t, tc.args...); code == 0 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: %d %s, want %q", tc.args, code, errs, tc.want)
+		}
+	}
+}
+
+func TestStatus(t *testing.T) {
+	t.Setenv("LEVIATHAN_STATE_DIR", t.TempDir())
+	code, out, errs := run(t, "status")
+	if code != 0 || !strings.Contains(out, `"healthy": false`) {
+		t.Errorf("status: %d %s %s", code, out, errs)
+	}
+	t.Setenv("LEVIATHAN_LEASE_WAIT", "forever")
+	if code, _, errs := run(t, "status"); code != 1 || !strings.Contains(errs, "LEVIATHAN_LEASE_WAIT") {
+		t.Errorf("bad configuration: %d %s", code, errs)
+	}
+}
