@@ -1,0 +1,48 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/balena/leviathan-action/action/githubtest"
+	"github.com/balena/leviathan-action/action/report"
+)
+
+// BenchmarkReport10k reports 10 000 cases with 2 000 failures to the fake
+// GitHub: parsing, one check run with 2 000 annotations, the summaries and
+// outputs. It reports the check-run API calls per report against the
+// budget ceil(2000/50)+2 = 42.
+func BenchmarkReport10k(b *testing.B) {
+	const cases, failures = 10000, 2000
+	junit := genJUnit(cases, failures)
+	e := newEnv(b)
+	gh := e.client(b, githubtest.DefaultToken)
+	ctx := context.Background()
+	b.SetBytes(int64(len(junit)))
+	b.ResetTimer()
+	start := time.Now()
+	for b.Loop() {
+		res, err := report.Parse(bytes.NewReader(junit), "bench.xml")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := report.New(gh, e.action, config()).Report(ctx, res); err != nil {
+			b.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	runs := e.srv.CheckRuns()
+	calls := e.srv.Calls("checks/create") + e.srv.Calls("checks/update")
+	perReport := float64(calls) / float64(len(runs))
+	budget := (failures+report.MaxAnnotationsPerCall-1)/report.MaxAnnotationsPerCall + 2
+	b.ReportMetric(perReport, "api-calls/report")
+	b.ReportMetric(float64(budget), "budget-calls")
+	if perReport > float64(budget) {
+		b.Errorf("%.0f API calls per report, budget %d", perReport, budget)
+	}
+	b.Logf("%d cases, %d failures: %.0f check-run API calls per report (budget %d), %v per report locally",
+		cases, failures, perReport, budget, (elapsed / time.Duration(len(runs))).Round(time.Millisecond))
+}

@@ -1,0 +1,45 @@
+// Package report turns a JUnit XML file into GitHub check runs, failure
+// annotations, a job summary and step outputs: the action's "report"
+// mode, usable on its own with any JUnit file.
+//
+// Parse or ParseFile reads JUnit (go-junit-report's, as Leviathan's
+// runner writes it, or any other tool's) into Results. A Reporter then
+// creates one check run per suite and device type, named
+// "leviathan / <suite> / <device type>" by default, with:
+//
+//   - a conclusion (failure when a test failed, success when some passed,
+//     skipped when all were skipped, neutral when there were none);
+//   - a Markdown summary cut to GitHub's 65 535-character limit, ending
+//     with a pointer to the full report when cut;
+//   - an annotation for every failed test at its file and line (the
+//     testcase's file/line attributes, else the first "file_test.go:123:"
+//     line of a Go test's output, joined to Config.SourceDir), carrying the
+//     test's output and its serial-log excerpt in raw_details;
+//   - 50 annotations per request, as GitHub allows: the create call takes
+//     the first 50 and each update 50 more, the last one completing the
+//     run, so a check run costs ceil(failures/50) calls and at least one.
+//
+// It writes the job summary ($GITHUB_STEP_SUMMARY) and the outputs
+// passed, failed, skipped, conclusion and check-run-url through
+// go-githubactions, masks Config.Secrets with ::add-mask:: and replaces
+// them with *** in everything it sends.
+//
+// Authentication: NewAppClient authenticates as a GitHub App installation
+// (ghinstallation), the recommended way; NewTokenClient takes
+// GITHUB_TOKEN. Check runs created with GITHUB_TOKEN are attached to an
+// arbitrary check suite of the workflow run, so they may show under
+// another workflow in the UI. When the token cannot write check runs at
+// all (403 "Resource not accessible by integration", as in a pull request
+// from a fork), failures are reported as ::error file=…,line=…:: workflow
+// commands instead; GitHub shows at most 10 of those per step.
+//
+// Both clients retry 5xx answers, network errors, 429 and secondary rate
+// limits (403 with Retry-After) with bounded exponential backoff
+// (RetryPolicy, whose Sleep tests replace); 401 is returned at once as an
+// *APIError. A check-run create that GitHub performed but answered with a
+// 5xx is retried and may leave a duplicate in_progress run.
+//
+// Limits: one device type per Reporter; annotations without a known
+// location point at line 1 of the JUnit file; a check run's summary lists
+// failed and skipped tests, not passed ones.
+package report
