@@ -42,6 +42,9 @@ func Cleanup(ctx context.Context, cli Engine, labels map[string]string) error {
 		if err := cli.NetworkRemove(ctx, n.ID); err != nil {
 			errs = append(errs, engineErr(host, "removing network "+n.Name, err))
 		}
+		if err := removeBridgeRules(ctx, n.Options[bridgeOption]); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	vs, err := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
 	if err != nil {

@@ -30,14 +30,14 @@
 //     engine must share the caller's network namespace (a rootful engine on
 //     the same host; not Docker Desktop or a remote DOCKER_HOST).
 //   - The internal network forwards nothing off the host (the internet is
-//     unreachable), but the host itself is not: the container's default
-//     route is the gateway, and Docker's isolation rules filter forwarded
-//     traffic only, not the host's INPUT chain. So host services listening
-//     on any host address (0.0.0.0, the LAN address, the gateway) answer the
-//     container; only the worker is meant to. Bind testbot services to
-//     loopback, or drop traffic from the job bridge in the host's INPUT
-//     chain except to the forwarder; Run does not change the host's
-//     firewall.
+//     unreachable), but Docker's isolation rules filter forwarded traffic
+//     only: the host's own services (on 0.0.0.0, the LAN address, the
+//     gateway) would answer the container through its default route. Run
+//     therefore names the job bridge (lvt-…) and, as root with iptables,
+//     adds two INPUT rules for it — accept the forwarder's port, drop the
+//     rest — removed when it returns (Cleanup removes those a killed Run
+//     left). Result.HostClosed says whether it could; without root or
+//     iptables it logs a warning and host services stay reachable.
 //   - Output is grouped per top-level test by reading testrunner's progress
 //     lines ("suite NAME", "  ▶ Test", "  ✓|✗|– Test"); other programs'
 //     output passes through ungrouped.

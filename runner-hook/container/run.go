@@ -86,11 +86,16 @@ type Spec struct {
 type Result struct {
 	ContainerID string
 	Network     string // the job network's name
-	ExitCode    int
-	OOMKilled   bool
-	Reports     string // Spec.ReportsDir
-	JUnit       string // path of the copied junit.xml; empty when none
-	Duration    time.Duration
+	// HostClosed is true when firewall rules kept the container from
+	// every host service but the worker (see Spec.WorkerURL); false when
+	// they could not be set (not root, no iptables) and host services
+	// listening on all addresses were reachable.
+	HostClosed bool
+	ExitCode   int
+	OOMKilled  bool
+	Reports    string // Spec.ReportsDir
+	JUnit      string // path of the copied junit.xml; empty when none
+	Duration   time.Duration
 	// InfraError is set when the run says nothing about the tests: the
 	// container was OOM-killed, killed by a signal, or left no junit.xml.
 	InfraError *InfraError
@@ -137,10 +142,12 @@ func Run(ctx context.Context, cli Engine, s Spec) (Result, error) {
 	bg := context.WithoutCancel(ctx)
 
 	netName := resourceName(s.RunID)
+	bridge := newBridgeName()
 	nw, err := cli.NetworkCreate(ctx, netName, network.CreateOptions{
 		Driver:   "bridge",
 		Internal: true,
 		Labels:   labels,
+		Options:  map[string]string{bridgeOption: bridge},
 	})
 	if err != nil {
 		return Result{}, engineErr(host, "creating network "+netName, err)
@@ -169,6 +176,20 @@ func Run(ctx context.Context, cli Engine, s Spec) (Result, error) {
 		defer fwd.Close()
 		env = append(env, "LEVIATHAN_WORKER_URL="+inner)
 		log.Info("container: worker forwarded", "worker", s.WorkerURL, "inside", inner)
+		fw, err := closeHost(ctx, bridge, fwd.Addr().Port)
+		switch {
+		case err == nil:
+			res.HostClosed = true
+			defer func() {
+				if err := fw.open(bg); err != nil {
+					log.Warn("container: removing the job network's firewall rules", "err", err)
+				}
+			}()
+		case errors.Is(err, errNoFirewall):
+			log.Warn(err.Error(), "bridge", bridge)
+		default:
+			return res, err
+		}
 	}
 
 	pids := s.PidsLimit
