@@ -3,18 +3,26 @@ GO       ?= go
 BUILD    ?= build
 GOFLAGS_TEST ?= -timeout 60m
 
-.PHONY: all build demo test test-short testimage bench bench-run bench-flash vet clean help
+.PHONY: all build demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-flash bench-report bench-artifact vet clean help
 
 all: build
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build the leviathan CLI into build/bin
-	$(GO) build -o $(BUILD)/bin/leviathan ./cmd/leviathan
+build: ## build the leviathan and leviathan-hook commands into build/bin
+	$(GO) build -o $(BUILD)/bin/ ./cmd/leviathan ./cmd/leviathan-hook
 
 testimage: ## build the test OS image (build/testimage/leviathan-testos.img)
 	$(GO) run ./cmd/leviathan testimage --build-dir $(BUILD)
+
+testrunner-image: ## build the testrunner container image as build/testrunner.tar (docker load -i …)
+	$(GO) run ./cmd/leviathan testrunner-image -o $(BUILD)/testrunner.tar
+
+install-runner-hook: build ## install leviathan-hook into a runner: make install-runner-hook RUNNER_DIR=/home/runner/actions-runner
+	@test -n "$(RUNNER_DIR)" || { echo "set RUNNER_DIR to the runner's directory (where config.sh is)"; exit 2; }
+	install -m 0755 $(BUILD)/bin/leviathan-hook /usr/local/bin/leviathan-hook
+	/usr/local/bin/leviathan-hook install --runner-dir "$(RUNNER_DIR)"
 
 demo: ## boot a QEMU DUT, flash the test image, run suites/os, write reports/
 	$(GO) run ./cmd/leviathan run --build-dir $(BUILD)

@@ -29,10 +29,11 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"run":       {"boot a DUT, flash an image, run suites and write reports", runCmd},
-	"worker":    {"serve a QEMU DUT over the worker API", workerCmd},
-	"testimage": {"build the Leviathan test OS image", testimageCmd},
-	"flash":     {"write an image to a file or block device", flashCmd},
+	"run":              {"boot a DUT, flash an image, run suites and write reports", runCmd},
+	"worker":           {"serve a QEMU DUT over the worker API", workerCmd},
+	"testimage":        {"build the Leviathan test OS image", testimageCmd},
+	"flash":            {"write an image to a file or block device", flashCmd},
+	"testrunner-image": {"build the testrunner container image (docker load -i build/testrunner.tar)", testrunnerImageCmd},
 }
 
 // Exit codes.
