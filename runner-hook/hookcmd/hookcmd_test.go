@@ -5,8 +5,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/balena/leviathan-action/internal/testenv"
 )
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -77,5 +80,74 @@ func TestStatus(t *testing.T) {
 	t.Setenv("LEVIATHAN_LEASE_WAIT", "forever")
 	if code, _, errs := run(t, "status"); code != 1 || !strings.Contains(errs, "LEVIATHAN_LEASE_WAIT") {
 		t.Errorf("bad configuration: %d %s", code, errs)
+	}
+}
+
+// jobEnv sets the runner's hook environment for an event fixture.
+func jobEnv(t *testing.T, event, fixture, repo string) {
+	t.Helper()
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"GITHUB_EVENT_NAME":   event,
+		"GITHUB_EVENT_PATH":   filepath.Join(testenv.RepoRoot(t), "testdata", "events", fixture),
+		"GITHUB_REPOSITORY":   repo,
+		"GITHUB_ACTOR":        "contributor",
+		"GITHUB_WORKFLOW_REF": repo + "/.github/workflows/test.yml@refs/heads/main",
+		"GITHUB_RUN_ID":       "77",
+		"GITHUB_JOB":          "test",
+		"GITHUB_ENV":          filepath.Join(dir, "github_env"),
+		"LEVIATHAN_STATE_DIR": filepath.Join(dir, "state"),
+		// Nothing answers here: a job the gate refuses never reaches it.
+		"LEVIATHAN_WORKER_URL": "http://127.0.0.1:1",
+		"LEVIATHAN_WATCH_PID":  strconv.Itoa(os.Getpid()),
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+func TestJobStartedRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name, event, fixture, policy string
+		want                         []string
+	}{
+		{"fork pull request, default policy", "pull_request", "pull_request-fork.json", "",
+			[]string{"::error title=Leviathan refused this job::", "contributor/balena-generic", "::notice title=What a maintainer can do::"}},
+		{"fork pull_request_target without the label", "pull_request_target", "pull_request_target-fork.json", "",
+			[]string{"::error title=Leviathan refused this job::", "ok-to-test"}},
+		{"policy file with an unknown key", "push", "push.json", "version: 1\nrepositories: [balena-os/*]\nforkz: {}\n",
+			[]string{"policy.yaml:3", "forkz"}},
+		{"missing event payload", "push", "no-such-event.json", "",
+			[]string{"no-such-event.json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jobEnv(t, tc.event, tc.fixture, "balena-os/balena-generic")
+			if tc.policy != "" {
+				p := filepath.Join(t.TempDir(), "policy.yaml")
+				os.WriteFile(p, []byte(tc.policy), 0o644)
+				t.Setenv("LEVIATHAN_POLICY", p)
+			}
+			code, out, errs := run(t, "job-started")
+			if code != 1 {
+				t.Fatalf("job-started: exit %d, want 1 (refused)\n%s%s", code, out, errs)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out+errs, w) {
+					t.Errorf("output lacks %q:\n%s%s", w, out, errs)
+				}
+			}
+			if strings.Contains(out, "leased the DUT") {
+				t.Error("a refused job went on to lease the DUT")
+			}
+		})
+	}
+}
+
+func TestJobStartedDockerUnreachable(t *testing.T) {
+	jobEnv(t, "push", "push.json", "balena-os/balena-generic")
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	t.Setenv("LEVIATHAN_TESTRUNNER_IMAGE", "127.0.0.1:5000/leviathan/testrunner@sha256:"+strings.Repeat("a", 64))
+	code, out, errs := run(t, "job-started")
+	if code != 1 || !strings.Contains(errs, "docker engine unreachable") || !strings.Contains(errs, "DOCKER_HOST") {
+		t.Fatalf("job-started without an engine: exit %d\n%s%s", code, out, errs)
 	}
 }
