@@ -37,13 +37,19 @@ vet:
 	@out=$$(gofmt -l . 2>/dev/null | grep -v '^build/'); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: bench-run bench-flash ## every benchmark, with ratios against the tools a user would otherwise use
+bench: bench-run bench-flash bench-report bench-artifact ## every benchmark, with ratios against the tools a user would otherwise use
 
 bench-run: ## leviathan run overhead and exec latency vs raw QEMU and a fresh ssh
 	$(GO) run ./bench --build-dir $(BUILD)
 
 bench-flash: ## leviathan flash vs bmaptool copy and dd; delta; dense vs raw write speed
 	$(GO) run ./bench/flash --build-dir $(BUILD)
+
+bench-report: ## reporting 10 000 JUnit cases with 2 000 failures: local time and GitHub API calls vs the budget
+	$(GO) test -run '^$$' -bench BenchmarkReport10k -benchtime 5x -v ./action/report
+
+bench-artifact: ## artifact upload through act's server: zstd while uploading vs gzip -6 then upload
+	$(GO) test -run '^$$' -bench BenchmarkUpload -benchtime 1x -v ./action/submit
 
 clean:
 	rm -rf $(BUILD) reports
