@@ -19,6 +19,7 @@ import (
 	"github.com/docker/docker/client"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/balena/leviathan-action/internal/testenv"
 	"github.com/balena/leviathan-action/runner-hook/testrunnerimage"
 )
 
@@ -54,21 +55,7 @@ func TestMain(m *testing.M) {
 }
 
 // engine returns a client of the local Docker Engine, or skips the test.
-func engine(t *testing.T) *client.Client {
-	t.Helper()
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Skipf("no Docker Engine client: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := cli.Ping(ctx); err != nil {
-		cli.Close()
-		t.Skipf("no Docker Engine reachable at %s: %v", cli.DaemonHost(), err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	return cli
-}
+func engine(t *testing.T) *client.Client { return testenv.Docker(t) }
 
 // buildProg compiles testdata/prog statically into dir.
 func buildProg(dir string) (string, error) {
