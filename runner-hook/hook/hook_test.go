@@ -309,6 +309,10 @@ func TestDeadMansSwitch(t *testing.T) {
 	if !strings.Contains(b.out.String(), "ended without job-completed") {
 		t.Errorf("the stale job was not reported:\n%s", b.out.String())
 	}
+	if !strings.Contains(b.out.String(), "previous job: github:balena-os/balena-generic run 4242 job test (died without job-completed)") ||
+		!strings.Contains(b.out.String(), "leases expired") {
+		t.Errorf("the previous job's record was not reported:\n%s", b.out.String())
+	}
 	if len(b.docker.removed) != 1 || b.docker.removed[0][LabelRunID] != "4242" {
 		t.Errorf("the dead job's containers were not removed: %v", b.docker.removed)
 	}

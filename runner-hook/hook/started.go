@@ -103,8 +103,9 @@ func (h *Hook) JobStarted(ctx context.Context) (err error) {
 	stats, serialEnd, err := h.check(ctx, c)
 	js.SerialStart = serialEnd
 	health := Health{Healthy: err == nil, Checked: time.Now().UTC(), Stats: stats, LastJob: l.Owner, LastJobResult: "started"}
-	if prevHealth, rerr := ReadHealth(st.dir); rerr == nil && prevHealth.LastJob != "" {
-		health.LastJob, health.LastJobResult = prevHealth.LastJob, prevHealth.LastJobResult
+	if prev, rerr := ReadHealth(st.dir); rerr == nil && prev.LastJob != "" {
+		health.LastJob, health.LastJobResult = prev.LastJob, prev.LastJobResult
+		h.report(prev)
 	}
 	if err != nil {
 		health.Problem = err.Error()
@@ -165,6 +166,24 @@ func (h *Hook) JobStarted(ctx context.Context) (err error) {
 
 	// 7. Tell the job's later steps where the DUT is.
 	return h.export(js)
+}
+
+// report prints the DUT's record from the previous job, warning about
+// what a testbot owner should look at.
+func (h *Hook) report(prev Health) {
+	s := prev.Stats
+	line := fmt.Sprintf("previous job: %s (%s)", prev.LastJob, prev.LastJobResult)
+	if s.LastFlashMBps > 0 {
+		line += fmt.Sprintf("; last flash %.1f MB/s", s.LastFlashMBps)
+	}
+	if s.LastBootSeconds > 0 {
+		line += fmt.Sprintf("; last boot %.1fs", s.LastBootSeconds)
+	}
+	h.printf("%s; %d of %d flashes and %d of %d boots failed, %d leases expired since the worker started",
+		line, s.FlashFailures, s.Flashes, s.BootFailures, s.Boots, s.LeasesExpired)
+	if prev.LastJobResult != "completed" && prev.LastJobResult != "started" {
+		h.command("warning title=Leviathan: the previous job on this DUT", prev.LastJob+": "+prev.LastJobResult)
+	}
 }
 
 // jobProcess finds the runner's job process, or the one named by
