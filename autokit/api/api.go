@@ -56,6 +56,8 @@ const (
 // Query parameters.
 const (
 	// QuerySHA256 is the hex SHA-256 of the decompressed image on a flash.
+	// With QueryCached, a cached image known to decompress to another
+	// image is refused before the medium is touched.
 	QuerySHA256 = "sha256"
 	// QueryVerify, set to 0, skips reading the medium back after a flash
 	// (verification is on by default).
@@ -224,6 +226,26 @@ type FlashStatus struct {
 	State string `json:"state"`
 	// DoneBytes is how many decompressed bytes were processed so far.
 	DoneBytes int64 `json:"done_bytes"`
+	// ReadBytes is how many bytes of the upload (or of the cached image)
+	// were read so far: compressed bytes for a compressed image.
+	ReadBytes int64 `json:"read_bytes,omitempty"`
+	// TotalBytes is the size of the upload (its Content-Length, or the
+	// cached image's size), the total ReadBytes grows to; 0 when unknown
+	// (a chunked upload).
+	TotalBytes int64 `json:"total_bytes,omitempty"`
+	// MBps is the rate of DoneBytes over the last few seconds, in MB/s
+	// (10^6 bytes), while flashing.
+	MBps float64 `json:"mbps,omitempty"`
+	// ETASeconds estimates the seconds left until the upload is all read,
+	// from the rate ReadBytes grew at over the last few seconds; absent
+	// when TotalBytes or the rate is unknown. The read-back that verifies
+	// the medium comes on top.
+	ETASeconds float64 `json:"eta_seconds,omitempty"`
+	// Dirty is true when the last flash that reached the medium failed
+	// after writing started: the medium holds no usable image and its
+	// partition tables were wiped (unless Error says that failed too). The
+	// next successful flash clears it.
+	Dirty bool `json:"dirty,omitempty"`
 	// Error says why a failed flash failed.
 	Error string `json:"error,omitempty"`
 	// Result is the outcome of a done flash.

@@ -130,8 +130,10 @@ func (c *Client) Flash(ctx context.Context, r io.Reader, size int64, sha256 stri
 	return c.FlashWith(ctx, r, size, api.FlashOptions{SHA256: sha256}, progress)
 }
 
-// FlashWith is Flash with every option: verification can be skipped and
-// a delta flash asked for.
+// FlashWith is Flash with every option: verification can be skipped, a
+// delta flash asked for, or a cached image named. With o.Cached and
+// o.SHA256, a cached upload the worker knows to decompress to another
+// image is refused with status 422 before the medium is touched.
 func (c *Client) FlashWith(ctx context.Context, r io.Reader, size int64, o api.FlashOptions, progress func(sent int64)) (api.FlashResult, error) {
 	q := url.Values{}
 	if o.SHA256 != "" {
@@ -193,7 +195,10 @@ func (c *Client) CachedImage(ctx context.Context, sum string) (api.CachedImage, 
 	return ci, err == nil, err
 }
 
-// FlashStatus reports the current or last flash.
+// FlashStatus reports the current or last flash: while flashing, its
+// progress (done and read bytes, the upload's total, MB/s and an ETA in
+// seconds); afterwards its result or error, and whether the medium was
+// left dirty by a flash that failed after writing started.
 func (c *Client) FlashStatus(ctx context.Context) (api.FlashStatus, error) {
 	var st api.FlashStatus
 	err := c.call(ctx, request{method: "GET", path: api.PathFlash}, &st)

@@ -1,5 +1,5 @@
 // Package image is the image pipeline: it recognises an OS image's format
-// from its magic bytes (raw, gzip, xz, zstd, bzip2), decompresses it on the
+// from its magic bytes (raw, gzip, xz, zstd, bzip2, zip), decompresses it on the
 // fly and writes it to a flash target. Decompression and hashing run in one
 // goroutine, writing in another, 4 MiB at a time.
 //
@@ -13,6 +13,18 @@
 // Sources (a file, an HTTP URL with resume) are in package source; the
 // content-addressed image cache in package cache.
 //
-// Limits: zip archives are recognised but refused; no O_DIRECT yet, so a
-// block device is written through the page cache and synced at the end.
+// A zip archive must hold one file (package zipstream reads it as a
+// stream); that file may itself be compressed. A flash that fails after
+// writing started marks the target dirty (MarkDirty: its partition tables
+// are wiped) and returns a *DirtyError. Checksums: Options.SHA256 and
+// Options.SourceSHA256 are known only once the image streamed past, so a
+// mismatch fails the flash after writing (dirty, before the final sync);
+// DecompressedSHA256 is the pre-pass that refuses before writing. Meter
+// and ETA measure progress.
+//
+// Limits: no O_DIRECT yet, so a block device is written through the page
+// cache and synced at the end. From a stream, a zip's second file is seen
+// only after the first one was written; from a regular file the central
+// directory is read first and such an archive is refused before writing.
+// A nested zip is refused.
 package image

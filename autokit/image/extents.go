@@ -23,6 +23,20 @@ const (
 // rawFile returns src's file when src is an uncompressed image in a
 // regular file, which can be read extent by extent instead of as a stream.
 func rawFile(src io.Reader) (*os.File, int64) {
+	f, size := regularFile(src)
+	if f == nil {
+		return nil, 0
+	}
+	head := make([]byte, 8)
+	n, _ := f.ReadAt(head, 0)
+	if Sniff(head[:n]) != Raw {
+		return nil, 0
+	}
+	return f, size
+}
+
+// regularFile returns src's file and size when src is a regular file.
+func regularFile(src io.Reader) (*os.File, int64) {
 	var f *os.File
 	switch s := src.(type) {
 	case *os.File:
@@ -34,11 +48,6 @@ func rawFile(src io.Reader) (*os.File, int64) {
 	}
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
-		return nil, 0
-	}
-	head := make([]byte, 8)
-	n, _ := f.ReadAt(head, 0)
-	if Sniff(head[:n]) != Raw {
 		return nil, 0
 	}
 	return f, fi.Size()
@@ -82,7 +91,7 @@ func dataSpans(f *os.File, size int64, o Options) []span {
 // unwritten blocks need not be touched (it reads back zeros, or a block
 // map says they don't matter), reading only the parts that hold data.
 // Verification re-reads those parts and compares each one's SHA-256.
-func flashExtents(ctx context.Context, dst dut.Target, f *os.File, size int64, o Options, zeroed bool) (Result, error) {
+func flashExtents(ctx context.Context, dst dut.Target, f *os.File, size int64, o Options, zeroed bool, touched *bool) (Result, error) {
 	start := time.Now()
 	res := Result{Format: Raw}
 	head := make([]byte, 1024)
@@ -96,7 +105,7 @@ func flashExtents(ctx context.Context, dst dut.Target, f *os.File, size int64, o
 	if o.Capacity > 0 && size > o.Capacity {
 		return res, fmt.Errorf("%w: %d bytes for a target of %d", ErrTooLarge, size, o.Capacity)
 	}
-	w := &writer{dst: dst, o: o, zeroed: zeroed, res: &res}
+	w := &writer{dst: dst, o: o, zeroed: zeroed, res: &res, touched: touched}
 	if o.Bmap != nil {
 		w.ranges = newRangeChecker(o.Bmap)
 	}
@@ -144,6 +153,7 @@ func flashExtents(ctx context.Context, dst dut.Target, f *os.File, size int64, o
 		res.Skipped += size - visited
 	}
 	res.ImageBytes = size
+	*touched = true
 	if err := setSize(dst, size, zeroed); err != nil {
 		return res, err
 	}

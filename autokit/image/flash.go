@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"syscall"
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/dut"
@@ -39,8 +40,20 @@ type Options struct {
 	// contents (not a dut.Zeroed one).
 	Delta bool
 	// SHA256, when set, is the expected hex SHA-256 of the decompressed
-	// image; a different image fails the flash.
+	// image. It is known only once the whole image streamed past, so a
+	// different image fails the flash after it was written, before the
+	// target is synced, and the target is marked dirty (see DirtyError).
+	// To refuse before writing, check first: PrecheckSHA256 for a local
+	// file, or the digest a cache recorded for the same upload.
 	SHA256 string
+	// SourceSHA256, when set, is the expected hex SHA-256 of src's bytes
+	// as read (the download or upload, before decompression), such as a
+	// server publishes next to an image. src is then read to its end,
+	// hashed as it streams, and a mismatch fails the flash before the
+	// target is synced; the target is marked dirty. It also fails the
+	// flash after writing: nothing can be refused before the whole
+	// download was read.
+	SourceSHA256 string
 	// Digest computes the decompressed image's SHA-256 for Result.SHA256
 	// even when neither Verify nor SHA256 needs it.
 	Digest bool
@@ -76,14 +89,28 @@ type chunk struct {
 
 // Flash decompresses src and writes it to dst from offset 0, as Options
 // say. Decompression and hashing overlap with writing. It fails without
-// writing anything when src is not a disk image; a failure after writing
-// started leaves the target dirty, and nothing is reported as success.
+// writing anything when src is not a disk image or its first bytes cannot
+// be decompressed. A failure after writing started (a corrupt or
+// truncated stream, a checksum mismatch, a zip found to hold a second
+// file, a write error, cancellation) marks the target dirty: its
+// partition tables are wiped (see MarkDirty) and the error is a
+// *DirtyError. Nothing is reported as success unless all went well.
 func Flash(ctx context.Context, dst dut.Target, src io.Reader, o Options) (Result, error) {
 	if o.Capacity == 0 {
 		if c, ok := dst.(Capacitor); ok {
 			o.Capacity = c.Capacity()
 		}
 	}
+	var touched bool
+	res, err := flash(ctx, dst, src, o, &touched)
+	if err != nil && touched {
+		return res, dirty(dst, o.Capacity, err)
+	}
+	return res, err
+}
+
+// flash is Flash; it sets *touched before the first write to dst.
+func flash(ctx context.Context, dst dut.Target, src io.Reader, o Options, touched *bool) (Result, error) {
 	zeroed := false
 	if z, ok := dst.(dut.Zeroed); ok {
 		zeroed = z.Zeroed()
@@ -94,10 +121,15 @@ func Flash(ctx context.Context, dst dut.Target, src io.Reader, o Options) (Resul
 	// An uncompressed image file is read only where it holds data, when
 	// the target's other blocks need not be written and no whole-image
 	// digest is asked for.
-	if f, size := rawFile(src); f != nil && (zeroed || o.Bmap != nil) && !o.Delta && o.SHA256 == "" && !o.Digest {
-		return flashExtents(ctx, dst, f, size, o, zeroed)
+	if f, size := rawFile(src); f != nil && (zeroed || o.Bmap != nil) && !o.Delta && o.SHA256 == "" && !o.Digest && o.SourceSHA256 == "" {
+		return flashExtents(ctx, dst, f, size, o, zeroed, touched)
 	}
 	start := time.Now()
+	var srcSum *hashingReader
+	if o.SourceSHA256 != "" {
+		srcSum = &hashingReader{r: src, h: sha256.New()}
+		src = srcSum
+	}
 	r, format, release, err := Decompress(src)
 	if err != nil {
 		return Result{}, err
@@ -176,7 +208,7 @@ func Flash(ctx context.Context, dst dut.Target, src io.Reader, o Options) (Resul
 		}
 	}()
 
-	w := &writer{dst: dst, o: o, zeroed: zeroed, res: &res}
+	w := &writer{dst: dst, o: o, zeroed: zeroed, res: &res, touched: touched}
 	if o.Bmap != nil {
 		w.ranges = newRangeChecker(o.Bmap)
 	}
@@ -217,6 +249,17 @@ func Flash(ctx context.Context, dst dut.Target, src io.Reader, o Options) (Resul
 	if o.SHA256 != "" && o.SHA256 != res.SHA256 {
 		return res, &ChecksumError{What: "image", Want: o.SHA256, Got: res.SHA256}
 	}
+	if srcSum != nil {
+		// What follows the image in the source (a zip's central
+		// directory, padding) is part of the download's digest.
+		if _, err := io.Copy(io.Discard, srcSum); err != nil {
+			return res, fmt.Errorf("image: reading the rest of the source: %w", err)
+		}
+		if got := hex.EncodeToString(srcSum.h.Sum(nil)); got != o.SourceSHA256 {
+			return res, &ChecksumError{What: "download", Want: o.SourceSHA256, Got: got}
+		}
+	}
+	*touched = true
 	if err := setSize(dst, off, zeroed); err != nil {
 		return res, err
 	}
@@ -237,12 +280,13 @@ func Flash(ctx context.Context, dst dut.Target, src io.Reader, o Options) (Resul
 
 // writer decides, per sub-block, what reaches the target.
 type writer struct {
-	dst    dut.Target
-	o      Options
-	zeroed bool
-	res    *Result
-	ranges *rangeChecker
-	old    []byte // delta: the target's current bytes
+	dst     dut.Target
+	o       Options
+	zeroed  bool
+	res     *Result
+	ranges  *rangeChecker
+	old     []byte // delta: the target's current bytes
+	touched *bool  // set before the first write
 }
 
 var zeros = make([]byte, SubBlock)
@@ -270,8 +314,15 @@ func (w *writer) chunk(off int64, p []byte) error {
 		if runStart < 0 {
 			return nil
 		}
-		if _, err := w.dst.WriteAt(p[runStart:end], off+int64(runStart)); err != nil {
-			return fmt.Errorf("image: writing at %d bytes: %w", off+int64(runStart), err)
+		first := !*w.touched
+		*w.touched = true
+		if n, err := w.dst.WriteAt(p[runStart:end], off+int64(runStart)); err != nil {
+			if first && n == 0 && notWritable(err) {
+				// Refused outright: nothing reached the target.
+				*w.touched = false
+				return fmt.Errorf("image: the target is not writable: %w", err)
+			}
+			return fmt.Errorf("image: writing at %d bytes: %w", off+int64(runStart)+int64(n), err)
 		}
 		w.res.Written += int64(end - runStart)
 		runStart = -1
@@ -371,4 +422,24 @@ func setSize(dst dut.Target, size int64, zeroed bool) error {
 		return fmt.Errorf("image: setting the target's size: %w", err)
 	}
 	return nil
+}
+
+// notWritable reports whether err is a refusal to write at all (a target
+// opened read-only, a read-only medium or filesystem) rather than a
+// failure partway.
+func notWritable(err error) bool {
+	return errors.Is(err, syscall.EBADF) || errors.Is(err, syscall.EROFS) ||
+		errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)
+}
+
+// hashingReader hashes what is read through it.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	return n, err
 }

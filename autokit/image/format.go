@@ -1,16 +1,20 @@
 package image
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"compress/bzip2"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/balena/leviathan-action/autokit/image/zipstream"
 )
 
 // Format names an image container or compression format.
@@ -53,7 +57,24 @@ var ErrNotDiskImage = errors.New("image: not a disk image: no MBR or GPT partiti
 
 // Decompress sniffs src's format and returns a reader of the decompressed
 // image. The returned closer releases decoder resources.
+//
+// A zip archive must hold one file (directories do not count); that file
+// may itself be compressed: it is sniffed again, and the format is then
+// reported as "zip+<format>" (a zip inside a zip is refused). When src is
+// a regular file its central directory is read first, so an archive of
+// several files is refused before anything is decompressed; from a
+// stream, a second file is only seen after the first one was read
+// through, and the returned reader then fails in place of io.EOF.
 func Decompress(src io.Reader) (io.Reader, Format, func(), error) {
+	if f, size := regularFile(src); f != nil {
+		if err := checkZipFile(f, size); err != nil {
+			return nil, Zip, nil, err
+		}
+	}
+	return decompress(src, false)
+}
+
+func decompress(src io.Reader, inZip bool) (io.Reader, Format, func(), error) {
 	br := bufio.NewReaderSize(src, 1<<20)
 	head, err := br.Peek(8)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -89,9 +110,78 @@ func Decompress(src io.Reader) (io.Reader, Format, func(), error) {
 		return zr, f, zr.Close, nil
 	case Bzip2:
 		return bzip2.NewReader(br), f, nop, nil
+	case Zip:
+		if inZip {
+			return nil, f, nil, errors.New("image: a zip inside a zip archive is not supported; extract the image first")
+		}
+		name, mr, err := zipstream.One(br)
+		if err != nil {
+			return nil, f, nil, zipError(err)
+		}
+		r, inner, release, err := decompress(&zipMember{r: mr}, true)
+		if err != nil {
+			return nil, f, nil, fmt.Errorf("image: zip member %q: %w", name, err)
+		}
+		if inner != Raw {
+			f = Zip + "+" + inner
+		}
+		return r, f, release, nil
 	default:
-		return nil, f, nil, fmt.Errorf("image: %s archives are not supported yet; extract the image first", f)
+		return nil, f, nil, fmt.Errorf("image: %s archives are not supported; extract the image first", f)
 	}
+}
+
+// zipError names an archive of several files as such.
+func zipError(err error) error {
+	return fmt.Errorf("image: %w", zipCause(err))
+}
+
+func zipCause(err error) error {
+	var several *zipstream.SeveralError
+	if errors.As(err, &several) {
+		return fmt.Errorf("zip with several images: %w: extract the one to flash", err)
+	}
+	return fmt.Errorf("zip: %w", err)
+}
+
+// zipMember reads One's file; its errors (several files, a CRC-32
+// mismatch) say they come from the zip archive.
+type zipMember struct{ r io.Reader }
+
+func (z *zipMember) Read(p []byte) (int, error) {
+	n, err := z.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = zipCause(err)
+	}
+	return n, err
+}
+
+// checkZipFile refuses a zip file of several files, reading its central
+// directory; anything else (not a zip, a zip that archive/zip cannot
+// read) is left to the streaming reader.
+func checkZipFile(f *os.File, size int64) error {
+	head := make([]byte, 4)
+	if n, _ := f.ReadAt(head, 0); Sniff(head[:n]) != Zip {
+		return nil
+	}
+	zr, err := zip.NewReader(f, size)
+	if err != nil {
+		return nil
+	}
+	var files []string
+	for _, e := range zr.File {
+		if !e.FileInfo().IsDir() {
+			files = append(files, e.Name)
+		}
+	}
+	if len(files) > 1 {
+		several := &zipstream.SeveralError{Names: files}
+		if len(files) > 32 {
+			several.Names, several.More = files[:32], true
+		}
+		return zipError(several)
+	}
+	return nil
 }
 
 // IsDiskImage reports whether the first sectors of an image hold an MBR

@@ -120,7 +120,7 @@ func TestWriteBadInput(t *testing.T) {
 		{"random bytes", rnd, "not a disk image"},
 		{"truncated gzip", gz[:len(gz)/2], "gzip stream"},
 		{"truncated xz", xzHalf, "xz stream"},
-		{"zip", []byte("PK\x03\x04rest"), "zip archives are not supported"},
+		{"zip", []byte("PK\x03\x04rest"), "zip: zipstream: reading a header: zipstream: truncated archive"},
 		{"gzip of random bytes", compress(t, Gzip, rnd), "not a disk image"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

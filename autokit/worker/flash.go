@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/dut"
@@ -24,11 +26,25 @@ func (w *Worker) getFlash(rw http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// setFlash records the flash's state for GET /v1/flash.
+// setFlash records the flash's state for GET /v1/flash. The medium's
+// dirty mark is kept across flashes: a failure after writing started sets
+// it, a successful flash clears it, anything else leaves it.
 func (w *Worker) setFlash(state string, res *api.FlashResult, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.flash = api.FlashStatus{State: state, Result: res}
+	dirty := w.flash.Dirty
+	var de *image.DirtyError
+	switch {
+	case state == api.FlashDone:
+		dirty = false
+	case state == api.FlashFailed && errors.As(err, &de):
+		dirty = true
+	}
+	total := w.flash.TotalBytes
+	if state == api.FlashFlashing {
+		total = 0
+	}
+	w.flash = api.FlashStatus{State: state, Result: res, Dirty: dirty, TotalBytes: total}
 	if err != nil {
 		w.flash.Error = err.Error()
 	}
@@ -43,6 +59,24 @@ func (w *Worker) setFlash(state string, res *api.FlashResult, err error) {
 		}
 	}
 	w.flashing = state == api.FlashFlashing
+}
+
+// setProgress records the running flash's progress: done decompressed
+// bytes, read bytes of total, and the rates over the meters' window.
+func (w *Worker) setProgress(done, read int64, doneRate, readRate *image.Meter) {
+	doneRate.Set(done)
+	readRate.Set(read)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.flash.State != api.FlashFlashing {
+		return
+	}
+	w.flash.ReadBytes = read
+	w.flash.MBps = doneRate.Rate() / 1e6
+	w.flash.ETASeconds = 0
+	if eta, ok := image.ETA(read, w.flash.TotalBytes, readRate.Rate()); ok {
+		w.flash.ETASeconds = eta.Seconds()
+	}
 }
 
 func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
@@ -68,27 +102,37 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 	if state == dut.PowerOn {
 		return errorf(http.StatusConflict, "worker: the DUT is powered on; power it off before flashing")
 	}
-	w.flashDone.Store(0)
-	w.setFlash(api.FlashFlashing, nil, nil)
-	w.log.Info("flash started", "dut", w.d.Name(), "content_length", r.ContentLength)
 	body := io.Reader(r.Body)
+	total := max(r.ContentLength, 0)
 	var commit func() (string, error)
-	if sum := r.URL.Query().Get(api.QueryCached); sum != "" {
+	cached := r.URL.Query().Get(api.QueryCached)
+	if cached != "" {
+		// Refusals come before the flash starts: the medium is not
+		// touched and the flash state is left as it was.
 		if w.images == nil {
 			return errorf(http.StatusNotFound, "worker: this worker keeps no image cache; send the image")
 		}
-		f, _, ok, err := w.images.Get(sum)
+		f, size, ok, err := w.images.Get(cached)
 		if err != nil {
-			return errorf(http.StatusBadRequest, "worker: cached=%q: %w", sum, err)
+			return errorf(http.StatusBadRequest, "worker: cached=%q: %w", cached, err)
 		}
 		if !ok {
-			return errorf(http.StatusNotFound, "worker: no image %s in the cache; send the image", sum)
+			return errorf(http.StatusNotFound, "worker: no image %s in the cache; send the image", cached)
 		}
 		defer f.Close()
-		body = f
+		if known, ok := w.images.DecompressedSHA256(cached); ok && want != "" && known != want {
+			return errorf(http.StatusUnprocessableEntity, "worker: refused before writing: cached image %s decompresses to an image with SHA-256 %s, not the %s asked for", cached, known, want)
+		}
+		body, total = f, size
 	} else if w.images != nil {
 		body, commit = w.images.Tee(body, "")
 	}
+	w.flashDone.Store(0)
+	w.setFlash(api.FlashFlashing, nil, nil)
+	w.mu.Lock()
+	w.flash.TotalBytes = total
+	w.mu.Unlock()
+	w.log.Info("flash started", "dut", w.d.Name(), "content_length", r.ContentLength, "cached", cached)
 	opts := image.Options{
 		SHA256: want,
 		Digest: true,
@@ -102,6 +146,7 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 		}
 		if sum, cerr := commit(); cerr == nil {
 			w.log.Info("image cached", "sha256", sum)
+			cached = sum
 		} else if err == nil {
 			w.log.Warn("the upload was not cached", "err", cerr)
 		}
@@ -111,6 +156,13 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 		w.log.Warn("flash failed", "dut", w.d.Name(), "done_bytes", w.flashDone.Load(), "err", err)
 		return err
 	}
+	if cached != "" && w.images != nil {
+		// A later flash of this upload that expects another image is
+		// refused before writing.
+		if nerr := w.images.SetDecompressedSHA256(cached, res.SHA256); nerr != nil {
+			w.log.Warn("the image's SHA-256 was not recorded in the cache", "err", nerr)
+		}
+	}
 	w.setFlash(api.FlashDone, &res, nil)
 	w.log.Info("flash done", "dut", w.d.Name(), "format", res.Format, "image_bytes", res.ImageBytes,
 		"written", res.Written, "duration", res.Duration)
@@ -119,7 +171,9 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 }
 
 // flashTo writes the image in body to the DUT's storage, checks its
-// digest against want (when set), provisions it and closes the target.
+// digest against want (when set), provisions it and closes the target. A
+// failure after writing started leaves the medium marked dirty (the
+// error is then an *image.DirtyError).
 func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, opts image.Options) (api.FlashResult, error) {
 	t, err := st.Open(ctx)
 	if err != nil {
@@ -130,15 +184,27 @@ func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, op
 	}
 	src := &recordingReader{r: body}
 	dst := &recordingTarget{Target: t}
-	opts.Progress = func(done int64) { w.flashDone.Store(done) }
+	doneRate, readRate := image.NewMeter(0), image.NewMeter(0)
+	opts.Progress = func(done int64) {
+		w.flashDone.Store(done)
+		w.setProgress(done, src.n.Load(), doneRate, readRate)
+	}
 	res, err := image.Flash(ctx, dst, src, opts)
 	var sumErr *image.ChecksumError
+	var de *image.DirtyError
+	dirty := ""
+	if errors.As(err, &de) {
+		dirty = "; the target was marked dirty (partition table wiped)"
+		if de.MarkErr != nil {
+			dirty = fmt.Sprintf("; marking the target dirty failed too: %v", de.MarkErr)
+		}
+	}
 	switch {
 	case err == nil:
 	case errors.As(err, &sumErr) && sumErr.What == "image":
-		err = errorf(http.StatusUnprocessableEntity, "worker: flash failed: the decompressed image's SHA-256 is %s but the upload said %s: the image is corrupt or not the one meant", sumErr.Got, sumErr.Want)
+		err = errorf(http.StatusUnprocessableEntity, "worker: flash failed: the decompressed image's SHA-256 is %s but the upload said %s: the image is corrupt or not the one meant%s: %w", sumErr.Got, sumErr.Want, dirty, err)
 	case src.err != nil:
-		err = errorf(http.StatusBadRequest, "worker: reading the upload after %d bytes: %w", src.n, err)
+		err = errorf(http.StatusBadRequest, "worker: reading the upload after %d bytes: %w", src.n.Load(), err)
 	case dst.err != nil:
 		err = errorf(http.StatusBadGateway, "worker: writing to the DUT's storage: %w", err)
 	case ctx.Err() != nil:
@@ -152,7 +218,10 @@ func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, op
 			// still flashed; it boots with its own settings.
 			w.log.Warn("the flashed image was not provisioned", "dut", w.d.Name(), "reason", perr)
 		} else if perr != nil {
-			err = errorf(http.StatusInternalServerError, "worker: provisioning the flashed image: %w", perr)
+			// A flashed but unconfigured image must not boot as if it
+			// were ready.
+			err = errorf(http.StatusInternalServerError, "worker: provisioning the flashed image: %w",
+				&image.DirtyError{Err: perr, MarkErr: image.MarkDirty(t, 0)})
 		}
 	}
 	if cerr := t.Close(); cerr != nil && err == nil {
@@ -179,13 +248,13 @@ func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, op
 // upload from a bad image.
 type recordingReader struct {
 	r   io.Reader
-	n   int64
+	n   atomic.Int64 // read by the progress callback
 	err error
 }
 
 func (r *recordingReader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
-	r.n += int64(n)
+	r.n.Add(int64(n))
 	if err != nil && err != io.EOF && r.err == nil {
 		r.err = err
 	}
@@ -229,9 +298,19 @@ func (t *recordingTarget) Truncate(size int64) error {
 	return nil
 }
 
+// Capacity implements image.Capacitor when the wrapped target does, so
+// that an image larger than the medium is stopped there.
+func (t *recordingTarget) Capacity() int64 {
+	if c, ok := t.Target.(image.Capacitor); ok {
+		return c.Capacity()
+	}
+	return 0
+}
+
 var (
-	_ dut.Target = (*recordingTarget)(nil)
-	_ dut.Zeroed = (*recordingTarget)(nil)
+	_ image.Capacitor = (*recordingTarget)(nil)
+	_ dut.Target      = (*recordingTarget)(nil)
+	_ dut.Zeroed      = (*recordingTarget)(nil)
 )
 
 func (w *Worker) getImage(rw http.ResponseWriter, r *http.Request) error {

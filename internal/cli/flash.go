@@ -2,9 +2,15 @@ package cli
 
 import (
 	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -19,16 +25,29 @@ import (
 func flashCmd(ctx context.Context, e Env, args []string) error {
 	fs := e.flags("flash --image SRC --target PATH [flags]", `Write an image to a file or block device. The image is a path or an
 http(s) URL (a dropped download resumes); raw, gzip, xz, zstd or bzip2,
-detected from its bytes, decompressed on the fly. Blocks of zeros are
-skipped on a new file; with --bmap only the mapped blocks are written and
-checked; with --delta only blocks that differ from the target's are
-written. What was written is read back and compared unless --no-verify.`)
+or a zip holding one image (itself raw or compressed), detected from its
+bytes, decompressed on the fly. Blocks of zeros are skipped on a new file;
+with --bmap only the mapped blocks are written and checked; with --delta
+only blocks that differ from the target's are written. What was written is
+read back and compared unless --no-verify.
+
+Checksums: --sha256 is the decompressed image's. It is checked as the
+image streams, so a mismatch is found once the image was written: the
+flash then fails and the target's partition tables are wiped (the target
+is "marked dirty"), like any failure after writing started. With
+--precheck, a local image is first read and decompressed once to compare
+its SHA-256, and a mismatch is refused before the target is opened (this
+reads the image twice). --image-sha256 is the SHA-256 of the file as read
+(the download), or "published" to fetch it from <URL>.sha256; it is
+checked as the image streams and fails the flash before the final sync.`)
 	src := fs.String("image", "", "image to write: a path or an http(s) URL (required)")
 	target := fs.String("target", "", "file or block device to write to (required)")
 	bmapPath := fs.String("bmap", "", "bmaptool block map of the image (.bmap)")
 	noVerify := fs.Bool("no-verify", false, "do not read the target back after writing")
 	delta := fs.Bool("delta", false, "write only blocks that differ from what the target holds")
 	sum := fs.String("sha256", "", "expected SHA-256 of the decompressed image")
+	precheck := fs.Bool("precheck", false, "with --sha256 and a local image: check the decompressed image's SHA-256 before opening the target (reads the image twice)")
+	srcSum := fs.String("image-sha256", "", `expected SHA-256 of the image file as read (the download), or "published" for <URL>.sha256`)
 	quiet := fs.Bool("q", false, "no progress bar")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -36,7 +55,30 @@ written. What was written is read back and compared unless --no-verify.`)
 	if *src == "" || *target == "" {
 		return usageError("both --image and --target are required")
 	}
-	opts := image.Options{Verify: !*noVerify, Delta: *delta, SHA256: *sum}
+	remote := strings.HasPrefix(*src, "http://") || strings.HasPrefix(*src, "https://")
+	if *precheck && (*sum == "" || remote) {
+		return usageError("--precheck needs --sha256 and a local image (for a URL, use --image-sha256)")
+	}
+	opts := image.Options{Verify: !*noVerify, Delta: *delta, SHA256: strings.ToLower(*sum)}
+	for _, s := range []string{*sum, *srcSum} {
+		if b, err := hex.DecodeString(s); s != "" && s != "published" && (err != nil || len(b) != 32) {
+			return usageError("%q is not a hex SHA-256", s)
+		}
+	}
+	switch *srcSum {
+	case "":
+	case "published":
+		if !remote {
+			return usageError("--image-sha256 published needs an http(s) URL")
+		}
+		published, err := source.PublishedSHA256(ctx, *src)
+		if err != nil {
+			return err
+		}
+		opts.SourceSHA256 = published
+	default:
+		opts.SourceSHA256 = strings.ToLower(*srcSum)
+	}
 	if *bmapPath != "" {
 		f, err := os.Open(*bmapPath)
 		if err != nil {
@@ -46,6 +88,11 @@ written. What was written is read back and compared unless --no-verify.`)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", *bmapPath, err)
+		}
+	}
+	if *precheck {
+		if err := precheckSHA256(ctx, *src, opts.SHA256); err != nil {
+			return err
 		}
 	}
 	in, err := source.Open(ctx, *src)
@@ -58,18 +105,32 @@ written. What was written is read back and compared unless --no-verify.`)
 		return err
 	}
 	if !*quiet && isTerminal(e.Stderr) {
-		bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(e.Stderr),
+		total := int64(-1)
+		if opts.Bmap != nil {
+			total = opts.Bmap.ImageSize
+		} else if f, ok := in.(interface{ File() *os.File }); ok && in.Size() > 0 {
+			head := make([]byte, 8)
+			if n, _ := f.File().ReadAt(head, 0); image.Sniff(head[:n]) == image.Raw {
+				total = in.Size()
+			}
+		}
+		bar := progressbar.NewOptions64(total, progressbar.OptionSetWriter(e.Stderr),
 			progressbar.OptionSetDescription("flashing"), progressbar.OptionShowBytes(true),
 			progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
 		defer bar.Finish()
-		opts.Progress = func(n int64) { bar.Set64(n) }
+		meter := image.NewMeter(0)
+		opts.Progress = func(n int64) {
+			meter.Set(n)
+			bar.Describe(progressText(n, total, meter.Rate()))
+			bar.Set64(n)
+		}
 	}
 	res, err := image.Flash(ctx, dst, in, opts)
 	if cerr := dst.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("flashing %s: %w", *target, err)
 	}
 	verified := "not verified"
 	if res.Verified {
@@ -85,6 +146,34 @@ written. What was written is read back and compared unless --no-verify.`)
 	return nil
 }
 
+// precheckSHA256 decompresses the local image at path and compares its
+// SHA-256 with want, before any target is opened.
+func precheckSHA256(ctx context.Context, path, want string) error {
+	f, err := source.Open(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	got, _, format, err := image.DecompressedSHA256(ctx, f)
+	if err != nil {
+		return fmt.Errorf("--precheck: %w", err)
+	}
+	if got != want {
+		return fmt.Errorf("--precheck: refused before writing: %w", &image.ChecksumError{What: fmt.Sprintf("image (%s, %s)", path, format), Want: want, Got: got})
+	}
+	return nil
+}
+
+// progressText describes the progress: MB/s over the last seconds and,
+// when the total is known, the time left.
+func progressText(done, total int64, rate float64) string {
+	s := fmt.Sprintf("flashing %.1f MB/s", rate/1e6)
+	if eta, ok := image.ETA(done, total, rate); ok {
+		s += fmt.Sprintf(", ETA %s", eta.Round(time.Second))
+	}
+	return s
+}
+
 // target is an opened flash target.
 type target interface {
 	dut.Target
@@ -93,32 +182,55 @@ type target interface {
 
 // openTarget opens a block device as it is. A regular file is replaced
 // (it then reads back zeros) unless keep is set for a delta flash, which
-// compares with what it holds.
+// compares with what it holds. A missing path is created as a file,
+// except under /dev (a missing device is a card not plugged in) or in a
+// directory that does not exist. Errors name the path.
 func openTarget(path string, keep bool) (target, error) {
 	fi, err := os.Stat(path)
-	if err == nil && fi.Mode()&os.ModeDevice != 0 {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if dir := filepath.Dir(path); dir == "/dev" || strings.HasPrefix(dir, "/dev/") {
+			return nil, fmt.Errorf("target %s does not exist: no such device (is the medium plugged in?)", path)
+		}
+		if _, derr := os.Stat(filepath.Dir(path)); derr != nil {
+			return nil, fmt.Errorf("target %s: its directory %s: %w", path, filepath.Dir(path), derr)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("target %s: %w", path, err)
+	case fi.IsDir():
+		return nil, fmt.Errorf("target %s is a directory", path)
+	case fi.Mode()&os.ModeDevice != 0:
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
-			return nil, err
+			return nil, targetOpenError(path, err)
 		}
 		size, err := f.Seek(0, io.SeekEnd)
 		if err != nil {
 			f.Close()
-			return nil, err
+			return nil, fmt.Errorf("target %s: finding its size: %w", path, err)
 		}
 		return &device{File: f, size: size}, nil
 	}
-	if err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("target %s is a directory", path)
-	}
 	if keep {
-		return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, targetOpenError(path, err)
+		}
+		return f, nil
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return nil, err
+		return nil, targetOpenError(path, err)
 	}
 	return zeroedFile{f}, nil
+}
+
+// targetOpenError says a target cannot be opened for writing, and why.
+func targetOpenError(path string, err error) error {
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		return fmt.Errorf("target %s is not writable: %w", path, err)
+	}
+	return fmt.Errorf("target %s: %w", path, err)
 }
 
 // zeroedFile is a file emptied on open.

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -96,4 +99,140 @@ func TestFlashCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFlashCommandChecksums: --precheck refuses before the target is
+// opened; --image-sha256 checks the download.
+func TestFlashCommandChecksums(t *testing.T) {
+	img, raw := testDiskImage(t)
+	var zs bytes.Buffer
+	zw, _ := zstd.NewWriter(&zs)
+	zw.Write(raw)
+	zw.Close()
+	dir := filepath.Dir(img)
+	os.WriteFile(filepath.Join(dir, "disk.img.zst"), zs.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(dir, "disk.img.zst.sha256"), []byte(sha256Hex(zs.Bytes())+"  disk.img.zst\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "bad.img.zst"), zs.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(dir, "bad.img.zst.sha256"), []byte(strings.Repeat("cd", 32)+"\n"), 0o644)
+	var zipped bytes.Buffer
+	zipw := zip.NewWriter(&zipped)
+	w, _ := zipw.Create("balena/disk.img.zst")
+	w.Write(zs.Bytes())
+	zipw.Close()
+	os.WriteFile(filepath.Join(dir, "disk.zip"), zipped.Bytes(), 0o644)
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	ctx := context.Background()
+	zst := filepath.Join(dir, "disk.img.zst")
+	right, wrong := sha256Hex(raw), strings.Repeat("ab", 32)
+
+	target := filepath.Join(t.TempDir(), "target.img")
+	keep := []byte("the target's earlier contents")
+	os.WriteFile(target, keep, 0o644)
+	code, _, errOut := runCLI(t, ctx, "flash", "-q", "--image", zst, "--target", target, "--sha256", wrong, "--precheck")
+	if code == 0 || !strings.Contains(errOut, "refused before writing") || !strings.Contains(errOut, "checksum mismatch") {
+		t.Fatalf("precheck of a wrong sha256: exit %d", code)
+	}
+	if got, _ := os.ReadFile(target); !bytes.Equal(got, keep) {
+		t.Fatal("--precheck touched the target")
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"precheck", []string{"--image", zst, "--sha256", right, "--precheck"}, "(zstd, 8388608 bytes)"},
+		{"zip of a zstd image", []string{"--image", filepath.Join(dir, "disk.zip")}, "(zip+zstd, 8388608 bytes)"},
+		{"published sha256", []string{"--image", srv.URL + "/disk.img.zst", "--image-sha256", "published"}, "verified"},
+		{"download sha256", []string{"--image", srv.URL + "/disk.img.zst", "--image-sha256", sha256Hex(zs.Bytes())}, "verified"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, _ := runCLI(t, ctx, append([]string{"flash", "-q", "--target", target}, tc.args...)...)
+			if code != 0 || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, want 0 and %q", code, tc.want)
+			}
+			if got, _ := os.ReadFile(target); !bytes.Equal(got, raw) {
+				t.Fatal("the target differs from the image")
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"published sha256 mismatch", []string{"--image", srv.URL + "/bad.img.zst", "--image-sha256", "published"}, []string{"checksum mismatch for the download", "marked dirty"}},
+		{"no published sha256", []string{"--image", srv.URL + "/disk.zip", "--image-sha256", "published"}, []string{"404"}},
+		{"published needs a URL", []string{"--image", zst, "--image-sha256", "published"}, []string{"needs an http(s) URL"}},
+		{"precheck needs a local file", []string{"--image", srv.URL + "/disk.img.zst", "--sha256", right, "--precheck"}, []string{"--precheck needs"}},
+		{"precheck needs --sha256", []string{"--image", zst, "--precheck"}, []string{"--precheck needs"}},
+		{"bad hex", []string{"--image", zst, "--sha256", "xyz"}, []string{"not a hex SHA-256"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := runCLI(t, ctx, append([]string{"flash", "-q", "--target", target}, tc.args...)...)
+			if code == 0 {
+				t.Fatal("exit 0")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr does not say %q", w)
+				}
+			}
+		})
+	}
+}
+
+// TestFlashCommandTargetFaults: a missing or read-only target is named in
+// the error and nothing is reported as written.
+func TestFlashCommandTargetFaults(t *testing.T) {
+	img, _ := testDiskImage(t)
+	ctx := context.Background()
+	missingDir := filepath.Join(t.TempDir(), "no", "such", "dir", "target.img")
+	for _, tc := range []struct {
+		name, target string
+		want         []string
+	}{
+		{"missing directory", missingDir, []string{missingDir, "no such file or directory"}},
+		{"missing device", "/dev/leviathan-no-such-device", []string{"/dev/leviathan-no-such-device does not exist", "plugged in"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, ctx, "flash", "-q", "--image", img, "--target", tc.target)
+			if code == 0 || strings.Contains(out, "wrote") {
+				t.Fatalf("exit %d", code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr does not say %q", w)
+				}
+			}
+			if _, err := os.Stat(tc.target); err == nil {
+				t.Error("the missing target was created")
+			}
+		})
+	}
+	t.Run("read-only file", func(t *testing.T) {
+		if os.Geteuid() == 0 {
+			t.Skip("running as root, which writes to a 0444 file anyway; package image tests a target opened read-only")
+		}
+		target := filepath.Join(t.TempDir(), "ro.img")
+		os.WriteFile(target, []byte("keep"), 0o444)
+		code, _, errOut := runCLI(t, ctx, "flash", "-q", "--image", img, "--target", target)
+		if code == 0 || !strings.Contains(errOut, "target "+target+" is not writable") {
+			t.Fatalf("exit %d", code)
+		}
+	})
+}
+
+func TestProgressText(t *testing.T) {
+	if got := progressText(50e6, 150e6, 10e6); got != "flashing 10.0 MB/s, ETA 10s" {
+		t.Errorf("progressText = %q", got)
+	}
+	if got := progressText(50e6, -1, 10e6); got != "flashing 10.0 MB/s" {
+		t.Errorf("progressText without a total = %q", got)
+	}
+}
+
+func sha256Hex(p []byte) string {
+	s := sha256.Sum256(p)
+	return hex.EncodeToString(s[:])
 }

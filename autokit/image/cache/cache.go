@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -20,6 +21,7 @@ import (
 
 const (
 	blobDir  = "sha256"
+	noteDir  = "decompressed-sha256"
 	tmpDir   = "tmp"
 	lockName = "lock"
 	chunk    = 1 << 20 // read size of Put
@@ -109,7 +111,7 @@ func Open(dir string, maxBytes int64, opts ...Option) (*Cache, error) {
 	for _, o := range opts {
 		o(c)
 	}
-	for _, d := range []string{blobDir, tmpDir} {
+	for _, d := range []string{blobDir, noteDir, tmpDir} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("cache: open: %w", err)
 		}
@@ -234,6 +236,7 @@ func (c *Cache) Remove(sum string) error {
 	if err := os.Remove(c.blobPath(sum)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("cache: remove: %w", err)
 	}
+	c.removeNote(sum)
 	c.forgetLocked(sum)
 	c.log.Debug("cache: removed", "sum", sum)
 	return nil
@@ -328,6 +331,7 @@ func (c *Cache) evictLocked(keep string) {
 			c.log.Warn("cache: cannot evict", "sum", s, "err", err)
 			continue
 		}
+		c.removeNote(s)
 		c.log.Debug("cache: evicted", "sum", s, "size", c.entries[s].size)
 		c.forgetLocked(s)
 	}
@@ -428,6 +432,74 @@ func (c *Cache) stampLocked() time.Time {
 	}
 	c.last = t
 	return t
+}
+
+// SetDecompressedSHA256 records, next to the entry sum, the SHA-256 of
+// the image it decompresses to (as a successful flash computed it), so
+// that a later flash expecting another image can be refused before the
+// target is touched. It fails when sum is not cached.
+func (c *Cache) SetDecompressedSHA256(sum, image string) error {
+	if err := checkSum(sum); err != nil {
+		return err
+	}
+	if err := checkSum(image); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := os.Stat(c.blobPath(sum)); err != nil {
+		return fmt.Errorf("cache: note: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Join(c.dir, noteDir), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("cache: note: %w", err)
+	}
+	_, err = tmp.WriteString(image + "\n")
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), c.notePath(sum))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("cache: note: %w", err)
+	}
+	return nil
+}
+
+// DecompressedSHA256 returns the image SHA-256 recorded for the entry
+// sum by SetDecompressedSHA256; ok is false when none was recorded (or
+// the entry is gone).
+func (c *Cache) DecompressedSHA256(sum string) (image string, ok bool) {
+	if checkSum(sum) != nil {
+		return "", false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := os.Stat(c.blobPath(sum)); err != nil {
+		return "", false
+	}
+	b, err := os.ReadFile(c.notePath(sum))
+	if err != nil {
+		return "", false
+	}
+	image = string(bytes.TrimSpace(b))
+	if checkSum(image) != nil {
+		return "", false
+	}
+	return image, true
+}
+
+// removeNote removes the entry's recorded image SHA-256, if any.
+func (c *Cache) removeNote(sum string) {
+	if err := os.Remove(c.notePath(sum)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		c.log.Warn("cache: cannot remove note", "sum", sum, "err", err)
+	}
+}
+
+func (c *Cache) notePath(sum string) string {
+	return filepath.Join(c.dir, noteDir, sum)
 }
 
 func (c *Cache) blobPath(sum string) string {

@@ -616,3 +616,36 @@ func TestEvictKeepsNewEntry(t *testing.T) {
 		t.Errorf("entries = %v; want only the new one %s", got, big)
 	}
 }
+
+func TestDecompressedSHA256Note(t *testing.T) {
+	c, err := Open(t.TempDir(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, _, err := c.Put(context.Background(), strings.NewReader("upload"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := strings.Repeat("ab", 32)
+	if _, ok := c.DecompressedSHA256(sum); ok {
+		t.Fatal("a note before any was recorded")
+	}
+	if err := c.SetDecompressedSHA256(strings.Repeat("cd", 32), image); err == nil {
+		t.Fatal("a note for an entry that is not cached")
+	}
+	if err := c.SetDecompressedSHA256(sum, "not hex"); err == nil {
+		t.Fatal("a malformed image digest was recorded")
+	}
+	if err := c.SetDecompressedSHA256(sum, image); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := c.DecompressedSHA256(sum); !ok || got != image {
+		t.Fatalf("DecompressedSHA256 = %q, %v", got, ok)
+	}
+	if err := c.Remove(sum); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.DecompressedSHA256(sum); ok {
+		t.Fatal("the note outlived its entry")
+	}
+}

@@ -6,6 +6,9 @@
 // Layout under the cache directory:
 //
 //	sha256/<hex>   one read-only file per entry, named by its digest
+//	decompressed-sha256/<hex>
+//	               the SHA-256 of the image entry <hex> decompresses to,
+//	               when a flash recorded it (SetDecompressedSHA256)
 //	tmp/           files being written; removed by Open when abandoned
 //	lock           a file locked with flock(2) around index changes
 //
@@ -23,7 +26,11 @@
 //     is removed and the error wraps ErrTooLarge. Put stops reading there;
 //     a Tee reader keeps passing bytes through.
 //   - Entries are hashed when written, never again: Open and Get trust
-//     the files on disk.
+//     the files on disk. A recorded decompressed SHA-256 is trusted the
+//     same way; it is removed with its entry, but one left by a crash
+//     between an eviction and the note's removal stays on disk (unused
+//     until the same entry is cached again, when it is still right: the
+//     entry's content is the same).
 //   - Recency has the resolution of the filesystem's timestamps (ties are
 //     broken by digest); within one process the order is exact.
 //   - A file returned by Get stays readable after its entry is evicted or
