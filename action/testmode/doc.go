@@ -1,0 +1,67 @@
+// Package testmode is the action's "test" mode as a library: on a
+// testbot's self-hosted runner it gets an OS image, flashes the leased DUT
+// through the local worker, checks the image's SHA-256, boots the DUT,
+// runs the suites and leaves their reports in a directory.
+//
+// The image comes from one of four sources (Source): a local path, an
+// http(s) URL (package source: a broken download resumes with Range
+// requests), an artifact of this workflow run by name, or an artifact of
+// any run by id through the REST API (package artifact). An artifact
+// names its image by member path ("image/balena.img", as the upload-artifact
+// action stores it; "balena.img.zst" as submit does). Raw and gzip, xz,
+// zstd or bzip2 compressed images are accepted; the worker decompresses.
+//
+// No copy of the image is stored on the testbot: a file or URL is read as a
+// stream, and an artifact's member is extracted from the zip as it
+// downloads, through an io.Pipe, into the worker's flash upload. An
+// artifact's member size is not known before it is read, so that upload is
+// sent chunked (the worker does not need the size). Before the upload
+// starts, the first MiB is read and decompressed in memory to check that it
+// holds a partition table, so a wrong file fails at once (ErrNotDiskImage)
+// without touching the DUT's storage.
+//
+// The worker checks Options.SHA256 against the decompressed image while it
+// flashes; a mismatch fails the flash and Run returns ErrChecksumMismatch.
+// When a SHA-256 is given and the worker's image cache holds an upload with
+// that SHA-256 (a raw image flashed before), the cached copy is flashed and
+// nothing is downloaded.
+//
+// The DUT's lease: on a testbot the runner hook has leased the DUT and
+// exported LEVIATHAN_WORKER_URL, LEVIATHAN_LEASE, LEVIATHAN_WORKER_TOKEN,
+// LEVIATHAN_TESTRUNNER_IMAGE and LEVIATHAN_JOB_DIR (FromEnv reads them).
+// Run uses that lease and never releases it: job-completed does. Without a
+// lease (a runner without the hook, a laptop) Run takes one, keeps it alive
+// and releases it before it returns, which powers the DUT off. On every
+// error path Run powers the DUT off.
+//
+// Suites run in the testrunner container (package container) when a
+// testrunner image is given, directly otherwise (package runner: compiled
+// with go test -c, then run through test2json). Built-in suites are bare
+// names ("os"): <SuitesDir>/os in direct mode, /suites/os.test in the
+// image. Anything else is a path in the workspace — a Go test package
+// (write "./mysuite" for a package in the current directory) or a compiled
+// suite ("os.test"). Suites are compiled before the DUT is touched. Only
+// the Env entries whose names are in AllowEnv reach the suites; Mask lists
+// their values for the job log's mask.
+//
+// Errors mean the run could not complete (bad options, the image source,
+// the flash, the boot, the infrastructure). Failing tests are not an
+// error: they are counted in the Result (Result.OK).
+//
+// Limits:
+//   - User suites (paths) run only in direct mode; the testrunner
+//     container runs the built-in suites it ships.
+//   - In direct mode the suites inherit the action's own environment
+//     (package runner adds to os.Environ()), so the allow-list keeps Env
+//     entries out but not what the process already has.
+//   - The worker cache is looked up by the image's SHA-256, which equals
+//     the upload's only for raw images: a compressed image is always sent.
+//   - A checksum mismatch is recognised from the worker's 422 message,
+//     since the API has no error codes.
+//   - A broken artifact download is not resumed (package artifact retries
+//     only until the response starts); the flash fails and names the cause.
+//   - Progress lines name a URL without its query or password, but errors
+//     from package source may carry the URL as given.
+//   - After a successful run the DUT is left powered on for job-completed
+//     (or the release of Run's own lease) to switch off.
+package testmode
