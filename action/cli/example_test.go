@@ -1,0 +1,21 @@
+package cli_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/balena/leviathan-action/action/cli"
+)
+
+// Connecting a test mode: the Tester flashes and runs the suites and
+// leaves a JUnit file, which the command then reports.
+func ExampleTesterFunc() {
+	tester := cli.TesterFunc(func(ctx context.Context, req cli.TestRequest) (*cli.TestResult, error) {
+		junit := filepath.Join(req.ReportDir, "junit.xml")
+		// … get req.Source, flash it through req.WorkerURL, run req.Suites …
+		return &cli.TestResult{JUnit: junit, ReportDir: req.ReportDir}, nil
+	})
+	code := cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Tester: tester}.Execute(context.Background())
+	os.Exit(code)
+}
