@@ -189,6 +189,9 @@ func (d *DUT) accel() string {
 // On implements dut.Power: QEMU starts paused, the console is attached,
 // then the machine runs.
 func (d *DUT) On(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("qemukit: power on: %w", err)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.run != nil && d.run.alive() {
@@ -373,6 +376,9 @@ func (d *DUT) stop(r *running) {
 
 // Off implements dut.Power: a hard power cut.
 func (d *DUT) Off(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("qemukit: power off: %w", err)
+	}
 	d.mu.Lock()
 	r := d.run
 	d.run = nil
@@ -388,6 +394,9 @@ func (d *DUT) Off(ctx context.Context) error {
 
 // State implements dut.Power.
 func (d *DUT) State(ctx context.Context) (dut.PowerState, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("qemukit: power state: %w", err)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.run != nil && d.run.alive() {

@@ -214,9 +214,13 @@ func (w *Worker) Close(ctx context.Context) error {
 	return w.closeErr
 }
 
-// powerOff closes SSH and cuts the DUT's power.
+// powerOff closes SSH and cuts the DUT's power. It finishes even when the
+// client that asked goes away (ctx cancelled): a DUT left on is worse than
+// a late answer.
 func (w *Worker) powerOff(ctx context.Context) error {
 	w.pool.Reset()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reapTimeout)
+	defer cancel()
 	if err := w.d.Off(ctx); err != nil {
 		return fmt.Errorf("worker: powering the DUT off: %w", err)
 	}
