@@ -48,12 +48,13 @@
 // the flash, the boot, the infrastructure). Failing tests are not an
 // error: they are counted in the Result (Result.OK).
 //
+// Suites start from a minimal environment (PATH, HOME, TMPDIR, LANG,
+// TZ) plus the worker's variables and the allow-listed Env entries: the
+// step's tokens (ACTIONS_RUNTIME_TOKEN, INPUT_*) never reach them.
+//
 // Limits:
 //   - User suites (paths) run only in direct mode; the testrunner
 //     container runs the built-in suites it ships.
-//   - In direct mode the suites inherit the action's own environment
-//     (package runner adds to os.Environ()), so the allow-list keeps Env
-//     entries out but not what the process already has.
 //   - The worker cache is looked up by the image's SHA-256, which equals
 //     the upload's only for raw images: a compressed image is always sent.
 //   - A checksum mismatch is recognised from the worker's 422 message,

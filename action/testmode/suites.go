@@ -141,7 +141,7 @@ func (o *Options) runSuites(ctx context.Context, p *plan, env []string, res *Res
 	}
 	if o.Image == "" {
 		sum, err := runner.RunOnWorker(ctx, runner.Worker{URL: o.WorkerURL, Token: o.Token, Lease: o.Lease},
-			runner.Options{Suites: p.direct, Env: env, ReportDir: o.ReportDir, Run: o.Run, Timeout: o.SuiteTimeout, Out: o.Out})
+			runner.Options{Suites: p.direct, Env: env, CleanEnv: true, ReportDir: o.ReportDir, Run: o.Run, Timeout: o.SuiteTimeout, Out: o.Out})
 		if err != nil {
 			return fmt.Errorf("testmode: running the suites: %w", err)
 		}

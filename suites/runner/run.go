@@ -29,6 +29,10 @@ type SerialSource func(ctx context.Context, offset int64) ([]byte, int64, error)
 type Options struct {
 	Suites    []Suite
 	Env       []string      // added to the suites' environment (worker URL, lease, …)
+	// CleanEnv starts the suites from a minimal environment (PATH, HOME,
+	// TMPDIR, LANG, TZ) plus Env, instead of this process's: for runs in
+	// a CI job, whose environment holds tokens the suites must not see.
+	CleanEnv bool
 	ReportDir string        // where junit.xml, summary.json and tests/ go
 	Run       string        // -test.run filter; all tests when empty
 	Timeout   time.Duration // per suite; 30 minutes when 0
@@ -130,7 +134,7 @@ func runSuite(ctx context.Context, opts Options, t2j string, s Suite, sum *Summa
 	// together, so a cancelled run leaves no suite driving the DUT.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.Env = append(os.Environ(), opts.Env...)
+	cmd.Env = append(baseEnv(opts.CleanEnv), opts.Env...)
 	cmd.Dir = filepath.Dir(s.Binary)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -313,4 +317,19 @@ func writeReports(dir string, sum *Summary, suites []Suite, streams []bytes.Buff
 		return fmt.Errorf("runner: %w", err)
 	}
 	return nil
+}
+
+// baseEnv is the environment the suites start from: this process's, or
+// only what a program needs to run when clean.
+func baseEnv(clean bool) []string {
+	if !clean {
+		return os.Environ()
+	}
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "LANG", "TZ"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }

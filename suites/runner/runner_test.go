@@ -90,3 +90,15 @@ func TestRunNoSuites(t *testing.T) {
 		t.Fatal("Run with no suites succeeded")
 	}
 }
+
+func TestCleanEnvKeepsSecretsOut(t *testing.T) {
+	t.Setenv("ACTIONS_RUNTIME_TOKEN", "not-for-suites")
+	t.Setenv("PATH", "/usr/bin:/bin")
+	env := strings.Join(baseEnv(true), "\n")
+	if strings.Contains(env, "ACTIONS_RUNTIME_TOKEN") || !strings.Contains(env, "PATH=/usr/bin:/bin") {
+		t.Errorf("clean environment:\n%s", env)
+	}
+	if !strings.Contains(strings.Join(baseEnv(false), "\n"), "ACTIONS_RUNTIME_TOKEN=not-for-suites") {
+		t.Error("the inherited environment lost a variable")
+	}
+}
