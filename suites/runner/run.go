@@ -27,12 +27,12 @@ type SerialSource func(ctx context.Context, offset int64) ([]byte, int64, error)
 
 // Options configure Run.
 type Options struct {
-	Suites    []Suite
-	Env       []string      // added to the suites' environment (worker URL, lease, …)
+	Suites []Suite
+	Env    []string // added to the suites' environment (worker URL, lease, …)
 	// CleanEnv starts the suites from a minimal environment (PATH, HOME,
 	// TMPDIR, LANG, TZ) plus Env, instead of this process's: for runs in
 	// a CI job, whose environment holds tokens the suites must not see.
-	CleanEnv bool
+	CleanEnv  bool
 	ReportDir string        // where junit.xml, summary.json and tests/ go
 	Run       string        // -test.run filter; all tests when empty
 	Timeout   time.Duration // per suite; 30 minutes when 0
