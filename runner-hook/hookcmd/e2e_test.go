@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	docker "github.com/docker/docker/client"
 
+	"github.com/balena/leviathan-action/action/testmode"
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/client"
 	"github.com/balena/leviathan-action/autokit/dut"
@@ -184,36 +185,18 @@ func TestTestbotJobs(t *testing.T) {
 		t.Fatalf("job-started: %d\n%s", code, out)
 	}
 	env := exported(t)
-	c, err := client.New(env["LEVIATHAN_WORKER_URL"], client.WithLease(env["LEVIATHAN_LEASE"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The action's test step: flash, boot, run the suites in the container.
-	f, err := os.Open(m.Image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, _ := f.Stat()
-	_, err = c.Flash(ctx, f, st.Size(), "", nil)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.PowerOn(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.WaitOnline(ctx, 5*time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	// The action's test step (action/testmode): flash, boot, run the
+	// suites in the testrunner container, through the hook's lease.
 	var log bytes.Buffer
-	res, err := container.Run(ctx, cli, container.Spec{
-		Image: env["LEVIATHAN_TESTRUNNER_IMAGE"], WorkerURL: env["LEVIATHAN_WORKER_URL"],
-		RunID: "5001", Job: "test", Lease: env["LEVIATHAN_LEASE"],
-		ReportsDir: filepath.Join(env["LEVIATHAN_JOB_DIR"], "reports"),
-		Stdout:     &log, Stderr: &log, GroupTests: true,
+	res, err := testmode.Run(ctx, testmode.Options{
+		Source: testmode.Source{Path: m.Image}, SHA256: m.SHA256,
+		WorkerURL: env["LEVIATHAN_WORKER_URL"], Lease: env["LEVIATHAN_LEASE"],
+		Image: env["LEVIATHAN_TESTRUNNER_IMAGE"], Docker: cli, Suites: []string{"os"},
+		RunID: "5001", Job: "test", ReportDir: filepath.Join(env["LEVIATHAN_JOB_DIR"], "reports"),
+		Out: &log,
 	})
-	if err != nil || !res.Passed() {
-		t.Fatalf("testrunner container: %+v, %v\n%s", res, err, log.String())
+	if err != nil || !res.OK() {
+		t.Fatalf("test step: %+v, %v\n%s", res, err, log.String())
 	}
 	if !strings.Contains(log.String(), "::group::") {
 		t.Errorf("the container's log has no ::group:: per test:\n%s", log.String())
@@ -242,7 +225,7 @@ func TestTestbotJobs(t *testing.T) {
 		t.Fatalf("job-started: %d\n%s", code, out)
 	}
 	env = exported(t)
-	c, _ = client.New(env["LEVIATHAN_WORKER_URL"], client.WithLease(env["LEVIATHAN_LEASE"]))
+	c, _ := client.New(env["LEVIATHAN_WORKER_URL"], client.WithLease(env["LEVIATHAN_LEASE"]))
 	if err := c.PowerOn(ctx); err != nil {
 		t.Fatal(err)
 	}
