@@ -3,15 +3,15 @@ GO       ?= go
 BUILD    ?= build
 GOFLAGS_TEST ?= -timeout 60m
 
-.PHONY: all build demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-flash bench-report bench-artifact vet clean help
+.PHONY: lint-workflows all build demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-flash bench-report bench-artifact vet clean help
 
 all: build
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build the leviathan and leviathan-hook commands into build/bin
-	$(GO) build -o $(BUILD)/bin/ ./cmd/leviathan ./cmd/leviathan-hook
+build: ## build the leviathan, leviathan-hook and leviathan-action commands into build/bin
+	$(GO) build -o $(BUILD)/bin/ ./cmd/leviathan ./cmd/leviathan-hook ./cmd/leviathan-action
 
 testimage: ## build the test OS image (build/testimage/leviathan-testos.img)
 	$(GO) run ./cmd/leviathan testimage --build-dir $(BUILD)
@@ -36,6 +36,9 @@ test-short: ## unit tests only (no QEMU boots)
 vet:
 	@out=$$(gofmt -l . 2>/dev/null | grep -v '^build/'); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+lint-workflows: ## actionlint the example workflows against action.yml (part of make test)
+	$(GO) test -count=1 -run 'TestExampleWorkflows|TestActionYAML' -v ./action/cli
 
 bench: bench-run bench-flash bench-report bench-artifact ## every benchmark, with ratios against the tools a user would otherwise use
 
