@@ -21,7 +21,7 @@ const tailLines = 20
 
 // sshAddress returns the DUT's SSH host:port or an error with a status.
 func (w *Worker) sshAddress(ctx context.Context) (string, error) {
-	n, ok := w.d.(dut.Network)
+	n, ok := dut.As[dut.Network](w.d, dut.CapNetwork)
 	if !ok {
 		return "", notImplemented(dut.CapNetwork)
 	}
@@ -36,7 +36,7 @@ func (w *Worker) sshAddress(ctx context.Context) (string, error) {
 }
 
 func (w *Worker) postExec(rw http.ResponseWriter, r *http.Request) error {
-	if _, ok := w.d.(dut.Network); !ok {
+	if _, ok := dut.As[dut.Network](w.d, dut.CapNetwork); !ok {
 		return notImplemented(dut.CapNetwork)
 	}
 	var req api.ExecRequest
@@ -136,7 +136,7 @@ type writerFunc func(p []byte) (int, error)
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func (w *Worker) postWaitOnline(rw http.ResponseWriter, r *http.Request) (err error) {
-	if _, ok := w.d.(dut.Network); !ok {
+	if _, ok := dut.As[dut.Network](w.d, dut.CapNetwork); !ok {
 		return notImplemented(dut.CapNetwork)
 	}
 	var req api.WaitOnlineRequest
@@ -167,7 +167,7 @@ func (w *Worker) postWaitOnline(rw http.ResponseWriter, r *http.Request) (err er
 	// match cancels ctx with a *bootError as its cause.
 	ctx, stop := context.WithCancelCause(tctx)
 	defer stop(nil)
-	console, hasConsole := w.d.(dut.Console)
+	console, hasConsole := dut.As[dut.Console](w.d, dut.CapConsole)
 	tail := func() string {
 		if !hasConsole {
 			return "(the DUT has no console)"

@@ -80,7 +80,7 @@ func (w *Worker) setProgress(done, read int64, doneRate, readRate *image.Meter) 
 }
 
 func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
-	st, ok := w.d.(dut.Storage)
+	st, ok := dut.As[dut.Storage](w.d, dut.CapStorage)
 	if !ok {
 		return notImplemented(dut.CapStorage)
 	}

@@ -23,7 +23,7 @@ func (w *Worker) getHealth(rw http.ResponseWriter, r *http.Request) error {
 		h.Problem = "reading the power state: " + err.Error()
 	}
 	h.Power = state
-	if c, ok := w.d.(dut.Console); ok {
+	if c, ok := dut.As[dut.Console](w.d, dut.CapConsole); ok {
 		h.Console = c.Log() != nil
 		if a, ok := c.(consoleAlive); ok {
 			h.Console = a.Alive()
@@ -66,7 +66,7 @@ func (w *Worker) postPowerOn(rw http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusConflict, "worker: a flash is in progress; power on after it ends")
 	}
 	off := int64(-1)
-	if c, ok := w.d.(dut.Console); ok {
+	if c, ok := dut.As[dut.Console](w.d, dut.CapConsole); ok {
 		off = c.Log().Len()
 	}
 	w.bootOffset = off
@@ -90,7 +90,7 @@ func (w *Worker) postPowerOff(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Worker) getAddress(rw http.ResponseWriter, r *http.Request) error {
-	n, ok := w.d.(dut.Network)
+	n, ok := dut.As[dut.Network](w.d, dut.CapNetwork)
 	if !ok {
 		return notImplemented(dut.CapNetwork)
 	}
@@ -103,7 +103,7 @@ func (w *Worker) getAddress(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Worker) getScreen(rw http.ResponseWriter, r *http.Request) error {
-	s, ok := w.d.(dut.Screen)
+	s, ok := dut.As[dut.Screen](w.d, dut.CapScreen)
 	if !ok {
 		return notImplemented(dut.CapScreen)
 	}
@@ -117,7 +117,7 @@ func (w *Worker) getScreen(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Worker) postKeyboard(rw http.ResponseWriter, r *http.Request) error {
-	k, ok := w.d.(dut.Keyboard)
+	k, ok := dut.As[dut.Keyboard](w.d, dut.CapKeyboard)
 	if !ok {
 		return notImplemented(dut.CapKeyboard)
 	}

@@ -14,7 +14,7 @@ import (
 
 // console returns the DUT's console or a 501 error.
 func (w *Worker) console() (dut.Console, error) {
-	c, ok := w.d.(dut.Console)
+	c, ok := dut.As[dut.Console](w.d, dut.CapConsole)
 	if !ok {
 		return nil, notImplemented(dut.CapConsole)
 	}

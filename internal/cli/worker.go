@@ -7,11 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	docker "github.com/docker/docker/client"
 
 	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/board"
+	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/image/cache"
 	"github.com/balena/leviathan-action/autokit/provision"
 	"github.com/balena/leviathan-action/autokit/worker"
@@ -20,12 +23,16 @@ import (
 )
 
 func workerCmd(ctx context.Context, e Env, args []string) error {
-	fs := e.flags("worker [flags]", `Serve one QEMU DUT over the worker API (see docs/worker-api.md) until
-interrupted. It binds to loopback unless --listen says otherwise, and then
-requires a token.`)
+	fs := e.flags("worker [flags]", `Serve one DUT over the worker API (see docs/worker-api.md) until
+interrupted: a real board when the environment configures its hardware
+(POWER=…, SD_MUX=…, SERIAL=…, DIGITAL_RELAY=…; see the README's testbot
+guide), a QEMU DUT otherwise. It binds to loopback unless --listen says
+otherwise, and then requires a token. --check probes the configured
+devices, prints what it found and exits.`)
 	listen := fs.String("listen", envOr("LEVIATHAN_WORKER_LISTEN", "127.0.0.1:4321"), "address to serve on [$LEVIATHAN_WORKER_LISTEN]")
 	token := fs.String("token", envOr("LEVIATHAN_WORKER_TOKEN", ""), "bearer token clients must send; required off loopback [$LEVIATHAN_WORKER_TOKEN]")
 	name := fs.String("name", "qemu0", "DUT name")
+	check := fs.Bool("check", false, "probe the configured devices (or QEMU), print what was found and exit")
 	dir := fs.String("state-dir", "", "DUT state directory (default: $XDG_STATE_HOME/leviathan/<name>)")
 	hostname := fs.String("hostname", "", "hostname provisioned into flashed images (default: leviathan-<name>)")
 	memory := fs.Int("memory", envInt("QEMU_MEMORY", 512), "QEMU DUT memory in MiB [$QEMU_MEMORY]")
@@ -51,18 +58,36 @@ requires a token.`)
 	if *hostname == "" {
 		*hostname = "leviathan-" + *name
 	}
-	d, err := qemukit.New(qemukit.Config{Name: *name, Dir: *dir, MemoryMiB: *memory, CPUs: *cpus, Logger: log})
-	if err != nil {
-		return err
+	var d dut.DUT
+	var fatal []string
+	if board.Configured(os.Getenv) {
+		b, err := board.Open(ctx, *name, log)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		if *check {
+			return b.Check(ctx, e.Stdout)
+		}
+		d = b
+	} else {
+		q, err := qemukit.New(qemukit.Config{Name: *name, Dir: *dir, MemoryMiB: *memory, CPUs: *cpus, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer q.Close()
+		if *check {
+			return checkQEMU(e)
+		}
+		d, fatal = q, qemukit.BootFailures
 	}
-	defer d.Close()
 	signer, pub, err := provision.NewKey()
 	if err != nil {
 		return err
 	}
 	opts := []worker.Option{worker.WithLogger(log), worker.WithHostname(*hostname),
 		worker.WithSigner(signer), worker.WithProvision(provision.ConfigJSON(*hostname, pub)),
-		worker.WithFatalPatterns(qemukit.BootFailures...)}
+		worker.WithFatalPatterns(fatal...)}
 	if *token != "" {
 		opts = append(opts, worker.WithToken(*token))
 	}
@@ -87,6 +112,21 @@ requires a token.`)
 	}
 	fmt.Fprintf(e.Stdout, "worker for DUT %s on http://%s (state in %s)\n", *name, *listen, *dir)
 	return worker.ListenAndServe(ctx, *listen, w, log)
+}
+
+// checkQEMU reports what a QEMU DUT would run with.
+func checkQEMU(e Env) error {
+	code, _, err := qemukit.FindFirmware()
+	if err != nil {
+		return err
+	}
+	accel := "tcg (software)"
+	if qemukit.KVMWorks("qemu-system-x86_64") {
+		accel = "kvm"
+	}
+	fmt.Fprintf(e.Stdout, "no hardware configured (%s): a QEMU DUT\nfirmware %s\naccelerator %s\n",
+		strings.Join(board.Variables, ", "), code, accel)
+	return nil
 }
 
 func envInt(k string, def int) int {

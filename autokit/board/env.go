@@ -1,0 +1,155 @@
+package board
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/power"
+	"github.com/balena/leviathan-action/autokit/relay/relayenv"
+	"github.com/balena/leviathan-action/autokit/sdmux/sdmuxenv"
+	"github.com/balena/leviathan-action/autokit/serialconsole"
+)
+
+// Variables names the environment variables that select a driver family;
+// any of them set means the testbot drives real hardware.
+var Variables = []string{"POWER", "SD_MUX", "SERIAL", "NETWORK", "VIDEO", "KEYBOARD", "DIGITAL_RELAY"}
+
+// Configured reports whether the environment configures any hardware.
+func Configured(getenv func(string) string) bool {
+	for _, v := range Variables {
+		if getenv(v) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Open builds the board the process environment describes: DIGITAL_RELAY
+// first (a button-mode POWER may press it), then POWER (required), SD_MUX
+// (refusing to switch while powered), SERIAL (SERIAL_BAUD, 115200 by
+// default). On error every device opened so far is closed again.
+func Open(ctx context.Context, name string, log *slog.Logger) (b *Board, err error) {
+	var p Parts
+	p.Describe = map[dut.Capability]string{}
+	defer func() {
+		if err != nil {
+			for _, c := range p.Closers {
+				c.Close()
+			}
+		}
+	}()
+	for _, v := range []string{"NETWORK", "VIDEO", "KEYBOARD"} {
+		if os.Getenv(v) != "" {
+			return nil, fmt.Errorf("board: %s=%s: this build has no %s drivers wired into the worker yet", v, os.Getenv(v), strings.ToLower(v))
+		}
+	}
+	r, err := relayenv.Open(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	if r != nil {
+		p.Relay = r
+		p.Closers = append(p.Closers, r)
+		p.Describe[dut.CapRelay] = "DIGITAL_RELAY=" + os.Getenv("DIGITAL_RELAY")
+	}
+	opts := []power.Option{power.WithLogger(log)}
+	if r != nil {
+		opts = append(opts, power.WithRelay(r))
+	}
+	if p.Power, err = power.Open(os.Getenv, opts...); err != nil {
+		return nil, err
+	}
+	p.Describe[dut.CapPower] = "POWER=" + os.Getenv("POWER")
+	st, err := sdmuxenv.Open(log)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		st.Power = p.Power
+		p.Storage = st
+		p.Describe[dut.CapStorage] = "SD_MUX=" + os.Getenv("SD_MUX") + " " + st.Device
+	}
+	if path := os.Getenv("SERIAL"); path != "" {
+		baud := 115200
+		if v := os.Getenv("SERIAL_BAUD"); v != "" {
+			if baud, err = strconv.Atoi(v); err != nil || baud <= 0 {
+				return nil, fmt.Errorf("board: SERIAL_BAUD=%q: want a positive number of bits per second", v)
+			}
+		}
+		c := &console{}
+		port, err := serialconsole.Open(path, baud, &c.capture)
+		if err != nil {
+			return nil, fmt.Errorf("board: SERIAL=%s: %w", path, err)
+		}
+		c.port = port
+		p.Console = c
+		p.Closers = append(p.Closers, port)
+		p.Describe[dut.CapConsole] = fmt.Sprintf("SERIAL=%s at %d baud", path, baud)
+	}
+	return New(name, p)
+}
+
+// console is a serial port with its capture.
+type console struct {
+	port    *serialconsole.Port
+	capture dut.Capture
+}
+
+func (c *console) Write(p []byte) (int, error) { return c.port.Write(p) }
+func (c *console) Log() *dut.Capture           { return &c.capture }
+
+// Alive reports whether the port's reader still runs (the worker's health
+// check reads it).
+func (c *console) Alive() bool {
+	select {
+	case <-c.port.Done():
+		return false
+	default:
+		return true
+	}
+}
+
+// Check probes every configured device and writes one line per device to
+// w; it returns an error naming each device that failed. Power state is
+// read, relay channel 1 is read back and the console must be open; the
+// storage is listed but not switched (the DUT may be using it).
+func (b *Board) Check(ctx context.Context, w io.Writer) error {
+	var errs []error
+	line := func(c dut.Capability, detail string, err error) {
+		mark := "ok"
+		if err != nil {
+			mark = "FAILED: " + err.Error()
+			errs = append(errs, fmt.Errorf("%s: %w", c, err))
+		}
+		fmt.Fprintf(w, "%-8s %-50s %s\n", c, b.p.Describe[c]+detail, mark)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := b.p.Power.State(cctx)
+	line(dut.CapPower, fmt.Sprintf(" (state %s)", st), err)
+	if b.p.Storage != nil {
+		line(dut.CapStorage, " (not switched by a check)", nil)
+	}
+	if c, ok := b.p.Console.(*console); ok {
+		var err error
+		if !c.Alive() {
+			err = errors.New("the serial port closed")
+		}
+		line(dut.CapConsole, fmt.Sprintf(" (%d bytes captured)", c.capture.Len()), err)
+	}
+	if r, ok := b.p.Relay.(interface {
+		State(ctx context.Context, channel int) (bool, error)
+	}); ok {
+		closed, err := r.State(cctx, 1)
+		line(dut.CapRelay, fmt.Sprintf(" (channel 1 closed=%v)", closed), err)
+	}
+	return errors.Join(errs...)
+}
