@@ -121,8 +121,13 @@ func flash(ctx context.Context, dst dut.Target, src io.Reader, o Options, touche
 	// An uncompressed image file is read only where it holds data, when
 	// the target's other blocks need not be written and no whole-image
 	// digest is asked for.
-	if f, size := rawFile(src); f != nil && (zeroed || o.Bmap != nil) && !o.Delta && o.SHA256 == "" && !o.Digest && o.SourceSHA256 == "" {
-		return flashExtents(ctx, dst, f, size, o, zeroed, touched)
+	if f, size := rawFile(src); f != nil && o.SHA256 == "" && !o.Digest && o.SourceSHA256 == "" {
+		switch {
+		case o.Delta:
+			return flashDelta(ctx, dst, f, size, o, touched)
+		case zeroed || o.Bmap != nil:
+			return flashExtents(ctx, dst, f, size, o, zeroed, touched)
+		}
 	}
 	start := time.Now()
 	var srcSum *hashingReader
