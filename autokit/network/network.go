@@ -1,0 +1,83 @@
+// Package network chooses and builds the DUT-facing network from
+// configuration: NETWORK names the driver and NETWORK_* variables carry
+// its parameters.
+//
+//	NETWORK=dnsmasq   NETWORK_INTERFACE, NETWORK_SUBNET (10.42.0.1/24), NETWORK_SSH_PORT (22222),
+//	                  NETWORK_NAT (false), NETWORK_DUT_MAC, NETWORK_DNS, NETWORK_LEASE_TIME (1h),
+//	                  NETWORK_STATE_DIR (/run/leviathan), NETWORK_TIMEOUT (2m), NETWORK_DNSMASQ (dnsmasq)
+//	NETWORK=nmshared  NETWORK_INTERFACE, NETWORK_SUBNET, NETWORK_SSH_PORT, NETWORK_DUT_MAC,
+//	                  NETWORK_CONNECTION, NETWORK_WIFI_SSID, NETWORK_WIFI_PSK, NETWORK_WIFI_BAND (bg),
+//	                  NETWORK_LEASE_DIR (/var/lib/NetworkManager), NETWORK_TIMEOUT (2m)
+//
+// Open checks the configuration and touches nothing on the host; Start
+// brings the network up and Close takes it down.
+//
+// Limits: no mDNS fallback for the address yet.
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/network/dnsmasq"
+	"github.com/balena/leviathan-action/autokit/network/nmshared"
+	"github.com/balena/leviathan-action/autokit/power"
+)
+
+// Prefix is the prefix of every network variable.
+const Prefix = "NETWORK"
+
+// ErrNotConfigured is returned by Open when NETWORK is not set.
+var ErrNotConfigured = errors.New("network: NETWORK is not set")
+
+// Network is a DUT network the worker brings up and down.
+type Network interface {
+	dut.Network
+	Start(ctx context.Context) error
+	io.Closer
+}
+
+var (
+	_ Network = (*dnsmasq.Network)(nil)
+	_ Network = (*nmshared.Network)(nil)
+)
+
+// Names lists the drivers, sorted.
+func Names() []string { return []string{"dnsmasq", "nmshared"} }
+
+// Open builds the network NETWORK names from the NETWORK_* variables
+// getenv returns. Errors name the variable; an unknown driver lists the
+// allowed ones.
+func Open(getenv func(string) string, log *slog.Logger) (Network, error) {
+	name := strings.ToLower(strings.TrimSpace(getenv(Prefix)))
+	switch name {
+	case "":
+		return nil, fmt.Errorf("%w; one of: %s", ErrNotConfigured, strings.Join(Names(), ", "))
+	case "dnsmasq":
+		var c dnsmasq.Config
+		if err := power.Load(getenv, Prefix, &c); err != nil {
+			return nil, fmt.Errorf("network: NETWORK=dnsmasq: %w", err)
+		}
+		var o []dnsmasq.Option
+		if log != nil {
+			o = append(o, dnsmasq.WithLogger(log))
+		}
+		return dnsmasq.New(c, o...)
+	case "nmshared":
+		var c nmshared.Config
+		if err := power.Load(getenv, Prefix, &c); err != nil {
+			return nil, fmt.Errorf("network: NETWORK=nmshared: %w", err)
+		}
+		var o []nmshared.Option
+		if log != nil {
+			o = append(o, nmshared.WithLogger(log))
+		}
+		return nmshared.New(c, o...)
+	}
+	return nil, fmt.Errorf("network: unknown NETWORK=%q; one of: %s", name, strings.Join(Names(), ", "))
+}

@@ -1,0 +1,18 @@
+// Package nmshared brings up the DUT network through NetworkManager
+// (NETWORK=nmshared): a connection with ipv4.method shared, which makes
+// NetworkManager run its own dnsmasq for DHCP and masquerade the DUT's
+// traffic. Wired by default; a wifi access point (802-11-wireless.mode
+// ap, WPA2-PSK) when NETWORK_WIFI_SSID is set. The DUT's address comes
+// from NetworkManager's lease file,
+// /var/lib/NetworkManager/dnsmasq-<interface>.leases.
+//
+// Every nmcli command is built by a method of its own (AddArgs, UpArgs,
+// …) and run through a runner.Runner, so tests check the exact argument
+// lists without NetworkManager.
+//
+// Limits: needs NetworkManager running and nmcli; the connection
+// (NETWORK_CONNECTION, "leviathan-<interface>" by default) is replaced if
+// it exists and deleted on Close. The PSK is passed on nmcli's command line
+// (visible in the process list while nmcli runs) and redacted from errors
+// and logs.
+package nmshared
