@@ -132,29 +132,49 @@ func run(ctx context.Context, build string, size int64, runs int) error {
 	fmt.Printf("\ndelta re-flash of an unchanged image: %.2fs vs full flash %.2fs = %.0f%% (target ≤ 15%%)\n",
 		delta.Seconds(), full.Seconds(), 100*delta.Seconds()/full.Seconds())
 
-	// The physical limit: raw sequential writes vs a dense image.
+	// The physical limit: raw sequential writes vs a dense image. The
+	// dense image lives in memory (/dev/shm) when it can, so the figure
+	// is the writer's against the target's write speed, not the source
+	// disk's read speed sharing the same device. Median of three runs,
+	// each from an empty page cache.
 	const denseMiB = 1024
-	dense := filepath.Join(dir, "dense.img")
+	denseDir := dir
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		denseDir = "/dev/shm"
+	}
+	dense := filepath.Join(denseDir, "leviathan-bench-dense.img")
 	if err := makeDense(dense, denseMiB<<20); err != nil {
 		return err
 	}
-	os.Remove(target)
-	dropCaches()
-	ddZero, err := timeOnce(ctx, "dd", "if=/dev/zero", "of="+target, "bs=4M", fmt.Sprintf("count=%d", denseMiB/4), "conv=fsync", "status=none")
-	if err != nil {
-		return err
+	defer os.Remove(dense)
+	var ddRuns, levRuns []time.Duration
+	for range 3 {
+		os.Remove(target)
+		dropCaches()
+		d, err := timeOnce(ctx, "dd", "if=/dev/zero", "of="+target, "bs=4M", fmt.Sprintf("count=%d", denseMiB/4), "conv=fsync", "status=none")
+		if err != nil {
+			return err
+		}
+		ddRuns = append(ddRuns, d)
+		os.Remove(target)
+		dropCaches()
+		l, err := timeOnce(ctx, cli, "flash", "-q", "--no-verify", "--image", dense, "--target", target)
+		if err != nil {
+			return err
+		}
+		levRuns = append(levRuns, l)
 	}
-	os.Remove(target)
-	dropCaches()
-	levDense, err := timeOnce(ctx, cli, "flash", "-q", "--no-verify", "--image", dense, "--target", target)
-	if err != nil {
-		return err
-	}
+	ddZero, levDense := median(ddRuns), median(levRuns)
 	rawMBs, levMBs := denseMiB*1.048576/ddZero.Seconds(), denseMiB*1.048576/levDense.Seconds()
-	fmt.Printf("dense %d MiB image: %.0f MB/s vs the target's raw sequential write %.0f MB/s = %.0f%% (target ≥ 90%%)\n",
-		denseMiB, levMBs, rawMBs, 100*levMBs/rawMBs)
-	os.Remove(dense)
+	fmt.Printf("dense %d MiB image (source in %s): %.0f MB/s vs the target's raw sequential write (dd from /dev/zero, conv=fsync) %.0f MB/s = %.0f%% (target ≥ 90%%; medians of 3)\n",
+		denseMiB, denseDir, levMBs, rawMBs, 100*levMBs/rawMBs)
 	return nil
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func timeOnce(ctx context.Context, name string, args ...string) (time.Duration, error) {
