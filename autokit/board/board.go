@@ -5,11 +5,9 @@
 // the worker serves it like QemuKit and suites skip what it lacks.
 //
 // Open builds a Board from the environment (POWER=…, SD_MUX=…, SERIAL=…,
-// DIGITAL_RELAY=…) through each family's own configuration; Check probes
-// every configured device for `leviathan worker --check`.
-//
-// Limits: network, video and keyboard drivers are composed when passed in
-// Parts; Open does not configure them from the environment yet.
+// DIGITAL_RELAY=…, KEYBOARD=…, VIDEO=…, NETWORK=…) through each family's
+// own configuration; Check probes every configured device for
+// `leviathan worker --check`.
 package board
 
 import (

@@ -90,9 +90,12 @@ func TestOpenFromEnvironment(t *testing.T) {
 		{"unknown mux", map[string]string{"POWER": "dummy", "SD_MUX": "floppy"}, "usbsdmux"},
 		{"missing serial device", map[string]string{"POWER": "dummy", "SERIAL": "/dev/does-not-exist"}, "/dev/does-not-exist"},
 		{"bad baud", map[string]string{"POWER": "dummy", "SERIAL": "/dev/null", "SERIAL_BAUD": "fast"}, "SERIAL_BAUD"},
+		{"unknown keyboard", map[string]string{"POWER": "dummy", "KEYBOARD": "ps2"}, "hidgadget"},
+		{"video without a device", map[string]string{"POWER": "dummy", "VIDEO": "v4l2"}, "VIDEO_DEVICE"},
+		{"network without an interface", map[string]string{"POWER": "dummy", "NETWORK": "dnsmasq"}, "NETWORK_INTERFACE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, v := range append(board.Variables, "SD_MUX_DEVICE", "SERIAL_BAUD") {
+			for _, v := range append(board.Variables, "SD_MUX_DEVICE", "SERIAL_BAUD", "VIDEO_DEVICE", "NETWORK_INTERFACE") {
 				t.Setenv(v, "")
 			}
 			for k, v := range tc.env {

@@ -7,15 +7,16 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/keyboard"
+	"github.com/balena/leviathan-action/autokit/network"
 	"github.com/balena/leviathan-action/autokit/power"
 	"github.com/balena/leviathan-action/autokit/relay/relayenv"
 	"github.com/balena/leviathan-action/autokit/sdmux/sdmuxenv"
 	"github.com/balena/leviathan-action/autokit/serialconsole"
+	"github.com/balena/leviathan-action/autokit/video"
 )
 
 // Variables names the environment variables that select a driver family;
@@ -34,8 +35,9 @@ func Configured(getenv func(string) string) bool {
 
 // Open builds the board the process environment describes: DIGITAL_RELAY
 // first (a button-mode POWER may press it), then POWER (required), SD_MUX
-// (refusing to switch while powered), SERIAL (SERIAL_BAUD, 115200 by
-// default). On error every device opened so far is closed again.
+// (refusing to switch while powered), SERIAL, KEYBOARD, VIDEO and NETWORK
+// (started: its DHCP server runs until Close), each from its family's
+// variables. On error every device opened so far is closed again.
 func Open(ctx context.Context, name string, log *slog.Logger) (b *Board, err error) {
 	var p Parts
 	p.Describe = map[dut.Capability]string{}
@@ -46,11 +48,6 @@ func Open(ctx context.Context, name string, log *slog.Logger) (b *Board, err err
 			}
 		}
 	}()
-	for _, v := range []string{"NETWORK", "VIDEO", "KEYBOARD"} {
-		if os.Getenv(v) != "" {
-			return nil, fmt.Errorf("board: %s=%s: this build has no %s drivers wired into the worker yet", v, os.Getenv(v), strings.ToLower(v))
-		}
-	}
 	r, err := relayenv.Open(ctx, log)
 	if err != nil {
 		return nil, err
@@ -78,21 +75,44 @@ func Open(ctx context.Context, name string, log *slog.Logger) (b *Board, err err
 		p.Describe[dut.CapStorage] = "SD_MUX=" + os.Getenv("SD_MUX") + " " + st.Device
 	}
 	if path := os.Getenv("SERIAL"); path != "" {
-		baud := 115200
-		if v := os.Getenv("SERIAL_BAUD"); v != "" {
-			if baud, err = strconv.Atoi(v); err != nil || baud <= 0 {
-				return nil, fmt.Errorf("board: SERIAL_BAUD=%q: want a positive number of bits per second", v)
-			}
-		}
 		c := &console{}
-		port, err := serialconsole.Open(path, baud, &c.capture)
+		port, err := serialconsole.OpenEnv(os.Getenv, &c.capture, serialconsole.WithLogger(log))
 		if err != nil {
-			return nil, fmt.Errorf("board: SERIAL=%s: %w", path, err)
+			return nil, err
 		}
 		c.port = port
 		p.Console = c
 		p.Closers = append(p.Closers, port)
-		p.Describe[dut.CapConsole] = fmt.Sprintf("SERIAL=%s at %d baud", path, baud)
+		p.Describe[dut.CapConsole] = "SERIAL=" + path
+	}
+	if os.Getenv("KEYBOARD") != "" {
+		k, err := keyboard.Open(os.Getenv, keyboard.WithLogger(log))
+		if err != nil {
+			return nil, err
+		}
+		p.Keyboard = k
+		p.Closers = append(p.Closers, k)
+		p.Describe[dut.CapKeyboard] = "KEYBOARD=" + os.Getenv("KEYBOARD")
+	}
+	if os.Getenv("VIDEO") != "" {
+		v, err := video.Open(os.Getenv, video.WithLogger(log))
+		if err != nil {
+			return nil, err
+		}
+		p.Screen = v
+		p.Describe[dut.CapScreen] = "VIDEO=" + os.Getenv("VIDEO")
+	}
+	if os.Getenv("NETWORK") != "" {
+		n, err := network.Open(os.Getenv, log)
+		if err != nil {
+			return nil, err
+		}
+		if err := n.Start(ctx); err != nil {
+			return nil, err
+		}
+		p.Network = n
+		p.Closers = append(p.Closers, n)
+		p.Describe[dut.CapNetwork] = "NETWORK=" + os.Getenv("NETWORK")
 	}
 	return New(name, p)
 }
