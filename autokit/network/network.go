@@ -24,9 +24,9 @@ import (
 	"strings"
 
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/envconf"
 	"github.com/balena/leviathan-action/autokit/network/dnsmasq"
 	"github.com/balena/leviathan-action/autokit/network/nmshared"
-	"github.com/balena/leviathan-action/autokit/power"
 )
 
 // Prefix is the prefix of every network variable.
@@ -60,7 +60,7 @@ func Open(getenv func(string) string, log *slog.Logger) (Network, error) {
 		return nil, fmt.Errorf("%w; one of: %s", ErrNotConfigured, strings.Join(Names(), ", "))
 	case "dnsmasq":
 		var c dnsmasq.Config
-		if err := power.Load(getenv, Prefix, &c); err != nil {
+		if err := envconf.Load(getenv, Prefix, &c); err != nil {
 			return nil, fmt.Errorf("network: NETWORK=dnsmasq: %w", err)
 		}
 		var o []dnsmasq.Option
@@ -70,7 +70,7 @@ func Open(getenv func(string) string, log *slog.Logger) (Network, error) {
 		return dnsmasq.New(c, o...)
 	case "nmshared":
 		var c nmshared.Config
-		if err := power.Load(getenv, Prefix, &c); err != nil {
+		if err := envconf.Load(getenv, Prefix, &c); err != nil {
 			return nil, fmt.Errorf("network: NETWORK=nmshared: %w", err)
 		}
 		var o []nmshared.Option

@@ -2,19 +2,12 @@ package power
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"reflect"
-	"strconv"
-	"strings"
-	"text/tabwriter"
-	"time"
-
-	"github.com/kelseyhightower/envconfig"
 
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/envconf"
 	"github.com/balena/leviathan-action/autokit/power/button"
 	"github.com/balena/leviathan-action/autokit/power/dli"
 	"github.com/balena/leviathan-action/autokit/power/dummy"
@@ -59,24 +52,11 @@ func (d deps) http() []pduhttp.Option {
 	return o
 }
 
-// Driver is one entry of the table: a name, what it drives, and how to
-// build it from its configuration.
-type Driver struct {
-	Name string
-	Doc  string
-	// Config returns a pointer to a new zero configuration struct with
-	// envconfig tags.
-	Config func() any
-	open   func(cfg any, d deps) (dut.Power, error)
-}
+// Driver is one entry of the table.
+type Driver = envconf.Driver[dut.Power, deps]
 
 func entry[C any](name, doc string, open func(C, deps) (dut.Power, error)) Driver {
-	return Driver{
-		Name:   name,
-		Doc:    doc,
-		Config: func() any { return new(C) },
-		open:   func(cfg any, d deps) (dut.Power, error) { return open(*cfg.(*C), d) },
-	}
+	return envconf.Entry(name, doc, open)
 }
 
 // drivers is the fixed table, sorted by name.
@@ -108,126 +88,32 @@ var drivers = [...]Driver{
 	}),
 }
 
+var family = envconf.Family[dut.Power, deps]{Package: "power", Prefix: Prefix,
+	NotConfigured: ErrNotConfigured, Drivers: drivers[:]}
+
 // Drivers lists the drivers Open knows, sorted by name.
-func Drivers() []Driver { return drivers[:] }
+func Drivers() []Driver { return family.Drivers }
 
 // Names lists the driver names, sorted.
-func Names() []string {
-	n := make([]string, len(drivers))
-	for i, d := range drivers {
-		n[i] = d.Name
-	}
-	return n
-}
-
-func lookup(name string) (Driver, bool) {
-	for _, d := range drivers {
-		if d.Name == name {
-			return d, true
-		}
-	}
-	return Driver{}, false
-}
+func Names() []string { return family.Names() }
 
 // Open builds the driver POWER names, configured from the POWER_*
 // variables that getenv returns (os.Getenv for the process environment).
 // It fails with ErrNotConfigured when POWER is empty, and with an error
 // naming the variable when one is missing or malformed.
 func Open(getenv func(string) string, opts ...Option) (dut.Power, error) {
-	name := strings.ToLower(strings.TrimSpace(getenv(Prefix)))
-	if name == "" {
-		return nil, fmt.Errorf("%w; one of: %s", ErrNotConfigured, strings.Join(Names(), ", "))
-	}
-	drv, ok := lookup(name)
-	if !ok {
-		return nil, fmt.Errorf("power: unknown POWER=%q; one of: %s", name, strings.Join(Names(), ", "))
-	}
-	cfg := drv.Config()
-	if err := Load(getenv, Prefix, cfg); err != nil {
-		return nil, fmt.Errorf("power: POWER=%s: %w", name, err)
-	}
 	var d deps
 	for _, o := range opts {
 		o(&d)
 	}
-	p, err := drv.open(cfg, d)
-	if err != nil {
-		return nil, fmt.Errorf("power: POWER=%s: %w", name, err)
-	}
-	return p, nil
+	return family.Open(getenv, d)
 }
 
 // Usage writes, for each driver, the variables it reads with their
 // defaults and descriptions, as envconfig formats them.
-func Usage(w io.Writer) error {
-	for _, d := range drivers {
-		fmt.Fprintf(w, "POWER=%s: %s\n", d.Name, d.Doc)
-		tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-		if err := envconfig.Usagef(Prefix, d.Config(), tw, "{{range .}}  {{usage_key .}}\t{{usage_type .}}\t{{usage_default .}}\t{{usage_required .}}\t{{usage_description .}}\n{{end}}"); err != nil {
-			return err
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func Usage(w io.Writer) error { return family.Usage(w) }
 
-// Load fills the struct spec points to from getenv, following envconfig's
-// rules for the tags this package's drivers use: each field's variable is
-// prefix + "_" + its envconfig tag, "default" applies when the variable is
-// empty, and "required" makes an empty variable an error. Field types:
-// string, int, bool and time.Duration. (envconfig itself reads only the
-// process environment; a test checks both agree.)
+// Load fills spec from getenv; see envconf.Load.
 func Load(getenv func(string) string, prefix string, spec any) error {
-	v := reflect.ValueOf(spec)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return errors.New("power: Load needs a pointer to a struct")
-	}
-	v = v.Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("envconfig")
-		if tag == "" || tag == "-" || !f.IsExported() {
-			continue
-		}
-		key := strings.ToUpper(prefix + "_" + tag)
-		raw := getenv(key)
-		if raw == "" {
-			if f.Tag.Get("required") == "true" {
-				return fmt.Errorf("%s is required", key)
-			}
-			raw = f.Tag.Get("default")
-			if raw == "" {
-				continue
-			}
-		}
-		fv := v.Field(i)
-		switch {
-		case f.Type == reflect.TypeFor[time.Duration]():
-			d, err := time.ParseDuration(raw)
-			if err != nil {
-				return fmt.Errorf("%s=%q is not a duration such as 500ms or 5s", key, raw)
-			}
-			fv.SetInt(int64(d))
-		case f.Type.Kind() == reflect.String:
-			fv.SetString(raw)
-		case f.Type.Kind() == reflect.Int:
-			n, err := strconv.ParseInt(raw, 0, 64)
-			if err != nil {
-				return fmt.Errorf("%s=%q is not an integer", key, raw)
-			}
-			fv.SetInt(n)
-		case f.Type.Kind() == reflect.Bool:
-			b, err := strconv.ParseBool(raw)
-			if err != nil {
-				return fmt.Errorf("%s=%q is not true or false", key, raw)
-			}
-			fv.SetBool(b)
-		default:
-			return fmt.Errorf("power: %s: field type %s is not supported", key, f.Type)
-		}
-	}
-	return nil
+	return envconf.Load(getenv, prefix, spec)
 }

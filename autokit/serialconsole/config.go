@@ -9,7 +9,7 @@ import (
 	"go.bug.st/serial"
 
 	"github.com/balena/leviathan-action/autokit/dut"
-	"github.com/balena/leviathan-action/autokit/power"
+	"github.com/balena/leviathan-action/autokit/envconf"
 )
 
 // Prefix is the variable that names the device and the prefix of the
@@ -80,7 +80,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.Device == "" {
 		return c, ErrNotConfigured
 	}
-	if err := power.Load(getenv, Prefix, &c); err != nil {
+	if err := envconf.Load(getenv, Prefix, &c); err != nil {
 		return c, fmt.Errorf("serialconsole: %w", err)
 	}
 	if _, err := c.mode(); err != nil {
