@@ -5,48 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"testing"
 
-	diskfs "github.com/diskfs/go-diskfs"
-	"github.com/diskfs/go-diskfs/backend/file"
-	"github.com/diskfs/go-diskfs/disk"
-	"github.com/diskfs/go-diskfs/filesystem"
-	"github.com/diskfs/go-diskfs/partition/gpt"
-
 	"github.com/balena/leviathan-action/autokit/bootpart"
+	"github.com/balena/leviathan-action/autokit/duttest"
 )
 
-// gptDisk makes a 48 MiB GPT disk whose one partition is FAT32 when fat
-// is true and left empty otherwise.
-func gptDisk(t *testing.T, fat bool) *os.File {
-	t.Helper()
-	f, err := os.Create(filepath.Join(t.TempDir(), "disk.img"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	f.Truncate(48 << 20)
-	d, err := diskfs.OpenBackend(file.New(f, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	typ := gpt.LinuxFilesystem
-	if fat {
-		typ = gpt.EFISystemPartition
-	}
-	tb := &gpt.Table{LogicalSectorSize: 512, PhysicalSectorSize: 512, ProtectiveMBR: true,
-		Partitions: []*gpt.Partition{{Index: 1, Start: 2048, End: 2048 + 40<<11 - 1, Type: typ, Name: "boot"}}}
-	if err := d.Partition(tb); err != nil {
-		t.Fatal(err)
-	}
-	if fat {
-		if _, err := d.CreateFilesystem(disk.FilesystemSpec{Partition: 1, FSType: filesystem.TypeFat32}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return f
-}
+func gptDisk(t *testing.T, fat bool) *os.File { return duttest.FATDisk(t, fat) }
 
 func TestConfigJSONMergesAndKeepsFields(t *testing.T) {
 	f := gptDisk(t, true)

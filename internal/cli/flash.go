@@ -16,6 +16,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/balena/leviathan-action/autokit/bootpart"
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/image"
 	"github.com/balena/leviathan-action/autokit/image/bmap"
@@ -39,7 +40,12 @@ is "marked dirty"), like any failure after writing started. With
 its SHA-256, and a mismatch is refused before the target is opened (this
 reads the image twice). --image-sha256 is the SHA-256 of the file as read
 (the download), or "published" to fetch it from <URL>.sha256; it is
-checked as the image streams and fails the flash before the final sync.`)
+checked as the image streams and fails the flash before the final sync.
+
+Configuration: --file NAME=PATH (repeatable) writes PATH's contents as
+NAME into the FAT boot partition of the written image after it was
+verified — config.json the way OS images are provisioned per device —
+in Go, without root or mounting.`)
 	src := fs.String("image", "", "image to write: a path or an http(s) URL (required)")
 	target := fs.String("target", "", "file or block device to write to (required)")
 	bmapPath := fs.String("bmap", "", "bmaptool block map of the image (.bmap)")
@@ -49,6 +55,8 @@ checked as the image streams and fails the flash before the final sync.`)
 	precheck := fs.Bool("precheck", false, "with --sha256 and a local image: check the decompressed image's SHA-256 before opening the target (reads the image twice)")
 	srcSum := fs.String("image-sha256", "", `expected SHA-256 of the image file as read (the download), or "published" for <URL>.sha256`)
 	quiet := fs.Bool("q", false, "no progress bar")
+	var files stringList
+	fs.Var(&files, "file", "NAME=PATH: write PATH into the image's FAT boot partition as NAME after flashing (repeatable)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -90,6 +98,10 @@ checked as the image streams and fails the flash before the final sync.`)
 			return fmt.Errorf("%s: %w", *bmapPath, err)
 		}
 	}
+	inject, err := readInjections(files)
+	if err != nil {
+		return err
+	}
 	if *precheck {
 		if err := precheckSHA256(ctx, *src, opts.SHA256); err != nil {
 			return err
@@ -126,6 +138,9 @@ checked as the image streams and fails the flash before the final sync.`)
 		}
 	}
 	res, err := image.Flash(ctx, dst, in, opts)
+	if err == nil {
+		err = injectFiles(dst, inject)
+	}
 	if cerr := dst.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -143,6 +158,49 @@ checked as the image streams and fails the flash before the final sync.`)
 	fmt.Fprintf(e.Stdout, "wrote %s (%s, %d bytes) to %s in %.1fs (%.0f MB/s): %d bytes written, %d zeros skipped, %d unchanged, %d unmapped; %s; %s\n",
 		*src, res.Format, res.ImageBytes, *target, res.Duration.Seconds(), res.MBps(),
 		res.Written, res.Skipped, res.Unchanged, res.Unmapped, verified, digest)
+	for _, f := range inject {
+		fmt.Fprintf(e.Stdout, "wrote %s (%d bytes) into the boot partition\n", f.name, len(f.data))
+	}
+	return nil
+}
+
+// injection is a file for the image's boot partition.
+type injection struct {
+	name string
+	data []byte
+}
+
+// readInjections reads the --file NAME=PATH arguments before anything is
+// written, so a missing file fails the command with the target untouched.
+func readInjections(args []string) ([]injection, error) {
+	var out []injection
+	for _, a := range args {
+		name, path, ok := strings.Cut(a, "=")
+		if !ok || name == "" || path == "" {
+			return nil, usageError("--file %q: want NAME=PATH, such as config.json=./config.json", a)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--file %s: %w", name, err)
+		}
+		out = append(out, injection{name, data})
+	}
+	return out, nil
+}
+
+// injectFiles writes the files into the flashed image's FAT boot
+// partition.
+func injectFiles(dst target, files []injection) error {
+	for _, f := range files {
+		if err := bootpart.WriteFile(dst, f.name, f.data); err != nil {
+			return fmt.Errorf("writing %s into the boot partition: %w", f.name, err)
+		}
+	}
+	if len(files) > 0 {
+		if err := dst.Sync(); err != nil {
+			return fmt.Errorf("syncing the target: %w", err)
+		}
+	}
 	return nil
 }
 

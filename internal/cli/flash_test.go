@@ -6,6 +6,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/balena/leviathan-action/autokit/bootpart"
+	"github.com/balena/leviathan-action/autokit/duttest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -235,4 +237,46 @@ func TestProgressText(t *testing.T) {
 func sha256Hex(p []byte) string {
 	s := sha256.Sum256(p)
 	return hex.EncodeToString(s[:])
+}
+
+func TestFlashCommandInjectsFiles(t *testing.T) {
+	disk := duttest.FATDisk(t, true)
+	noFAT := duttest.FATDisk(t, false)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte(`{"hostname":"rpi4-01"}`), 0o644)
+	target := filepath.Join(dir, "target.img")
+	ctx := context.Background()
+
+	code, out, _ := runCLI(t, ctx, "flash", "-q", "--image", disk.Name(), "--target", target,
+		"--file", "config.json="+cfg, "--file", "extra/notes.txt="+cfg)
+	if code != 0 || !strings.Contains(out, "wrote config.json (22 bytes) into the boot partition") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	f, err := os.Open(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got, err := bootpart.ReadFile(f, "config.json"); err != nil || string(got) != `{"hostname":"rpi4-01"}` {
+		t.Errorf("config.json in the flashed image = %q, %v", got, err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"not NAME=PATH", []string{"--image", disk.Name(), "--file", "config.json"}, "want NAME=PATH"},
+		{"missing file", []string{"--image", disk.Name(), "--file", "config.json=" + filepath.Join(dir, "nope.json")}, "nope.json"},
+		{"image without a FAT partition", []string{"--image", noFAT.Name(), "--file", "config.json=" + cfg}, "boot partition"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tgt := filepath.Join(t.TempDir(), "t.img")
+			code, out, errs := runCLI(t, ctx, append([]string{"flash", "-q", "--target", tgt}, tc.args...)...)
+			if code == 0 || !strings.Contains(errs, tc.want) || strings.Contains(out, "wrote") {
+				t.Fatalf("exit %d, stderr %q; want a failure naming %q and no success line", code, errs, tc.want)
+			}
+		})
+	}
 }
