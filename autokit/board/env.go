@@ -139,8 +139,10 @@ func (c *console) Alive() bool {
 
 // Check probes every configured device and writes one line per device to
 // w; it returns an error naming each device that failed. Power state is
-// read, relay channel 1 is read back and the console must be open; the
-// storage is listed but not switched (the DUT may be using it).
+// read, relay channel 1 is read back, the console must be open, the video
+// device must give a frame and the keyboard device be open; the network is
+// started; the storage is listed but not switched (the DUT may be using
+// it).
 func (b *Board) Check(ctx context.Context, w io.Writer) error {
 	var errs []error
 	line := func(c dut.Capability, detail string, err error) {
@@ -164,6 +166,18 @@ func (b *Board) Check(ctx context.Context, w io.Writer) error {
 			err = errors.New("the serial port closed")
 		}
 		line(dut.CapConsole, fmt.Sprintf(" (%d bytes captured)", c.capture.Len()), err)
+	}
+	if b.p.Keyboard != nil {
+		line(dut.CapKeyboard, " (device open)", nil)
+	}
+	if b.p.Screen != nil {
+		png, err := b.p.Screen.Screenshot(cctx)
+		line(dut.CapScreen, fmt.Sprintf(" (a %d-byte frame)", len(png)), err)
+	}
+	if b.p.Network != nil {
+		// The DHCP server runs; a DUT that is off has no lease, which is
+		// no fault of the network.
+		line(dut.CapNetwork, " (serving DHCP)", nil)
 	}
 	if r, ok := b.p.Relay.(interface {
 		State(ctx context.Context, channel int) (bool, error)
