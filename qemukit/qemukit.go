@@ -427,6 +427,9 @@ func (d *DUT) Log() *dut.Capture { return &d.console }
 
 // Address implements dut.Network.
 func (d *DUT) Address(ctx context.Context) (dut.Address, error) {
+	if err := ctx.Err(); err != nil {
+		return dut.Address{}, fmt.Errorf("qemukit: address: %w", err)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.run == nil {

@@ -40,11 +40,15 @@ type Conn struct {
 	events  func(Event)
 	done    chan struct{}
 	err     error
+	seq     int64 // the last command's id; c.mu held
 }
 
 type reply struct {
 	Return json.RawMessage `json:"return"`
 	Error  *Error          `json:"error"`
+	// ID echoes the command's id, so a late reply to a command whose
+	// caller gave up is not taken for the next command's.
+	ID *int64 `json:"id"`
 }
 
 type message struct {
@@ -110,9 +114,14 @@ func (c *Conn) read(sc *bufio.Scanner) {
 // Execute runs command with args (nil for none) and decodes its return
 // value into result (nil to discard).
 func (c *Conn) Execute(ctx context.Context, command string, args, result any) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("qmp: %s: %w", command, err) // not sent
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	req := map[string]any{"execute": command}
+	c.seq++
+	id := c.seq
+	req := map[string]any{"execute": command, "id": id}
 	if args != nil {
 		req["arguments"] = args
 	}
@@ -127,22 +136,27 @@ func (c *Conn) Execute(ctx context.Context, command string, args, result any) er
 	if _, err := c.conn.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("qmp: sending %s: %w", command, err)
 	}
-	select {
-	case <-ctx.Done():
-		return fmt.Errorf("qmp: %s: %w", command, ctx.Err())
-	case <-c.done:
-		return fmt.Errorf("qmp: %s: %w", command, c.err)
-	case r := <-c.replies:
-		if r.Error != nil {
-			r.Error.Command = command
-			return r.Error
-		}
-		if result != nil {
-			if err := json.Unmarshal(r.Return, result); err != nil {
-				return fmt.Errorf("qmp: decoding the reply to %s: %w", command, err)
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("qmp: %s: %w", command, ctx.Err())
+		case <-c.done:
+			return fmt.Errorf("qmp: %s: %w", command, c.err)
+		case r := <-c.replies:
+			if r.ID != nil && *r.ID != id {
+				continue // the reply to an earlier command given up on
 			}
+			if r.Error != nil {
+				r.Error.Command = command
+				return r.Error
+			}
+			if result != nil {
+				if err := json.Unmarshal(r.Return, result); err != nil {
+					return fmt.Errorf("qmp: decoding the reply to %s: %w", command, err)
+				}
+			}
+			return nil
 		}
-		return nil
 	}
 }
 

@@ -209,6 +209,9 @@ func (n *Network) Close() error {
 // NetworkManager's lease file until ctx ends, or for NETWORK_TIMEOUT when
 // ctx has no deadline.
 func (n *Network) Address(ctx context.Context) (dut.Address, error) {
+	if err := ctx.Err(); err != nil {
+		return dut.Address{}, fmt.Errorf("nmshared: address: %w", err)
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.Timeout)
