@@ -86,3 +86,27 @@ func EnvFile(t testing.TB, path string) map[string]string {
 	}
 	return m
 }
+
+// QemuDUT returns a QEMU DUT with an empty 64 MiB disk (it boots only as
+// far as the firmware), powered on when on is set, or skips like NeedQEMU.
+// It is closed when the test ends, logging QEMU's command line on failure.
+func QemuDUT(t testing.TB, name string, on bool) *qemukit.DUT {
+	t.Helper()
+	NeedQEMU(t)
+	d, err := qemukit.New(qemukit.Config{Name: name, Dir: t.TempDir(), DiskSize: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("QEMU command line: %s", d.CommandLine())
+		}
+		d.Close()
+	})
+	if on {
+		if err := d.On(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
