@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"os"
 	"sort"
-	"strings"
 
 	"github.com/balena/leviathan-action/runner-hook/hook"
 	"github.com/balena/leviathan-action/runner-hook/policy"
@@ -95,33 +94,9 @@ commands:
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-14s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintf(w, `
-Configuration comes from the environment (the runner's .env file):
-%s
-Run "leviathan-hook install --runner-dir DIR" once per runner; see the README.
-`, configHelp())
-}
-
-// configHelp lists the hook's environment variables with their defaults.
-func configHelp() string {
-	var b strings.Builder
-	for _, v := range []struct{ name, def, what string }{
-		{"LEVIATHAN_WORKER_URL", "http://127.0.0.1:4321", "the worker serving this runner's DUT"},
-		{"LEVIATHAN_WORKER_TOKEN", "", "the worker's bearer token, if it has one"},
-		{"LEVIATHAN_POLICY", "", "policy file; empty: forks refused, the repository's own events allowed"},
-		{"LEVIATHAN_STATE_DIR", "/var/lib/leviathan/hook", "lease, health record and recent jobs' logs"},
-		{"LEVIATHAN_TESTRUNNER_IMAGE", "", "testrunner image by digest (…@sha256:…); empty: no pull"},
-		{"LEVIATHAN_LEASE_TTL", "60s", "how soon the DUT is powered off after the runner died"},
-		{"LEVIATHAN_LEASE_WAIT", "15m", "how long to wait for a DUT another job holds"},
-		{"LEVIATHAN_KEEP_JOBS", "20", "finished jobs whose logs are kept"},
-	} {
-		def := v.def
-		if def == "" {
-			def = "(empty)"
-		}
-		fmt.Fprintf(&b, "  %-27s %-24s %s\n", v.name, def, v.what)
-	}
-	return b.String()
+	fmt.Fprintf(w, "\nConfiguration comes from the environment (the runner's .env file):\n")
+	hook.Usage(w)
+	fmt.Fprintf(w, "\nRun \"leviathan-hook install --runner-dir DIR\" once per runner; see the README.\n")
 }
 
 func (e Env) flags(name, about string) *flag.FlagSet {
