@@ -23,10 +23,6 @@ type Options struct {
 	// Prompt bounds a call made with an already-cancelled context, and how
 	// long a call may overrun its deadline; 1 s when 0.
 	Prompt time.Duration
-	// Known maps the name of a subtest to a known bug of the
-	// implementation that makes it fail; the subtest is skipped with that
-	// reason until the bug is fixed.
-	Known map[string]string
 }
 
 // Conformance checks n, whose DUT is reachable, against the dut.Network
@@ -45,16 +41,7 @@ func ConformanceWith(t *testing.T, n dut.Network, o Options) {
 	if o.Prompt == 0 {
 		o.Prompt = time.Second
 	}
-	run := func(name string, f func(t *testing.T)) {
-		t.Run(name, func(t *testing.T) {
-			if bug := o.Known[name]; bug != "" {
-				t.Skip("known bug: " + bug)
-			}
-			f(t)
-		})
-	}
-
-	run("Address", func(t *testing.T) {
+	t.Run("Address", func(t *testing.T) {
 		if o.Unreachable != "" {
 			t.Skip("the DUT is unreachable: " + o.Unreachable)
 		}
@@ -91,7 +78,7 @@ func ConformanceWith(t *testing.T, n dut.Network, o Options) {
 			t.Errorf("Address = %+v, then %+v; want the same answer", a, again)
 		}
 	})
-	run("Deadline", func(t *testing.T) {
+	t.Run("Deadline", func(t *testing.T) {
 		if o.Unreachable == "" {
 			t.Skip("the DUT is reachable: Address succeeds before any deadline")
 		}
@@ -107,7 +94,7 @@ func ConformanceWith(t *testing.T, n dut.Network, o Options) {
 			t.Errorf("Address of an unreachable DUT = %+v, %v; want an error wrapping context.DeadlineExceeded", a, err)
 		}
 	})
-	run("CancelledContext", func(t *testing.T) {
+	t.Run("CancelledContext", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		start := time.Now()

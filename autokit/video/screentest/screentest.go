@@ -22,10 +22,6 @@ type Options struct {
 	// Repeat is how many screenshots the Repeated check takes in a row; 3
 	// when 0.
 	Repeat int
-	// Known maps the name of a subtest to a known bug of the
-	// implementation that makes it fail; the subtest is skipped with that
-	// reason until the bug is fixed.
-	Known map[string]string
 }
 
 // Conformance checks s against the dut.Screen contract. It runs its checks
@@ -83,9 +79,6 @@ func ConformanceWith(t *testing.T, s dut.Screen, o Options) {
 		}
 	})
 	t.Run("AfterCancel", func(t *testing.T) {
-		if bug := o.Known["AfterCancel"]; bug != "" {
-			t.Skip("known bug: " + bug)
-		}
 		// A cancelled call must leave the screen usable.
 		shot(t, "after a cancelled call")
 	})
