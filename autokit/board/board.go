@@ -17,6 +17,7 @@ import (
 	"io"
 
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/sdmux"
 )
 
 // Parts are the drivers a Board is made of. Power is required; the others
@@ -111,6 +112,16 @@ func (b *Board) Open(ctx context.Context) (dut.Target, error) {
 		return nil, dut.ErrPoweredOn
 	}
 	return b.p.Storage.Open(ctx)
+}
+
+// Mux is the storage mux behind Open, for flashing procedures that
+// switch the card themselves (mux-host, mux-dut); nil when the storage
+// has none (a card reader) or there is no storage.
+func (b *Board) Mux() sdmux.Mux {
+	if st, ok := b.p.Storage.(*sdmux.Storage); ok && st.Mux != nil {
+		return st.Mux
+	}
+	return nil
 }
 
 // Write implements dut.Console.

@@ -15,6 +15,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/duttest"
 	"github.com/balena/leviathan-action/autokit/power/dummy"
+	"github.com/balena/leviathan-action/autokit/sdmux"
 	"github.com/balena/leviathan-action/autokit/worker"
 )
 
@@ -117,5 +118,33 @@ func TestOpenFromEnvironment(t *testing.T) {
 				t.Fatalf("Open = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+type switchRecorder struct{ to []sdmux.Side }
+
+func (s *switchRecorder) Switch(ctx context.Context, to sdmux.Side) error {
+	s.to = append(s.to, to)
+	return nil
+}
+
+func TestBoardMux(t *testing.T) {
+	m := &switchRecorder{}
+	for _, tc := range []struct {
+		name    string
+		storage dut.Storage
+		want    sdmux.Mux
+	}{
+		{"a mux", &sdmux.Storage{Mux: m, Device: "/dev/disk/by-id/x"}, m},
+		{"a card reader", &sdmux.Storage{Device: "/dev/disk/by-id/x"}, nil},
+		{"no storage", nil, nil},
+	} {
+		b, err := board.New("b", board.Parts{Power: dummy.New(), Storage: tc.storage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b.Mux(); got != tc.want {
+			t.Errorf("%s: Mux() = %v; want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -500,4 +502,51 @@ func (p *parser) walk(proc *Procedure) error {
 		return p.errf(0, "the procedure never flashes")
 	}
 	return nil
+}
+
+// Find reads the procedure at path: a procedure file, or a directory of
+// them from which the one claiming deviceType is taken. A file that does
+// not list deviceType is an error too, so a testbot is never flashed the
+// way another device type is.
+func Find(path, deviceType string, getenv func(string) string) (*Procedure, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("procedure: %w", err)
+	}
+	if fi.IsDir() {
+		if deviceType == "" {
+			return nil, fmt.Errorf("procedure: %s is a directory of procedures: name the board's device type (DEVICE_TYPE, --device-type) to choose one", path)
+		}
+		s, err := LoadDir(os.DirFS(path), ".", getenv)
+		if err != nil {
+			return nil, fmt.Errorf("%w (in %s)", err, path)
+		}
+		p, err := s.For(deviceType)
+		if err != nil {
+			return nil, err
+		}
+		p.File = filepath.Join(path, p.File)
+		return p, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("procedure: %w", err)
+	}
+	p, err := Parse(path, data, getenv)
+	if err != nil {
+		return nil, err
+	}
+	if deviceType != "" && !slices.Contains(p.DeviceTypes, deviceType) {
+		return nil, fmt.Errorf("procedure: %s is for %s, not for device type %q", path, strings.Join(p.DeviceTypes, ", "), deviceType)
+	}
+	return p, nil
+}
+
+// String lists the procedure's steps, for logs and `worker --check`.
+func (p *Procedure) String() string {
+	steps := make([]string, len(p.Steps))
+	for i, s := range p.Steps {
+		steps[i] = string(s.Action)
+	}
+	return fmt.Sprintf("%s (%s): %s", p.Name, p.File, strings.Join(steps, ", "))
 }

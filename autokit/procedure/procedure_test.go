@@ -260,3 +260,42 @@ func TestNoTransitionAtRun(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestFind(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	rpi := write("set/rpi.yaml", "device-types: [raspberrypi4-64]\nprocedure: sd-mux\n")
+	write("set/nuc.yaml", "device-types: [intel-nuc]\nprocedure: flasher\n")
+	set := filepath.Dir(rpi)
+	for _, tc := range []struct {
+		path, deviceType string
+		want             string // the procedure's name, or a fragment of the error
+		ok               bool
+	}{
+		{rpi, "", "sd-mux", true},
+		{rpi, "raspberrypi4-64", "sd-mux", true},
+		{rpi, "intel-nuc", `is for raspberrypi4-64, not for device type "intel-nuc"`, false},
+		{set, "intel-nuc", "flasher", true},
+		{set, "", "name the board's device type (DEVICE_TYPE, --device-type)", false},
+		{set, "beaglebone", `no procedure for device type "beaglebone"; known: intel-nuc, raspberrypi4-64`, false},
+		{filepath.Join(dir, "missing.yaml"), "", "no such file or directory", false},
+		{write("bad.yaml", "device-types: [x]\nsteps: [power-on, flash]\n"), "", "bad.yaml:2", false},
+	} {
+		p, err := Find(tc.path, tc.deviceType, env(nil))
+		switch {
+		case tc.ok && (err != nil || p.Name != tc.want):
+			t.Errorf("Find(%s, %q) = %v, %v; want %s", tc.path, tc.deviceType, p, err, tc.want)
+		case !tc.ok && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("Find(%s, %q) error = %v; want one containing %q", tc.path, tc.deviceType, err, tc.want)
+		}
+	}
+}

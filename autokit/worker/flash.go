@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/dut"
@@ -81,7 +82,7 @@ func (w *Worker) setProgress(done, read int64, doneRate, readRate *image.Meter) 
 
 func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 	st, ok := dut.As[dut.Storage](w.d, dut.CapStorage)
-	if !ok {
+	if !ok && w.proc == nil {
 		return notImplemented(dut.CapStorage)
 	}
 	want := strings.ToLower(r.URL.Query().Get(api.QuerySHA256))
@@ -171,10 +172,14 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 }
 
 // flashTo writes the image in body to the DUT's storage, checks its
-// digest against want (when set), provisions it and closes the target. A
+// digest against want (when set), provisions it and closes the target —
+// or, with a procedure, runs the procedure with that as its flash step. A
 // failure after writing started leaves the medium marked dirty (the
 // error is then an *image.DirtyError).
 func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, opts image.Options) (api.FlashResult, error) {
+	if w.proc != nil {
+		return w.flashByProcedure(ctx, body, opts)
+	}
 	t, err := st.Open(ctx)
 	if err != nil {
 		if errors.Is(err, dut.ErrPoweredOn) {
@@ -182,6 +187,68 @@ func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, op
 		}
 		return api.FlashResult{}, errorf(http.StatusBadGateway, "worker: opening the DUT's storage: %w", err)
 	}
+	res, err := w.writeImage(ctx, t, body, opts)
+	if cerr := t.Close(); cerr != nil && err == nil {
+		err = errorf(http.StatusBadGateway, "worker: closing the DUT's storage: %w", cerr)
+	}
+	return res, err
+}
+
+// flashByProcedure runs the worker's procedure, its flash step writing
+// body. The DUT is off when it returns with an error (the procedure
+// powers it off on failure).
+func (w *Worker) flashByProcedure(ctx context.Context, body io.Reader, opts image.Options) (api.FlashResult, error) {
+	devs := w.procDevs
+	if devs.Power == nil {
+		devs.Power = w.d
+	}
+	if devs.Storage == nil {
+		devs.Storage, _ = dut.As[dut.Storage](w.d, dut.CapStorage)
+	}
+	if devs.Console == nil {
+		devs.Console, _ = dut.As[dut.Console](w.d, dut.CapConsole)
+	}
+	if devs.Relay == nil {
+		devs.Relay, _ = dut.As[dut.Relay](w.d, dut.CapRelay)
+	}
+	devs.Logger = w.log.With("dut", w.d.Name())
+	var res api.FlashResult
+	written := false
+	devs.Flash = func(ctx context.Context, t dut.Target) error {
+		if written {
+			// A second flash step would find the upload consumed.
+			return errors.New("the image was already written by an earlier flash step; a procedure flashes once")
+		}
+		written = true
+		var err error
+		res, err = w.writeImage(ctx, t, body, opts)
+		return err
+	}
+	w.log.Info("flashing procedure", "dut", w.d.Name(), "procedure", w.proc.Name, "file", w.proc.File, "steps", len(w.proc.Steps))
+	start := time.Now()
+	if err := w.proc.Run(ctx, devs); err != nil {
+		var se *statusError
+		if errors.As(err, &se) {
+			// The flash step's own failure keeps its status; the
+			// message names the step it failed in.
+			return api.FlashResult{}, &statusError{status: se.status, err: err}
+		}
+		status := http.StatusBadGateway
+		if ctx.Err() != nil {
+			status = http.StatusBadRequest
+		}
+		return api.FlashResult{}, errorf(status, "worker: flashing procedure %q failed (the DUT was powered off): %w", w.proc.Name, err)
+	}
+	if !written {
+		return api.FlashResult{}, errorf(http.StatusInternalServerError, "worker: flashing procedure %q has no flash step; nothing was written", w.proc.Name)
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// writeImage writes the image in body to the open target t and
+// provisions it; it does not close t.
+func (w *Worker) writeImage(ctx context.Context, t dut.Target, body io.Reader, opts image.Options) (api.FlashResult, error) {
 	src := &recordingReader{r: body}
 	dst := &recordingTarget{Target: t}
 	doneRate, readRate := image.NewMeter(0), image.NewMeter(0)
@@ -223,9 +290,6 @@ func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, op
 			err = errorf(http.StatusInternalServerError, "worker: provisioning the flashed image: %w",
 				&image.DirtyError{Err: perr, MarkErr: image.MarkDirty(t, 0)})
 		}
-	}
-	if cerr := t.Close(); cerr != nil && err == nil {
-		err = errorf(http.StatusBadGateway, "worker: closing the DUT's storage: %w", cerr)
 	}
 	if err != nil {
 		return api.FlashResult{}, err

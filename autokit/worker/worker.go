@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/balena/leviathan-action/autokit/image/cache"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/image/cache"
+	"github.com/balena/leviathan-action/autokit/procedure"
 	"github.com/balena/leviathan-action/autokit/sshexec"
 )
 
@@ -51,6 +52,8 @@ type Worker struct {
 	pool       *sshexec.Pool
 	images     *cache.Cache // uploads kept by SHA-256; nil for none
 	leaseEnd   LeaseEndFunc
+	proc       *procedure.Procedure
+	procDevs   procedure.Devices
 	started    time.Time
 	handler    http.Handler
 
@@ -134,6 +137,18 @@ func WithImageCache(c *cache.Cache) Option { return func(w *Worker) { w.images =
 // WithLeaseEnd calls f after every lease ends, to clean up what the job
 // left behind (its containers, its files).
 func WithLeaseEnd(f LeaseEndFunc) Option { return func(w *Worker) { w.leaseEnd = f } }
+
+// WithProcedure makes every flash run p, the device type's flashing
+// procedure (an SD card through the mux, a flasher image that installs
+// itself and powers off, USB boot), instead of writing the DUT's storage
+// directly. The procedure's flash step writes the upload through the
+// worker's pipeline. devs supplies what the DUT itself cannot (a storage
+// mux for mux-host/mux-dut, a carrier reader, a runner for the usb-boot
+// tool); its Power, Storage, Console and Relay default to the DUT's own
+// capabilities, and Flash and Logger are set by the worker.
+func WithProcedure(p *procedure.Procedure, devs procedure.Devices) Option {
+	return func(w *Worker) { w.proc, w.procDevs = p, devs }
+}
 
 // WithFatalPatterns adds Go regular expressions that, printed on the
 // console while waiting for the DUT to come online, fail the wait at once.

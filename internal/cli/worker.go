@@ -16,6 +16,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/board"
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/image/cache"
+	"github.com/balena/leviathan-action/autokit/procedure"
 	"github.com/balena/leviathan-action/autokit/provision"
 	"github.com/balena/leviathan-action/autokit/worker"
 	"github.com/balena/leviathan-action/qemukit"
@@ -28,7 +29,13 @@ interrupted: a real board when the environment configures its hardware
 (POWER=…, SD_MUX=…, SERIAL=…, DIGITAL_RELAY=…; see the README's testbot
 guide), a QEMU DUT otherwise. It binds to loopback unless --listen says
 otherwise, and then requires a token. --check probes the configured
-devices, prints what it found and exits.`)
+devices, prints what it found and exits.
+
+How an image reaches the board is the device type's flashing procedure
+(--procedure: a YAML file, or a directory of them chosen by
+--device-type; see autokit/procedure): an SD card through the mux, a
+flasher image that installs itself and powers off, or USB boot. Without
+one, flashing writes the DUT's storage (SD_MUX, or QEMU's disk) directly.`)
 	listen := fs.String("listen", envOr("LEVIATHAN_WORKER_LISTEN", "127.0.0.1:4321"), "address to serve on [$LEVIATHAN_WORKER_LISTEN]")
 	token := fs.String("token", envOr("LEVIATHAN_WORKER_TOKEN", ""), "bearer token clients must send; required off loopback [$LEVIATHAN_WORKER_TOKEN]")
 	name := fs.String("name", "qemu0", "DUT name")
@@ -39,9 +46,20 @@ devices, prints what it found and exits.`)
 	cpus := fs.Int("cpus", envInt("QEMU_CPUS", 1), "QEMU DUT CPUs [$QEMU_CPUS]")
 	cacheGiB := fs.Float64("image-cache-gib", 8, "size of the cache of uploaded images kept in the state directory (0: no cache)")
 	dockerCleanup := fs.Bool("docker-cleanup", false, "when a lease ends, remove the Docker containers labelled with it (the runner hook's dead-man's switch)")
+	procPath := fs.String("procedure", os.Getenv("PROCEDURE"), "flashing procedure: a YAML file or a directory of them [$PROCEDURE]")
+	deviceType := fs.String("device-type", os.Getenv("DEVICE_TYPE"), "the board's device type, choosing the procedure from a --procedure directory [$DEVICE_TYPE]")
 	verbose := fs.Bool("v", false, "log debug detail")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	var proc *procedure.Procedure
+	if *procPath != "" {
+		var err error
+		if proc, err = procedure.Find(*procPath, *deviceType, os.Getenv); err != nil {
+			return err
+		}
+	} else if *deviceType != "" {
+		return usageError("--device-type %s: without --procedure (or PROCEDURE) it chooses nothing", *deviceType)
 	}
 	log := e.logger(*verbose, slog.LevelInfo)
 	if *dir == "" {
@@ -60,6 +78,7 @@ devices, prints what it found and exits.`)
 	}
 	var d dut.DUT
 	var fatal []string
+	var devs procedure.Devices
 	if board.Configured(os.Getenv) {
 		b, err := board.Open(ctx, *name, log)
 		if err != nil {
@@ -67,9 +86,12 @@ devices, prints what it found and exits.`)
 		}
 		defer b.Close()
 		if *check {
+			if proc != nil {
+				fmt.Fprintf(e.Stdout, "%-8s %s\n", "flashing", proc)
+			}
 			return b.Check(ctx, e.Stdout)
 		}
-		d = b
+		d, devs.Mux = b, b.Mux()
 	} else {
 		q, err := qemukit.New(qemukit.Config{Name: *name, Dir: *dir, MemoryMiB: *memory, CPUs: *cpus, Logger: log})
 		if err != nil {
@@ -77,6 +99,9 @@ devices, prints what it found and exits.`)
 		}
 		defer q.Close()
 		if *check {
+			if proc != nil {
+				fmt.Fprintf(e.Stdout, "flashing procedure %s\n", proc)
+			}
 			return checkQEMU(e)
 		}
 		d, fatal = q, qemukit.BootFailures
@@ -90,6 +115,9 @@ devices, prints what it found and exits.`)
 		worker.WithFatalPatterns(fatal...)}
 	if *token != "" {
 		opts = append(opts, worker.WithToken(*token))
+	}
+	if proc != nil {
+		opts = append(opts, worker.WithProcedure(proc, devs))
 	}
 	if *cacheGiB > 0 {
 		imgs, err := cache.Open(filepath.Join(*dir, "images"), int64(*cacheGiB*(1<<30)), cache.WithLogger(log))

@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,4 +110,24 @@ func QemuDUT(t testing.TB, name string, on bool) *qemukit.DUT {
 		}
 	}
 	return d
+}
+
+// CopyFile copies the file from to the path to, failing the test on error.
+func CopyFile(t testing.TB, from, to string) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

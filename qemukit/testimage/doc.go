@@ -22,6 +22,10 @@
 // os.sshKeys), gets an address on eth0 with udhcpc (lease in
 // /run/udhcpc.eth0.lease), starts dropbear on SSHPort (keys only, root
 // allowed) and prints ReadyLine. A root shell runs on ttyS0; reboot works.
+// A boot partition holding FlasherMarker plays a flasher image instead:
+// the guest copies the marker to InstalledMarker, deletes it and powers
+// off ("reboot: Power down" on the console), so flashing procedures that
+// wait for a flasher to finish can be tested on a QEMU DUT.
 //
 // Limits: x86-64 only, UEFI only (no BIOS boot), virtio disk and network
 // only (the disk must appear as /dev/vda); Debian bookworm packages, so the

@@ -51,6 +51,12 @@ const (
 	// ReadyLine is printed on the console once dropbear is running and
 	// eth0 has its DHCP lease (or ~10 s have passed without one).
 	ReadyLine = "leviathan: ssh ready on port 22222"
+	// FlasherMarker on the boot partition makes the next boot a flasher
+	// run: it is copied to InstalledMarker and removed, and the guest
+	// powers off.
+	FlasherMarker = "/leviathan-flasher"
+	// InstalledMarker is where a flasher run records the install.
+	InstalledMarker = "/leviathan-installed"
 	// DefaultConfigJSON is the boot partition's /config.json as built.
 	DefaultConfigJSON = `{"hostname":"leviathan-testos","os":{"sshKeys":[]}}` + "\n"
 	// KernelCmdline is the kernel command line of the normal image.

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/balena/leviathan-action/autokit/bootpart"
+	"github.com/balena/leviathan-action/internal/testenv"
 	"github.com/balena/leviathan-action/qemukit/testimage"
 )
 
@@ -293,7 +294,7 @@ func TestBuildAndBoot(t *testing.T) {
 		"os":       map[string]any{"sshKeys": []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))}},
 	})
 	dut := filepath.Join(t.TempDir(), "dut.img")
-	copyFile(t, m.Image, dut)
+	testenv.CopyFile(t, m.Image, dut)
 	f, err := os.OpenFile(dut, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -376,24 +377,5 @@ func TestBuildAndBoot(t *testing.T) {
 		if try == 2 {
 			t.Fatalf("serial shell: %v", err)
 		}
-	}
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	in, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
