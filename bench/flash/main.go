@@ -35,7 +35,7 @@ import (
 func main() {
 	build := flag.String("build-dir", "build", "build outputs and caches")
 	size := flag.Int64("size-mib", 2048, "sparse image size in MiB")
-	runs := flag.Int("runs", 3, "timed runs per tool and format (median)")
+	runs := flag.Int("runs", 5, "timed rounds per format, the tools taking turns in each (medians)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -82,42 +82,46 @@ func run(ctx context.Context, build string, size int64, runs int) error {
 		images[f] = p
 	}
 	target := filepath.Join(dir, "target")
-	time1 := func(name string, args ...string) (time.Duration, error) {
-		var ds []time.Duration
-		for range runs {
-			os.Remove(target)
-			dropCaches()
-			start := time.Now()
-			if out, err := exec.CommandContext(ctx, name, args...).CombinedOutput(); err != nil {
-				return 0, fmt.Errorf("%s: %v\n%s", name, err, out)
-			}
-			ds = append(ds, time.Since(start))
-		}
-		slices.Sort(ds)
-		return ds[len(ds)/2], nil
+	once := func(name string, args ...string) (time.Duration, error) {
+		os.Remove(target)
+		dropCaches()
+		return timeOnce(ctx, name, args...)
 	}
 
+	// The tools take turns within each round, so a slow spell of the
+	// machine's disk hits every tool of that round alike; the ratios are
+	// the medians of the per-round ratios.
 	fmt.Printf("\n%-8s %14s %14s %10s %12s %10s\n", "format", "leviathan", "bmaptool", "ratio", "dd bs=4M", "dd/lev")
 	for _, f := range []string{"raw", "gz", "zst", "xz"} {
-		lev, err := time1(cli, "flash", "-q", "--image", images[f], "--target", target, "--bmap", bm)
-		if err != nil {
-			return err
-		}
-		bt, err := time1("bmaptool", "-q", "copy", "--bmap", bm, images[f], target)
-		if err != nil {
-			return err
-		}
-		ddCol, ratio := "", ""
-		if f == "raw" {
-			dd, err := time1("dd", "if="+raw, "of="+target, "bs=4M", "conv=fsync", "status=none")
+		var levs, bts, dds []time.Duration
+		var ratios, ddRatios []float64
+		for range runs {
+			lev, err := once(cli, "flash", "-q", "--image", images[f], "--target", target, "--bmap", bm)
 			if err != nil {
 				return err
 			}
-			ddCol, ratio = fmt.Sprintf("%.2fs", dd.Seconds()), fmt.Sprintf("%.1f×", dd.Seconds()/lev.Seconds())
+			bt, err := once("bmaptool", "-q", "copy", "--bmap", bm, images[f], target)
+			if err != nil {
+				return err
+			}
+			levs, bts = append(levs, lev), append(bts, bt)
+			ratios = append(ratios, lev.Seconds()/bt.Seconds())
+			if f == "raw" {
+				dd, err := once("dd", "if="+raw, "of="+target, "bs=4M", "conv=fsync", "status=none")
+				if err != nil {
+					return err
+				}
+				dds = append(dds, dd)
+				ddRatios = append(ddRatios, dd.Seconds()/lev.Seconds())
+			}
 		}
-		fmt.Printf("%-8s %13.2fs %13.2fs %9.2f× %12s %10s\n", f, lev.Seconds(), bt.Seconds(), lev.Seconds()/bt.Seconds(), ddCol, ratio)
+		ddCol, ddRatio := "", ""
+		if f == "raw" {
+			ddCol, ddRatio = fmt.Sprintf("%.2fs", median(dds).Seconds()), fmt.Sprintf("%.1f×", medianOf(ddRatios))
+		}
+		fmt.Printf("%-8s %13.2fs %13.2fs %9.2f× %12s %10s\n", f, median(levs).Seconds(), median(bts).Seconds(), medianOf(ratios), ddCol, ddRatio)
 	}
-	fmt.Println("  (ratio = leviathan time / bmaptool time, target ≤ 1.0; dd/lev = how many times faster than dd, target ≥ 3)")
+	fmt.Printf("  (times: medians of %d rounds; ratio = leviathan time / bmaptool time, target ≤ 1.0; dd/lev = how many times faster than dd, target ≥ 3; both medians of the per-round ratios)\n", runs)
 
 	// Delta: a full flash, then the same image again onto it.
 	os.Remove(target)
@@ -135,8 +139,8 @@ func run(ctx context.Context, build string, size int64, runs int) error {
 	// The physical limit: raw sequential writes vs a dense image. The
 	// dense image lives in memory (/dev/shm) when it can, so the figure
 	// is the writer's against the target's write speed, not the source
-	// disk's read speed sharing the same device. Median of three runs,
-	// each from an empty page cache.
+	// disk's read speed sharing the same device. Rounds alternate dd and
+	// leviathan, each from an empty page cache.
 	const denseMiB = 1024
 	denseDir := dir
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
@@ -148,31 +152,33 @@ func run(ctx context.Context, build string, size int64, runs int) error {
 	}
 	defer os.Remove(dense)
 	var ddRuns, levRuns []time.Duration
-	for range 3 {
-		os.Remove(target)
-		dropCaches()
-		d, err := timeOnce(ctx, "dd", "if=/dev/zero", "of="+target, "bs=4M", fmt.Sprintf("count=%d", denseMiB/4), "conv=fsync", "status=none")
+	var fractions []float64
+	for range runs {
+		d, err := once("dd", "if=/dev/zero", "of="+target, "bs=4M", fmt.Sprintf("count=%d", denseMiB/4), "conv=fsync", "status=none")
 		if err != nil {
 			return err
 		}
-		ddRuns = append(ddRuns, d)
-		os.Remove(target)
-		dropCaches()
-		l, err := timeOnce(ctx, cli, "flash", "-q", "--no-verify", "--image", dense, "--target", target)
+		l, err := once(cli, "flash", "-q", "--no-verify", "--image", dense, "--target", target)
 		if err != nil {
 			return err
 		}
-		levRuns = append(levRuns, l)
+		ddRuns, levRuns = append(ddRuns, d), append(levRuns, l)
+		fractions = append(fractions, d.Seconds()/l.Seconds())
 	}
-	ddZero, levDense := median(ddRuns), median(levRuns)
-	rawMBs, levMBs := denseMiB*1.048576/ddZero.Seconds(), denseMiB*1.048576/levDense.Seconds()
-	fmt.Printf("dense %d MiB image (source in %s): %.0f MB/s vs the target's raw sequential write (dd from /dev/zero, conv=fsync) %.0f MB/s = %.0f%% (target ≥ 90%%; medians of 3)\n",
-		denseMiB, denseDir, levMBs, rawMBs, 100*levMBs/rawMBs)
+	mbs := func(d time.Duration) float64 { return denseMiB * 1.048576 / d.Seconds() }
+	fmt.Printf("dense %d MiB image (source in %s): %.0f MB/s vs the target's raw sequential write (dd from /dev/zero, conv=fsync) %.0f MB/s = %.0f%% (target ≥ 90%%; medians of %d rounds, the fraction the median of the per-round fractions)\n",
+		denseMiB, denseDir, mbs(median(levRuns)), mbs(median(ddRuns)), 100*medianOf(fractions), runs)
 	return nil
 }
 
 func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func medianOf(v []float64) float64 {
+	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
 }
