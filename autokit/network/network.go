@@ -4,15 +4,23 @@
 //
 //	NETWORK=dnsmasq   NETWORK_INTERFACE, NETWORK_SUBNET (10.42.0.1/24), NETWORK_SSH_PORT (22222),
 //	                  NETWORK_NAT (false), NETWORK_DUT_MAC, NETWORK_DNS, NETWORK_LEASE_TIME (1h),
-//	                  NETWORK_STATE_DIR (/run/leviathan), NETWORK_TIMEOUT (2m), NETWORK_DNSMASQ (dnsmasq)
+//	                  NETWORK_STATE_DIR (/run/leviathan), NETWORK_TIMEOUT (2m), NETWORK_DNSMASQ (dnsmasq),
+//	                  NETWORK_MDNS_NAME
 //	NETWORK=nmshared  NETWORK_INTERFACE, NETWORK_SUBNET, NETWORK_SSH_PORT, NETWORK_DUT_MAC,
 //	                  NETWORK_CONNECTION, NETWORK_WIFI_SSID, NETWORK_WIFI_PSK, NETWORK_WIFI_BAND (bg),
-//	                  NETWORK_LEASE_DIR (/var/lib/NetworkManager), NETWORK_TIMEOUT (2m)
+//	                  NETWORK_LEASE_DIR (/var/lib/NetworkManager), NETWORK_TIMEOUT (2m), NETWORK_MDNS_NAME
 //
 // Open checks the configuration and touches nothing on the host; Start
 // brings the network up and Close takes it down.
 //
-// Limits: no mDNS fallback for the address yet.
+// Both drivers take the DUT's address from the DHCP lease. With
+// NETWORK_MDNS_NAME set (dut or dut.local) they fall back to mDNS: when
+// no lease comes in time they ask for that name on NETWORK_INTERFACE
+// (package mdns), keeping a quarter of the wait, at most 10 s, for it.
+//
+// Limits: the mDNS fallback starts only once the lease wait has given
+// up, and finds IPv4 addresses only, from responders that answer a
+// one-shot query by unicast (avahi does).
 package network
 
 import (

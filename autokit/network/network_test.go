@@ -21,6 +21,10 @@ func TestOpen(t *testing.T) {
 		{map[string]string{"NETWORK": "dnsmasq", "NETWORK_INTERFACE": "eth1", "NETWORK_NAT": "maybe"}, "NETWORK_NAT"},
 		{map[string]string{"NETWORK": "dnsmasq", "NETWORK_INTERFACE": "eth1", "NETWORK_SUBNET": "10.42.0.1"}, "NETWORK_SUBNET"},
 		{map[string]string{"NETWORK": "nmshared", "NETWORK_INTERFACE": "eth1", "NETWORK_TIMEOUT": "long"}, "NETWORK_TIMEOUT"},
+		{map[string]string{"NETWORK": "dnsmasq", "NETWORK_INTERFACE": "eth1", "NETWORK_MDNS_NAME": "dut"}, ""},
+		{map[string]string{"NETWORK": "nmshared", "NETWORK_INTERFACE": "eth1", "NETWORK_MDNS_NAME": "dut.local"}, ""},
+		{map[string]string{"NETWORK": "dnsmasq", "NETWORK_INTERFACE": "eth1", "NETWORK_MDNS_NAME": "dut.example.com"}, "NETWORK_MDNS_NAME"},
+		{map[string]string{"NETWORK": "nmshared", "NETWORK_INTERFACE": "eth1", "NETWORK_MDNS_NAME": "du t"}, "NETWORK_MDNS_NAME"},
 	} {
 		n, err := Open(env(tc.env), nil)
 		if tc.want == "" {

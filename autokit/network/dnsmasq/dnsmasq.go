@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/network/internal/fallback"
 	"github.com/balena/leviathan-action/autokit/network/leases"
+	"github.com/balena/leviathan-action/autokit/network/mdns"
 	"github.com/balena/leviathan-action/autokit/network/runner"
 )
 
@@ -36,6 +38,7 @@ type Config struct {
 	StateDir  string        `envconfig:"STATE_DIR" default:"/run/leviathan" desc:"where the lease and pid files go"`
 	Timeout   time.Duration `envconfig:"TIMEOUT" default:"2m" desc:"how long Address waits for a lease when its context has no deadline"`
 	Dnsmasq   string        `envconfig:"DNSMASQ" default:"dnsmasq" desc:"the dnsmasq binary"`
+	MDNSName  string        `envconfig:"MDNS_NAME" desc:"the DUT's mDNS host name (dut or dut.local), asked for on the interface when no lease comes in time; no mDNS when empty"`
 }
 
 // Option passes what the driver needs besides its configuration.
@@ -109,6 +112,11 @@ func New(cfg Config, opts ...Option) (*Network, error) {
 	}
 	if cfg.SSHPort <= 0 || cfg.SSHPort > 65535 {
 		return nil, fmt.Errorf("dnsmasq: NETWORK_SSH_PORT=%d is not a port", cfg.SSHPort)
+	}
+	if cfg.MDNSName != "" {
+		if _, err := mdns.LocalName(cfg.MDNSName); err != nil {
+			return nil, fmt.Errorf("dnsmasq: NETWORK_MDNS_NAME: %w", err)
+		}
 	}
 	if cfg.LeaseTime < 2*time.Minute {
 		return nil, fmt.Errorf("dnsmasq: NETWORK_LEASE_TIME=%s is shorter than dnsmasq's minimum of 2m", cfg.LeaseTime)
@@ -385,7 +393,10 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Address implements dut.Network: it waits for the DUT's lease (the one
 // for NETWORK_DUT_MAC, or the newest) until ctx ends, or for
-// NETWORK_TIMEOUT when ctx has no deadline.
+// NETWORK_TIMEOUT when ctx has no deadline. With NETWORK_MDNS_NAME set
+// the lease wait stops fallback.Share of that time early and, if no
+// lease came, the rest goes to asking for the name by mDNS on the
+// interface; the error then names both failures.
 func (n *Network) Address(ctx context.Context) (dut.Address, error) {
 	n.mu.Lock()
 	exited := n.exited
@@ -406,14 +417,21 @@ func (n *Network) Address(ctx context.Context) (dut.Address, error) {
 			return nil
 		}
 	}
-	l, err := leases.Wait(ctx, n.leases, n.cfg.Interface, n.mac, alive)
+	lease := func(ctx context.Context) (netip.Addr, error) {
+		l, err := leases.Wait(ctx, n.leases, n.cfg.Interface, n.mac, alive)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		n.log.Info("DUT lease", "ip", l.IP, "mac", l.MAC.String(), "hostname", l.Hostname)
+		return l.IP, nil
+	}
+	ip, err := fallback.Lookup(ctx, lease, n.cfg.Interface, n.cfg.MDNSName, n.log)
 	if err != nil {
 		return dut.Address{}, fmt.Errorf("dnsmasq: %w", err)
 	}
-	n.log.Info("DUT lease", "ip", l.IP, "mac", l.MAC.String(), "hostname", l.Hostname)
 	return dut.Address{
-		IP:      l.IP.String(),
-		SSH:     net.JoinHostPort(l.IP.String(), strconv.Itoa(n.cfg.SSHPort)),
+		IP:      ip.String(),
+		SSH:     net.JoinHostPort(ip.String(), strconv.Itoa(n.cfg.SSHPort)),
 		Gateway: n.host.Addr().String(),
 	}, nil
 }

@@ -81,6 +81,7 @@ func TestBadConfig(t *testing.T) {
 		{func(c *Config) { c.DNS = "dns.example" }, "NETWORK_DNS"},
 		{func(c *Config) { c.SSHPort = 0 }, "NETWORK_SSH_PORT"},
 		{func(c *Config) { c.LeaseTime = time.Second }, "NETWORK_LEASE_TIME"},
+		{func(c *Config) { c.MDNSName = "dut.example.com" }, "NETWORK_MDNS_NAME"},
 	} {
 		c := config("eth1")
 		tc.edit(&c)

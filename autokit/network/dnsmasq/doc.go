@@ -3,7 +3,8 @@
 // testbot's address, runs dnsmasq as a child process serving DHCP on that
 // interface alone, optionally masquerades the DUT's traffic out of the
 // testbot's other interfaces, and reports the DUT's address from dnsmasq's
-// lease file.
+// lease file or, when no lease comes in time and NETWORK_MDNS_NAME is
+// set, by mDNS on that interface (package mdns).
 //
 // dnsmasq serves DHCP only: DNS is switched off (--port=0), so it never
 // competes with the host's resolver or becomes an open resolver on the DUT

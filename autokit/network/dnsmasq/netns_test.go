@@ -2,10 +2,7 @@ package dnsmasq
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -15,63 +12,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/network/internal/netnslab"
 	"github.com/balena/leviathan-action/autokit/network/leases"
 )
 
 // lab is a DUT in a network namespace of its own, wired to the root
-// namespace by a veth pair.
-type lab struct {
-	ns, host, peer string
-	mac            string
-	subnet         string
-}
+// namespace by a veth pair (netnslab's).
+type lab struct{ *netnslab.Lab }
 
 func sh(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces and veth pairs")
-	}
-	for _, tool := range []string{"ip", "dnsmasq", "busybox"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (apt-get install iproute2 dnsmasq-base busybox): %v", tool, err)
-		}
-	}
+	return netnslab.Run(t, args...)
 }
 
 // newLab creates the namespace and the veth pair, removed when the test
-// ends (also when it fails).
+// ends (also when it fails). It skips the test when not root or when ip,
+// dnsmasq or busybox is missing.
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	needRoot(t)
-	b := make([]byte, 3)
-	rand.Read(b)
-	id := hex.EncodeToString(b)
-	l := &lab{
-		ns:     "lvt-ns" + id,
-		host:   "lvt-n" + id,
-		peer:   "lvt-d" + id,
-		mac:    fmt.Sprintf("02:4c:56:%02x:%02x:%02x", b[0], b[1], b[2]),
-		subnet: fmt.Sprintf("10.250.%d.1/24", b[0]),
-	}
-	sh(t, "ip", "netns", "add", l.ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", l.ns).Run() })
-	sh(t, "ip", "link", "add", l.host, "type", "veth", "peer", "name", l.peer)
-	// Deleting one end deletes the other, wherever it is.
-	t.Cleanup(func() { exec.Command("ip", "link", "del", l.host).Run() })
-	sh(t, "ip", "link", "set", l.peer, "netns", l.ns)
-	sh(t, "ip", "-n", l.ns, "link", "set", l.peer, "address", l.mac)
-	sh(t, "ip", "-n", l.ns, "link", "set", "lo", "up")
-	sh(t, "ip", "-n", l.ns, "link", "set", l.peer, "up")
-	return l
+	l := netnslab.New(t, "dnsmasq", "busybox")
+	return &lab{l}
 }
 
 // udhcpc runs busybox's DHCP client in the namespace; its script gives
@@ -87,11 +47,11 @@ exit 0
 `), 0o755)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", l.ns,
-		"busybox", "udhcpc", "-i", l.peer, "-f", "-q", "-n", "-t", "10", "-T", "1", "-s", script).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", l.NS,
+		"busybox", "udhcpc", "-i", l.Peer, "-f", "-q", "-n", "-t", "10", "-T", "1", "-s", script).CombinedOutput()
 	t.Logf("udhcpc:\n%s", out)
 	if err != nil {
-		t.Fatalf("udhcpc in %s: %v", l.ns, err)
+		t.Fatalf("udhcpc in %s: %v", l.NS, err)
 	}
 }
 
@@ -108,7 +68,7 @@ func (w tlog) Write(p []byte) (int, error) {
 
 func (l *lab) start(t *testing.T, edit func(*Config)) *Network {
 	t.Helper()
-	c := Config{Interface: l.host, Subnet: l.subnet, SSHPort: 22222, LeaseTime: time.Hour, StateDir: t.TempDir(), Timeout: time.Minute, Dnsmasq: "dnsmasq"}
+	c := Config{Interface: l.Host, Subnet: l.Subnet, SSHPort: 22222, LeaseTime: time.Hour, StateDir: t.TempDir(), Timeout: time.Minute, Dnsmasq: "dnsmasq"}
 	if edit != nil {
 		edit(&c)
 	}
@@ -134,7 +94,7 @@ func (l *lab) start(t *testing.T, edit func(*Config)) *Network {
 // testbot at the gateway address.
 func TestDHCPInNamespace(t *testing.T) {
 	l := newLab(t)
-	n := l.start(t, func(c *Config) { c.DUTMAC = l.mac })
+	n := l.start(t, func(c *Config) { c.DUTMAC = l.MAC })
 	l.udhcpc(t)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -143,15 +103,15 @@ func TestDHCPInNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := sh(t, "ip", "-n", l.ns, "-4", "-o", "address", "show", "dev", l.peer)
+	got := sh(t, "ip", "-n", l.NS, "-4", "-o", "address", "show", "dev", l.Peer)
 	if !strings.Contains(got, " "+a.IP+"/24 ") {
 		t.Errorf("Address says %s, the DUT has:\n%s", a.IP, got)
 	}
-	host := netip.MustParsePrefix(l.subnet).Addr().String()
+	host := netip.MustParsePrefix(l.Subnet).Addr().String()
 	if a.Gateway != host || a.SSH != a.IP+":22222" {
 		t.Errorf("Address = %+v", a)
 	}
-	sh(t, "ip", "netns", "exec", l.ns, "busybox", "ping", "-c", "1", "-W", "3", a.Gateway)
+	sh(t, "ip", "netns", "exec", l.NS, "busybox", "ping", "-c", "1", "-W", "3", a.Gateway)
 }
 
 // TestNAT checks that NAT loads its own nftables table and removes it.
@@ -185,7 +145,7 @@ func TestNoLease(t *testing.T) {
 	if !errors.As(err, &we) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want a lease wait error", err)
 	}
-	for _, want := range []string{n.LeaseFile(), l.host, "02:00:00:00:00:01"} {
+	for _, want := range []string{n.LeaseFile(), l.Host, "02:00:00:00:00:01"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
@@ -205,5 +165,51 @@ func TestDnsmasqDies(t *testing.T) {
 	_, err := n.Address(ctx)
 	if err == nil || !strings.Contains(err.Error(), "dnsmasq exited") || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want one saying dnsmasq exited", err)
+	}
+}
+
+// TestMDNSFallback checks that a DUT with a static address, which asks
+// for no lease, is found by the name its avahi publishes, with the same
+// address shape as from a lease.
+func TestMDNSFallback(t *testing.T) {
+	l := newLab(t)
+	n := l.start(t, func(c *Config) { c.DUTMAC = l.MAC; c.MDNSName = "leviathan-dut" })
+	static := l.Addr(200)
+	l.AddDUTAddr(t, static)
+	l.Avahi(t, "leviathan-dut")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Second) // 3 s for the lease, 1 s for mDNS
+	defer cancel()
+	a, err := n.Address(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := static.Addr().String()
+	if a.IP != ip || a.SSH != ip+":22222" || a.Gateway != netip.MustParsePrefix(l.Subnet).Addr().String() {
+		t.Errorf("Address = %+v, want the DUT's static %s", a, ip)
+	}
+	if b, err := os.ReadFile(n.LeaseFile()); err == nil && len(b) > 0 {
+		t.Errorf("the DUT took a lease after all:\n%s", b)
+	}
+}
+
+// TestNoLeaseNoMDNS checks the error when neither the lease nor mDNS
+// finds the DUT: it names both, and still wraps the lease wait's error
+// and the deadline.
+func TestNoLeaseNoMDNS(t *testing.T) {
+	l := newLab(t)
+	n := l.start(t, func(c *Config) { c.DUTMAC = "02:00:00:00:00:01"; c.MDNSName = "absent.local" })
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	_, err := n.Address(ctx)
+	t.Logf("Address: %v", err)
+	var we *leases.WaitError
+	if !errors.As(err, &we) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want one wrapping the lease wait error and context.DeadlineExceeded", err)
+	}
+	for _, want := range []string{"dnsmasq: ", "DHCP lease", "02:00:00:00:00:01", "no mDNS answer for absent.local on " + l.Host} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
 	}
 }

@@ -4,7 +4,9 @@
 // traffic. Wired by default; a wifi access point (802-11-wireless.mode
 // ap, WPA2-PSK) when NETWORK_WIFI_SSID is set. The DUT's address comes
 // from NetworkManager's lease file,
-// /var/lib/NetworkManager/dnsmasq-<interface>.leases.
+// /var/lib/NetworkManager/dnsmasq-<interface>.leases or, when no lease
+// comes in time and NETWORK_MDNS_NAME is set, by mDNS on the interface
+// (package mdns).
 //
 // Every nmcli command is built by a method of its own (AddArgs, UpArgs,
 // …) and run through a runner.Runner, so tests check the exact argument

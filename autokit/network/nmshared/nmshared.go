@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/network/internal/fallback"
 	"github.com/balena/leviathan-action/autokit/network/leases"
+	"github.com/balena/leviathan-action/autokit/network/mdns"
 	"github.com/balena/leviathan-action/autokit/network/runner"
 )
 
@@ -30,12 +32,14 @@ type Config struct {
 	WifiBand   string        `envconfig:"WIFI_BAND" default:"bg" desc:"the access point's band: bg (2.4 GHz) or a (5 GHz)"`
 	LeaseDir   string        `envconfig:"LEASE_DIR" default:"/var/lib/NetworkManager" desc:"where NetworkManager's dnsmasq keeps its leases"`
 	Timeout    time.Duration `envconfig:"TIMEOUT" default:"2m" desc:"how long Address waits for a lease when its context has no deadline"`
+	MDNSName   string        `envconfig:"MDNS_NAME" desc:"the DUT's mDNS host name (dut or dut.local), asked for on the interface when no lease comes in time; no mDNS when empty"`
 }
 
 // Option passes what the driver needs besides its configuration.
 type Option func(*Network)
 
-// WithLogger logs each nmcli command. Silent by default.
+// WithLogger logs each nmcli command and where the DUT's address came
+// from. Silent by default.
 func WithLogger(l *slog.Logger) Option { return func(n *Network) { n.log = l } }
 
 // WithRunner runs nmcli through r instead of runner.Exec.
@@ -75,6 +79,11 @@ func New(cfg Config, opts ...Option) (*Network, error) {
 	}
 	if cfg.SSHPort <= 0 || cfg.SSHPort > 65535 {
 		return nil, fmt.Errorf("nmshared: NETWORK_SSH_PORT=%d is not a port", cfg.SSHPort)
+	}
+	if cfg.MDNSName != "" {
+		if _, err := mdns.LocalName(cfg.MDNSName); err != nil {
+			return nil, fmt.Errorf("nmshared: NETWORK_MDNS_NAME: %w", err)
+		}
 	}
 	if cfg.WifiSSID != "" {
 		if len(cfg.WifiSSID) > 32 {
@@ -207,7 +216,10 @@ func (n *Network) Close() error {
 
 // Address implements dut.Network: it waits for the DUT's lease in
 // NetworkManager's lease file until ctx ends, or for NETWORK_TIMEOUT when
-// ctx has no deadline.
+// ctx has no deadline. With NETWORK_MDNS_NAME set the lease wait stops
+// fallback.Share of that time early and, if no lease came, the rest goes
+// to asking for the name by mDNS on the interface; the error then names
+// both failures.
 func (n *Network) Address(ctx context.Context) (dut.Address, error) {
 	if err := ctx.Err(); err != nil {
 		return dut.Address{}, fmt.Errorf("nmshared: address: %w", err)
@@ -217,13 +229,21 @@ func (n *Network) Address(ctx context.Context) (dut.Address, error) {
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.Timeout)
 		defer cancel()
 	}
-	l, err := leases.Wait(ctx, n.LeaseFile(), n.cfg.Interface, n.mac, nil)
+	lease := func(ctx context.Context) (netip.Addr, error) {
+		l, err := leases.Wait(ctx, n.LeaseFile(), n.cfg.Interface, n.mac, nil)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		n.log.Info("DUT lease", "ip", l.IP, "mac", l.MAC.String(), "hostname", l.Hostname)
+		return l.IP, nil
+	}
+	ip, err := fallback.Lookup(ctx, lease, n.cfg.Interface, n.cfg.MDNSName, n.log)
 	if err != nil {
 		return dut.Address{}, fmt.Errorf("nmshared: %w", err)
 	}
 	return dut.Address{
-		IP:      l.IP.String(),
-		SSH:     net.JoinHostPort(l.IP.String(), strconv.Itoa(n.cfg.SSHPort)),
+		IP:      ip.String(),
+		SSH:     net.JoinHostPort(ip.String(), strconv.Itoa(n.cfg.SSHPort)),
 		Gateway: n.host.Addr().String(),
 	}, nil
 }

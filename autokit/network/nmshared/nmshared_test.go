@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/network/leases"
 	"github.com/balena/leviathan-action/autokit/network/runner"
 )
 
@@ -133,6 +134,7 @@ func TestBadConfig(t *testing.T) {
 		{func(c *Config) { c.WifiPSK = "longenough" }, "NETWORK_WIFI_SSID"},
 		{func(c *Config) { c.WifiSSID = "ap"; c.WifiPSK = "longenough"; c.WifiBand = "6ghz" }, "NETWORK_WIFI_BAND"},
 		{func(c *Config) { c.DUTMAC = "zz" }, "NETWORK_DUT_MAC"},
+		{func(c *Config) { c.MDNSName = "dut.example.com" }, "NETWORK_MDNS_NAME"},
 	} {
 		c := cfg()
 		tc.edit(&c)
@@ -151,6 +153,32 @@ func TestAddressFromNMLeases(t *testing.T) {
 	a, err := n.Address(t.Context())
 	if err != nil || a.IP != "10.42.0.23" || a.SSH != "10.42.0.23:22222" || a.Gateway != "10.42.0.1" {
 		t.Fatalf("Address = %+v, %v", a, err)
+	}
+}
+
+// TestNoLeaseNoMDNS checks that with NETWORK_MDNS_NAME set a missing
+// lease is followed by mDNS, and that the error names both failures. lo
+// does not do multicast, so mDNS fails at once.
+func TestNoLeaseNoMDNS(t *testing.T) {
+	c := cfg()
+	c.Interface = "lo"
+	c.LeaseDir = t.TempDir()
+	c.MDNSName = "dut"
+	n, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 400*time.Millisecond)
+	defer cancel()
+	_, err = n.Address(ctx)
+	var we *leases.WaitError
+	if !errors.As(err, &we) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want one wrapping the lease wait error and context.DeadlineExceeded", err)
+	}
+	for _, want := range []string{"nmshared: ", "no DHCP lease", "mdns: resolving dut.local: interface lo does not do multicast"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
 	}
 }
 
