@@ -69,7 +69,8 @@ type Network struct {
 	tail      []string // dnsmasq's last lines
 	addedAddr bool
 	natTable  string
-	forward   string // ip_forward's value before Start, when changed
+	forward   string     // ip_forward's value before Start, when changed
+	iptRules  [][]string // DOCKER-USER rules Start inserted, to delete on Close
 }
 
 var _ dut.Network = (*Network)(nil)
@@ -296,6 +297,52 @@ func (n *Network) startNAT(ctx context.Context) error {
 		}
 		n.forward = old
 	}
+	return n.allowForwarding(ctx)
+}
+
+// dockerUserChain is where the Docker Engine lets users' rules run before
+// its own in the FORWARD chain, whose policy it sets to DROP.
+const dockerUserChain = "DOCKER-USER"
+
+// ForwardRules are the iptables rules (without the -I/-D verb and chain)
+// that let the DUT's traffic through the FORWARD chain of a host whose
+// Docker Engine drops forwarded packets: out from the DUT, and the
+// replies back.
+func (n *Network) ForwardRules() [][]string {
+	comment := []string{"-m", "comment", "--comment", "leviathan " + n.natName()}
+	return [][]string{
+		append([]string{"-i", n.cfg.Interface, "-j", "ACCEPT"}, comment...),
+		append([]string{"-o", n.cfg.Interface, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"}, comment...),
+	}
+}
+
+// allowForwarding opens the FORWARD chain for the DUT where something
+// else closed it. A testbot runs the Docker Engine, which sets FORWARD's
+// policy to DROP in iptables — a verdict the nftables table's accept
+// cannot overrule — so the DUT's traffic is accepted in DOCKER-USER, the
+// chain Docker keeps for this. Without that chain and with a DROP policy
+// (another firewall), it warns with the rules to add.
+func (n *Network) allowForwarding(ctx context.Context) error {
+	if _, err := n.run(ctx, nil, "iptables", "-w", "-S", dockerUserChain); err == nil {
+		for _, r := range n.ForwardRules() {
+			// A rule left by a crashed run is replaced, not duplicated.
+			n.run(ctx, nil, "iptables", append([]string{"-w", "-D", dockerUserChain}, r...)...)
+			if _, err := n.run(ctx, nil, "iptables", append([]string{"-w", "-I", dockerUserChain}, r...)...); err != nil {
+				return fmt.Errorf("dnsmasq: NETWORK_NAT=true: letting the DUT's traffic past Docker's FORWARD policy (iptables chain %s): %w", dockerUserChain, err)
+			}
+			n.iptRules = append(n.iptRules, r)
+		}
+		n.log.Info("accepting the DUT's forwarded traffic in iptables", "chain", dockerUserChain, "interface", n.cfg.Interface)
+		return nil
+	}
+	out, err := n.run(ctx, nil, "iptables", "-w", "-S", "FORWARD")
+	if err == nil && strings.Contains(string(out), "-P FORWARD DROP") {
+		var add []string
+		for _, r := range n.ForwardRules() {
+			add = append(add, "iptables -I FORWARD "+strings.Join(r, " "))
+		}
+		n.log.Warn("the host's iptables FORWARD policy is DROP: the DUT's traffic will not get out until it is allowed", "allow_with", strings.Join(add, "; "))
+	}
 	return nil
 }
 
@@ -398,6 +445,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // lease came, the rest goes to asking for the name by mDNS on the
 // interface; the error then names both failures.
 func (n *Network) Address(ctx context.Context) (dut.Address, error) {
+	if err := ctx.Err(); err != nil {
+		// A lease already in the file must not answer a caller that gave
+		// up (the conformance suite found this).
+		return dut.Address{}, fmt.Errorf("dnsmasq: address: %w", err)
+	}
 	n.mu.Lock()
 	exited := n.exited
 	n.mu.Unlock()
@@ -469,6 +521,12 @@ func (n *Network) undo() error {
 		}
 		n.natTable = ""
 	}
+	for _, r := range n.iptRules {
+		if _, err := n.run(ctx, nil, "iptables", append([]string{"-w", "-D", dockerUserChain}, r...)...); err != nil {
+			errs = append(errs, fmt.Errorf("dnsmasq: removing the iptables rule %s from %s: %w", strings.Join(r, " "), dockerUserChain, err))
+		}
+	}
+	n.iptRules = nil
 	if n.forward != "" {
 		if err := os.WriteFile(forwardPath, []byte(n.forward+"\n"), 0o644); err != nil {
 			errs = append(errs, fmt.Errorf("dnsmasq: restoring ip_forward: %w", err))

@@ -3,6 +3,7 @@ package dnsmasq
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"slices"
@@ -195,5 +196,101 @@ func TestDnsmasqExitsAtStart(t *testing.T) {
 	}
 	if want := []string{"ip link set dev lo up"}; !slices.Equal(f.Lines(), want) {
 		t.Errorf("commands %q, want %q (the address was already there)", f.Lines(), want)
+	}
+}
+
+// TestAllowForwarding checks the iptables commands NAT runs on hosts
+// with and without the Docker Engine's DOCKER-USER chain, and that Close
+// deletes exactly what was inserted.
+func TestAllowForwarding(t *testing.T) {
+	const (
+		r1 = "-i eth1 -j ACCEPT -m comment --comment leviathan leviathan_eth1"
+		r2 = "-o eth1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT -m comment --comment leviathan leviathan_eth1"
+	)
+	missing := errors.New("exit status 1")
+	tests := []struct {
+		name      string
+		reply     func(line string) ([]byte, error)
+		wantErr   string
+		wantRun   []string
+		wantUndo  []string
+		wantWarn  bool
+		wantRules int
+	}{
+		{
+			name:  "docker host",
+			reply: func(string) ([]byte, error) { return nil, nil },
+			wantRun: []string{
+				"iptables -w -S DOCKER-USER",
+				"iptables -w -D DOCKER-USER " + r1, "iptables -w -I DOCKER-USER " + r1,
+				"iptables -w -D DOCKER-USER " + r2, "iptables -w -I DOCKER-USER " + r2,
+			},
+			wantUndo:  []string{"iptables -w -D DOCKER-USER " + r1, "iptables -w -D DOCKER-USER " + r2},
+			wantRules: 2,
+		},
+		{
+			name: "another firewall drops forwarding",
+			reply: func(line string) ([]byte, error) {
+				if line == "iptables -w -S FORWARD" {
+					return []byte("-P FORWARD DROP\n"), nil
+				}
+				return nil, missing
+			},
+			wantRun:  []string{"iptables -w -S DOCKER-USER", "iptables -w -S FORWARD"},
+			wantWarn: true,
+		},
+		{
+			name:    "no iptables",
+			reply:   func(string) ([]byte, error) { return nil, missing },
+			wantRun: []string{"iptables -w -S DOCKER-USER", "iptables -w -S FORWARD"},
+		},
+		{
+			name: "the insert fails",
+			reply: func(line string) ([]byte, error) {
+				if strings.HasPrefix(line, "iptables -w -I") {
+					return nil, errors.New("permission denied")
+				}
+				return nil, nil
+			},
+			wantErr: "iptables chain DOCKER-USER",
+			wantRun: []string{"iptables -w -S DOCKER-USER", "iptables -w -D DOCKER-USER " + r1, "iptables -w -I DOCKER-USER " + r1},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &runner.Fake{Reply: func(c runner.Call) ([]byte, error) { return tc.reply(c.String()) }}
+			var logs strings.Builder
+			n, err := New(config("eth1"), WithRunner(f.Run), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = n.allowForwarding(t.Context())
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v; want one containing %q", err, tc.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(f.Lines(), tc.wantRun) {
+				t.Errorf("commands:\n got %q\nwant %q", f.Lines(), tc.wantRun)
+			}
+			if warned := strings.Contains(logs.String(), "FORWARD policy is DROP"); warned != tc.wantWarn {
+				t.Errorf("warned = %v; want %v; logs:\n%s", warned, tc.wantWarn, logs.String())
+			}
+			if tc.wantWarn && !strings.Contains(logs.String(), "iptables -I FORWARD "+r1) {
+				t.Errorf("the warning does not give the rule to add:\n%s", logs.String())
+			}
+			if len(n.iptRules) != tc.wantRules {
+				t.Fatalf("%d rules recorded for Close; want %d", len(n.iptRules), tc.wantRules)
+			}
+			before := len(f.Lines())
+			if err := n.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if undo := f.Lines()[before:]; !slices.Equal(undo, tc.wantUndo) {
+				t.Errorf("Close ran %q; want %q", undo, tc.wantUndo)
+			}
+		})
 	}
 }

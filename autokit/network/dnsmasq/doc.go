@@ -14,8 +14,10 @@
 // Limits: Linux only; needs root (CAP_NET_ADMIN), the ip tool (iproute2)
 // and dnsmasq (the dnsmasq-base package is enough). NAT is an nftables
 // table of its own (ip leviathan_<interface>) removed on Close; it sets
-// net.ipv4.ip_forward while it runs but does not open another firewall's
-// forward chain (a host whose FORWARD policy is drop, as Docker sets it,
-// needs a rule of its own). IPv4 only; one DHCP range, the addresses of
+// net.ipv4.ip_forward while it runs. A testbot runs the Docker Engine,
+// whose iptables FORWARD policy is DROP — a verdict no nftables accept
+// overrules — so NAT also inserts two rules for the interface into
+// iptables' DOCKER-USER chain (removed on Close); under another firewall
+// with a DROP policy it only warns, giving the rules to add. IPv4 only; one DHCP range, the addresses of
 // the subnet above the testbot's (or below it when it is the top one).
 package dnsmasq

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,27 +31,6 @@ func newLab(t *testing.T) *lab {
 	t.Helper()
 	l := netnslab.New(t, "dnsmasq", "busybox")
 	return &lab{l}
-}
-
-// udhcpc runs busybox's DHCP client in the namespace; its script gives
-// the DUT side the leased address.
-func (l *lab) udhcpc(t *testing.T) {
-	t.Helper()
-	script := filepath.Join(t.TempDir(), "udhcpc.sh")
-	os.WriteFile(script, []byte(`#!/bin/sh
-case "$1" in
-bound|renew) ip address add "$ip/$mask" dev "$interface" ;;
-esac
-exit 0
-`), 0o755)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", l.NS,
-		"busybox", "udhcpc", "-i", l.Peer, "-f", "-q", "-n", "-t", "10", "-T", "1", "-s", script).CombinedOutput()
-	t.Logf("udhcpc:\n%s", out)
-	if err != nil {
-		t.Fatalf("udhcpc in %s: %v", l.NS, err)
-	}
 }
 
 func logger(t *testing.T) *slog.Logger {
@@ -95,7 +73,7 @@ func (l *lab) start(t *testing.T, edit func(*Config)) *Network {
 func TestDHCPInNamespace(t *testing.T) {
 	l := newLab(t)
 	n := l.start(t, func(c *Config) { c.DUTMAC = l.MAC })
-	l.udhcpc(t)
+	l.DHCPClient(t)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -114,23 +92,51 @@ func TestDHCPInNamespace(t *testing.T) {
 	sh(t, "ip", "netns", "exec", l.NS, "busybox", "ping", "-c", "1", "-W", "3", a.Gateway)
 }
 
-// TestNAT checks that NAT loads its own nftables table and removes it.
+// TestNAT checks NAT end to end: a DUT with a DHCP lease reaches an
+// "upstream" host in a second namespace that has no route back to the DUT
+// network, so its replies arrive only when the testbot masquerades — and
+// only when the host's FORWARD chain lets the DUT through, which on a host
+// running the Docker Engine (policy DROP) takes the DOCKER-USER rules.
+// Close removes the table and the rules.
 func TestNAT(t *testing.T) {
 	l := newLab(t)
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skipf("needs nft (apt-get install nftables): %v", err)
 	}
-	n := l.start(t, func(c *Config) { c.NAT = true })
+	up := netnslab.New(t)
+	up.AddHostAddr(t)
+	up.AddDUTAddr(t, up.Addr(2))
+	upstream := up.Addr(2).Addr().String()
+
+	n := l.start(t, func(c *Config) { c.NAT = true; c.DUTMAC = l.MAC })
+	l.DHCPClient(t)
 	table := n.natName()
-	out := sh(t, "nft", "list", "table", "ip", table)
-	if !strings.Contains(out, "masquerade") {
+	if out := sh(t, "nft", "list", "table", "ip", table); !strings.Contains(out, "masquerade") {
 		t.Errorf("table ip %s:\n%s", table, out)
 	}
+	docker := exec.Command("iptables", "-w", "-S", dockerUserChain).Run() == nil
+	if docker {
+		out := sh(t, "iptables", "-w", "-S", dockerUserChain)
+		if strings.Count(out, "leviathan "+table) != 2 {
+			t.Errorf("iptables %s does not hold the DUT's two rules:\n%s", dockerUserChain, out)
+		}
+	}
+	sh(t, "ip", "netns", "exec", l.NS, "busybox", "ping", "-c", "2", "-W", "3", upstream)
+
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := exec.Command("nft", "list", "table", "ip", table).Run(); err == nil {
 		t.Errorf("table ip %s is still there after Close", table)
+	}
+	if docker {
+		if out := sh(t, "iptables", "-w", "-S", dockerUserChain); strings.Contains(out, "leviathan "+table) {
+			t.Errorf("iptables %s still holds the DUT's rules after Close:\n%s", dockerUserChain, out)
+		}
+	}
+	// Without NAT the upstream host's replies have nowhere to go.
+	if out, err := exec.Command("ip", "netns", "exec", l.NS, "busybox", "ping", "-c", "1", "-W", "2", upstream).CombinedOutput(); err == nil {
+		t.Errorf("the DUT still reaches %s after Close:\n%s", upstream, out)
 	}
 }
 

@@ -39,11 +39,3 @@ func TestNMSharedNoLease(t *testing.T) {
 	n := nmNetwork(t, "")
 	networktest.ConformanceWith(t, n, networktest.Options{Unreachable: "no lease file yet"})
 }
-
-// TestDnsmasqConformance would run the suite against the dnsmasq driver;
-// its Address needs a started network (root, a veth pair into a network
-// namespace, dnsmasq and a DHCP client there), which its own netns_test.go
-// sets up with helpers this package cannot reach.
-func TestDnsmasqConformance(t *testing.T) {
-	t.Skip("dnsmasq's Address needs a started network (root, a network namespace with a veth pair, dnsmasq, a DHCP client); not cheap enough to duplicate autokit/network/dnsmasq/netns_test.go's lab here")
-}

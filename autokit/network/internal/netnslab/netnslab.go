@@ -193,3 +193,31 @@ publish-workstation=no
 		t.Fatalf("avahi-daemon did not report startup complete; command: %s", strings.Join(args, " "))
 	}
 }
+
+// DHCPClient runs busybox's DHCP client on Peer until it has a lease; its
+// script gives Peer the leased address and a default route through the
+// router the server named, as a DUT's OS does.
+func (l *Lab) DHCPClient(t *testing.T) {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "udhcpc.sh")
+	err := os.WriteFile(script, []byte(`#!/bin/sh
+case "$1" in
+bound|renew)
+	ip address add "$ip/$mask" dev "$interface"
+	for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
+	;;
+esac
+exit 0
+`), 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", l.NS,
+		"busybox", "udhcpc", "-i", l.Peer, "-f", "-q", "-n", "-t", "10", "-T", "1", "-s", script).CombinedOutput()
+	t.Logf("udhcpc:\n%s", out)
+	if err != nil {
+		t.Fatalf("udhcpc in %s: %v", l.NS, err)
+	}
+}
