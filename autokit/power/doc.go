@@ -7,6 +7,7 @@
 //	POWER=dli       POWER_URL, POWER_OUTLET (0), POWER_USER (admin), POWER_PASSWORD, POWER_TIMEOUT, POWER_SETTLE
 //	POWER=pdudaemon POWER_URL, POWER_HOSTNAME + POWER_PORT or POWER_ALIAS, POWER_DELAY (0), POWER_TIMEOUT
 //	POWER=button    POWER_CHANNEL, POWER_PRESS_ON (500ms), POWER_PRESS_OFF (5s), POWER_SETTLE; needs WithRelay
+//	POWER=relay     POWER_CHANNEL, POWER_NORMALLY_CLOSED (false); needs WithRelay
 //	POWER=dummy     POWER_INITIAL (off)
 //
 // The drivers are a fixed table in this package (Drivers lists them), not a
@@ -19,7 +20,7 @@
 // malformed variable one naming it. Open contacts no device; a worker that
 // wants to probe it calls State.
 //
-// Limits: the drivers behind a USB HID relay or a GPIO line (POWER=relay)
-// are not in this table yet; the button driver gets its relay from the
-// caller (WithRelay).
+// Limits: the relay and button drivers get their relay (a USB HID relay
+// board or GPIO lines, DIGITAL_RELAY) from the caller (WithRelay); the
+// relay driver's state is the relay's, read back, not a sensor's.
 package power

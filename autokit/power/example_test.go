@@ -45,5 +45,5 @@ func ExampleOpen_unknown() {
 	_, err := power.Open(func(k string) string { return map[string]string{"POWER": "apc"}[k] })
 	fmt.Println(err)
 	// Output:
-	// power: unknown POWER="apc"; one of: button, dli, dummy, pdudaemon, shelly, tasmota
+	// power: unknown POWER="apc"; one of: button, dli, dummy, pdudaemon, relay, shelly, tasmota
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/power/pduhttp"
 	"github.com/balena/leviathan-action/autokit/power/shelly"
 	"github.com/balena/leviathan-action/autokit/power/tasmota"
+	"github.com/balena/leviathan-action/autokit/relay"
 )
 
 // Prefix is the prefix of every power variable.
@@ -32,7 +33,8 @@ type deps struct {
 	log   *slog.Logger
 }
 
-// WithRelay gives the button driver the relay wired across the button.
+// WithRelay gives the relay and button drivers the relay (DIGITAL_RELAY)
+// the supply or the button is wired through.
 func WithRelay(r dut.Relay) Option { return func(d *deps) { d.relay = r } }
 
 // WithHTTPClient sends the network drivers' requests through hc.
@@ -79,6 +81,9 @@ var drivers = [...]Driver{
 	}),
 	entry("pdudaemon", "a PDU port through a PDUDaemon server", func(c pdudaemon.Config, d deps) (dut.Power, error) {
 		return pdudaemon.New(c, d.http()...)
+	}),
+	entry("relay", "the supply switched by a DIGITAL_RELAY channel (USB HID relay board, GPIO line)", func(c relay.PowerConfig, d deps) (dut.Power, error) {
+		return relay.NewPower(d.relay, c)
 	}),
 	entry("shelly", "Shelly Gen2+ switch (RPC over HTTP)", func(c shelly.Config, d deps) (dut.Power, error) {
 		return shelly.New(c, d.http()...)

@@ -18,6 +18,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/power/pdudaemon"
 	"github.com/balena/leviathan-action/autokit/power/shelly"
 	"github.com/balena/leviathan-action/autokit/power/tasmota"
+	"github.com/balena/leviathan-action/autokit/relay/relaytest"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -44,16 +45,17 @@ func TestOpenEachDriver(t *testing.T) {
 	}
 }
 
-type relay struct{}
+// setOnly is a relay that cannot read its channels back.
+type setOnly struct{}
 
-func (relay) Set(context.Context, int, bool) error { return nil }
+func (setOnly) Set(context.Context, int, bool) error { return nil }
 
 func TestOpenButton(t *testing.T) {
 	e := env(map[string]string{"POWER": "button", "POWER_PRESS_ON": "200ms", "POWER_PRESS_OFF": "6s", "POWER_CHANNEL": "1"})
 	if _, err := Open(e); err == nil || !strings.Contains(err.Error(), "DIGITAL_RELAY") {
 		t.Fatalf("Open without a relay = %v", err)
 	}
-	p, err := Open(e, WithRelay(relay{}))
+	p, err := Open(e, WithRelay(setOnly{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,13 +64,49 @@ func TestOpenButton(t *testing.T) {
 	}
 }
 
+func TestOpenRelay(t *testing.T) {
+	ctx := t.Context()
+	for _, nc := range []string{"false", "true"} {
+		e := env(map[string]string{"POWER": "relay", "POWER_CHANNEL": "2", "POWER_NORMALLY_CLOSED": nc})
+		r := &relaytest.Fake{N: 2}
+		p, err := Open(e, WithRelay(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.On(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if closed, _ := r.State(ctx, 2); closed != (nc == "false") {
+			t.Errorf("NORMALLY_CLOSED=%s: after On the relay is closed=%v", nc, closed)
+		}
+	}
+	for _, tc := range []struct {
+		env   map[string]string
+		relay dut.Relay
+		want  string
+	}{
+		{map[string]string{"POWER": "relay", "POWER_CHANNEL": "1"}, nil, "configure DIGITAL_RELAY"},
+		{map[string]string{"POWER": "relay", "POWER_CHANNEL": "1"}, setOnly{}, "reads its channels back"},
+		{map[string]string{"POWER": "relay"}, &relaytest.Fake{N: 1}, "POWER_CHANNEL is required"},
+		{map[string]string{"POWER": "relay", "POWER_CHANNEL": "0"}, &relaytest.Fake{N: 1}, "channels count from 1"},
+	} {
+		var opts []Option
+		if tc.relay != nil {
+			opts = append(opts, WithRelay(tc.relay))
+		}
+		if _, err := Open(env(tc.env), opts...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Open(%v) = %v; want an error containing %q", tc.env, err, tc.want)
+		}
+	}
+}
+
 func TestOpenErrors(t *testing.T) {
 	for _, tc := range []struct {
 		env  map[string]string
 		want string
 	}{
-		{map[string]string{}, "POWER is not set; one of: button, dli, dummy, pdudaemon, shelly, tasmota"},
-		{map[string]string{"POWER": "apc"}, `unknown POWER="apc"; one of: button, dli, dummy, pdudaemon, shelly, tasmota`},
+		{map[string]string{}, "POWER is not set; one of: button, dli, dummy, pdudaemon, relay, shelly, tasmota"},
+		{map[string]string{"POWER": "apc"}, `unknown POWER="apc"; one of: button, dli, dummy, pdudaemon, relay, shelly, tasmota`},
 		{map[string]string{"POWER": "tasmota"}, "POWER=tasmota: POWER_URL is required"},
 		{map[string]string{"POWER": "tasmota", "POWER_URL": "http://plug", "POWER_CHANNEL": "two"}, `POWER_CHANNEL="two" is not an integer`},
 		{map[string]string{"POWER": "shelly", "POWER_URL": "http://plug", "POWER_TIMEOUT": "5"}, `POWER_TIMEOUT="5" is not a duration`},

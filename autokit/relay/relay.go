@@ -19,6 +19,29 @@ type StateRelay interface {
 	Stater
 }
 
+// PowerConfig is the wiring of a supply through a relay channel. The
+// envconfig tags name the variables after the POWER_ prefix.
+type PowerConfig struct {
+	Channel        int  `envconfig:"CHANNEL" required:"true" desc:"relay channel (1-based) the board's supply runs through"`
+	NormallyClosed bool `envconfig:"NORMALLY_CLOSED" default:"false" desc:"the supply is wired through the normally-closed contact: an open relay powers the board"`
+}
+
+// NewPower returns the Power for cfg over r, which must be able to read
+// its channels back (the HID and GPIO drivers can).
+func NewPower(r dut.Relay, cfg PowerConfig) (Power, error) {
+	if r == nil {
+		return Power{}, fmt.Errorf("relay: POWER=relay needs the relay its supply runs through (configure DIGITAL_RELAY); none was given")
+	}
+	sr, ok := r.(StateRelay)
+	if !ok {
+		return Power{}, fmt.Errorf("relay: POWER=relay needs a relay that reads its channels back; %T cannot", r)
+	}
+	if cfg.Channel < 1 {
+		return Power{}, fmt.Errorf("relay: POWER_CHANNEL=%d: channels count from 1", cfg.Channel)
+	}
+	return Power{Relay: sr, Channel: cfg.Channel, Inverted: cfg.NormallyClosed}, nil
+}
+
 // Power powers a DUT through one relay channel: closing the relay powers the
 // DUT, unless Inverted (the supply is wired through the normally-closed
 // contact).

@@ -2,6 +2,7 @@ package relaytest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -40,8 +41,13 @@ func Conformance(t *testing.T, r dut.Relay, channels int) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := r.Set(cctx, 1, true); err == nil {
-		t.Error("Set with a cancelled context succeeded")
+	if err := r.Set(cctx, 1, true); !errors.Is(err, context.Canceled) {
+		t.Errorf("Set with a cancelled context = %v; want an error wrapping context.Canceled", err)
+	}
+	if hasState {
+		if _, err := st.State(cctx, 1); !errors.Is(err, context.Canceled) {
+			t.Errorf("State with a cancelled context = %v; want an error wrapping context.Canceled", err)
+		}
 	}
 }
 
@@ -76,6 +82,9 @@ func (f *Fake) Set(ctx context.Context, channel int, closed bool) error {
 func (f *Fake) State(ctx context.Context, channel int) (bool, error) {
 	if err := relay.CheckChannel("relaytest", channel, f.N); err != nil {
 		return false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("relaytest: %w", err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -4,10 +4,24 @@ import (
 	"testing"
 
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/power/powertest"
 	"github.com/balena/leviathan-action/autokit/relay"
 )
 
 func TestFake(t *testing.T) { Conformance(t, &Fake{N: 4}, 4) }
+
+// TestPowerConformance runs the dut.Power suite against POWER=relay's
+// adapter, both wirings; the HID and GPIO drivers run the relay suite
+// over their recorded ioctl sequences.
+func TestPowerConformance(t *testing.T) {
+	for _, nc := range []bool{false, true} {
+		p, err := relay.NewPower(&Fake{N: 2}, relay.PowerConfig{Channel: 2, NormallyClosed: nc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		powertest.Conformance(t, p)
+	}
+}
 
 func TestPowerAdapter(t *testing.T) {
 	ctx := t.Context()
