@@ -1,6 +1,7 @@
 package bootpart
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -83,16 +84,62 @@ func open(f Disk, readOnly bool) (filesystem.FileSystem, Partition, error) {
 
 // readFAT returns the FAT filesystem of a partition, or nil.
 func readFAT(b backend.Storage, size, start, blocksize int64) (filesystem.FileSystem, string) {
-	if fsys, err := fat32.Read(b, size, start, blocksize); err == nil {
-		return fsys, "fat32"
+	try := func(read func() (filesystem.FileSystem, error)) (fsys filesystem.FileSystem) {
+		if err := safely(func() (err error) { fsys, err = read(); return err }); err != nil {
+			return nil
+		}
+		return fsys
 	}
-	if fsys, err := fat16.Read(b, size, start, blocksize); err == nil {
-		return fsys, "fat16"
+	fat32Fits, fat16Fits := fatFits(b, size, start)
+	if fat32Fits {
+		if fsys := try(func() (filesystem.FileSystem, error) { return fat32.Read(b, size, start, blocksize) }); fsys != nil {
+			return fsys, "fat32"
+		}
 	}
-	if fsys, err := fat12.Read(b, size, start, blocksize); err == nil {
-		return fsys, "fat12"
+	if fat16Fits {
+		if fsys := try(func() (filesystem.FileSystem, error) { return fat16.Read(b, size, start, blocksize) }); fsys != nil {
+			return fsys, "fat16"
+		}
+		if fsys := try(func() (filesystem.FileSystem, error) { return fat12.Read(b, size, start, blocksize) }); fsys != nil {
+			return fsys, "fat12"
+		}
 	}
 	return nil, ""
+}
+
+// safely runs f, turning a panic of go-diskfs's (it divides by fields of
+// the boot sector, and indexes by cluster numbers, that a damaged or
+// hostile filesystem sets as it likes) into an error.
+func safely(f func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("bootpart: go-diskfs failed on a malformed FAT filesystem: %v", v)
+		}
+	}()
+	return f()
+}
+
+// fatFits reports whether the first FAT that the boot sector at start
+// declares lies inside the size bytes of the partition, as the FAT32
+// reader sees the boot sector and as the FAT12/16 readers do. go-diskfs
+// allocates a FAT's declared size before reading it: a damaged or hostile
+// boot sector must not make it allocate gigabytes.
+func fatFits(r io.ReaderAt, size, start int64) (fat32OK, fat16OK bool) {
+	bs := make([]byte, 512)
+	if n, _ := r.ReadAt(bs, start); n < len(bs) {
+		return false, false
+	}
+	bps := uint64(binary.LittleEndian.Uint16(bs[11:]))
+	if bps == 0 || bs[13] == 0 || bs[16] == 0 {
+		// No bytes per sector, sectors per cluster or FATs: go-diskfs
+		// would divide by zero.
+		return false, false
+	}
+	reserved := uint64(binary.LittleEndian.Uint16(bs[14:])) * bps
+	fits := func(fatSectors uint64) bool {
+		return fatSectors > 0 && reserved+fatSectors*bps <= uint64(size)
+	}
+	return fits(uint64(binary.LittleEndian.Uint32(bs[36:]))), fits(uint64(binary.LittleEndian.Uint16(bs[22:])))
 }
 
 // cleanPath makes name absolute and clean ("config.json" is "/config.json").
@@ -147,6 +194,16 @@ func ReadFile(f Disk, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	var data []byte
+	err = safely(func() (err error) {
+		data, err = readFS(fsys, p)
+		return err
+	})
+	return data, err
+}
+
+// readFS reads the file p (clean and absolute) from fsys.
+func readFS(fsys filesystem.FileSystem, p string) ([]byte, error) {
 	e, err := lookup(fsys, p)
 	if err != nil {
 		return nil, fmt.Errorf("bootpart: %w", err)
@@ -181,6 +238,21 @@ func WriteFile(f Disk, name string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	if err := safely(func() error { return writeFS(fsys, f, part.Start, p, data) }); err != nil {
+		return err
+	}
+	if s, ok := f.(interface{ Sync() error }); ok {
+		if err := s.Sync(); err != nil {
+			return fmt.Errorf("bootpart: sync: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeFS creates or replaces the file p (clean and absolute) on fsys, the
+// FAT filesystem that starts at byte offset start of s, and tidies it.
+func writeFS(fsys filesystem.FileSystem, s Storage, start int64, p string, data []byte) error {
+	var old int64
 	if e, err := lookup(fsys, p); err == nil {
 		if e.IsDir() {
 			return fmt.Errorf("bootpart: %s is a directory", p)
@@ -191,7 +263,20 @@ func WriteFile(f Disk, name string, data []byte) error {
 			if err := fsys.Remove(p); err != nil {
 				return fmt.Errorf("bootpart: replacing empty %s: %w", p, err)
 			}
+		} else if err == nil {
+			old = fi.Size()
 		}
+	}
+	// Directories to create: a cluster each.
+	var dirs []string
+	for dir := path.Dir(p); dir != "/"; dir = path.Dir(dir) {
+		if _, err := lookup(fsys, dir); err == nil {
+			break
+		}
+		dirs = append(dirs, dir)
+	}
+	if err := checkRoom(s, start, p, int64(len(data)), old, len(dirs)); err != nil {
+		return err
 	}
 	if dir := path.Dir(p); dir != "/" {
 		if e, err := lookup(fsys, dir); err != nil {
@@ -216,13 +301,5 @@ func WriteFile(f Disk, name string, data []byte) error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("bootpart: close %s: %w", p, err)
 	}
-	if err := TidyFAT(f, part.Start); err != nil {
-		return err
-	}
-	if s, ok := f.(interface{ Sync() error }); ok {
-		if err := s.Sync(); err != nil {
-			return fmt.Errorf("bootpart: sync: %w", err)
-		}
-	}
-	return nil
+	return TidyFAT(s, start)
 }

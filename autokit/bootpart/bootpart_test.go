@@ -283,3 +283,61 @@ func fileWith(t *testing.T, data []byte) *os.File {
 }
 
 var _ bootpart.Disk = (*os.File)(nil)
+
+// TestNoRoom: a file larger than the free space is refused, and nothing
+// past the partition is written (go-diskfs alone would write there).
+func TestNoRoom(t *testing.T) {
+	f := newDisk(t, "gpt", 60, part{1, 40, filesystem.TypeFat32, "BOOT"}, part{41, 8, noFS, "data"})
+	after := make([]byte, 8*mib)
+	for i := range after {
+		after[i] = byte(i*7 + 1)
+	}
+	if _, err := f.WriteAt(after, 41*mib); err != nil {
+		t.Fatal(err)
+	}
+	err := bootpart.WriteFile(f, "/big.bin", make([]byte, 45*mib))
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") {
+		t.Fatalf("WriteFile of 45 MiB into 40 MiB: %v, want no space left", err)
+	}
+	got := make([]byte, len(after))
+	if _, err := f.ReadAt(got, 41*mib); err != nil || !bytes.Equal(got, after) {
+		t.Fatal("the next partition changed")
+	}
+	fsckPartition(t, f, 1, 40)
+}
+
+// TestSteps: Partitions, ProbeFAT and WriteFileAt agree with Find,
+// ReadFile and WriteFile.
+func TestSteps(t *testing.T) {
+	for _, table := range []string{"gpt", "mbr"} {
+		t.Run(table, func(t *testing.T) {
+			f := newDisk(t, table, 70, part{1, 8, noFS, "a"}, part{9, 40, filesystem.TypeFat32, "BOOT"})
+			exts, err := bootpart.Partitions(f)
+			if err != nil || len(exts) != 2 || exts[1] != (bootpart.Extent{Index: 2, Start: 9 * mib, Size: 40 * mib}) {
+				t.Fatalf("Partitions = %+v, %v", exts, err)
+			}
+			if _, err := bootpart.ProbeFAT(f, exts[0].Start, exts[0].Size); !errors.Is(err, bootpart.ErrNoFATPartition) {
+				t.Errorf("ProbeFAT of a Linux partition: %v", err)
+			}
+			p, err := bootpart.ProbeFAT(f, exts[1].Start, exts[1].Size)
+			found, ferr := bootpart.Find(f)
+			found.Index = 0
+			if err != nil || ferr != nil || p != found {
+				t.Errorf("ProbeFAT = %+v, %v; Find = %+v, %v", p, err, found, ferr)
+			}
+			if err := bootpart.WriteFileAt(f, exts[1].Start, exts[1].Size, "dir/config.json", []byte("{}")); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := bootpart.ReadFile(f, "/DIR/CONFIG.JSON"); err != nil || string(got) != "{}" {
+				t.Errorf("ReadFile after WriteFileAt = %q, %v", got, err)
+			}
+			if err := bootpart.WriteFileAt(f, exts[0].Start, exts[0].Size, "x", nil); !errors.Is(err, bootpart.ErrNoFATPartition) {
+				t.Errorf("WriteFileAt on a Linux partition: %v", err)
+			}
+			fsckPartition(t, f, 9, 40)
+		})
+	}
+	if _, err := bootpart.Partitions(bytes.NewReader(make([]byte, 4096))); !errors.Is(err, bootpart.ErrNoPartitionTable) {
+		t.Errorf("Partitions of zeros: %v", err)
+	}
+}

@@ -393,3 +393,34 @@ func TidyFAT(s Storage, start int64) error {
 	}
 	return nil
 }
+
+// checkRoom fails, saying "no space left on device", when the FAT volume
+// at start of s cannot take a file of size bytes in place of one of old
+// bytes, plus dirs new directories. go-diskfs does not check: it hands
+// out clusters its FAT can address even past the end of the volume's
+// data area, and so writes past the end of the partition.
+func checkRoom(s Storage, start int64, name string, size, old int64, dirs int) error {
+	g, err := readGeometry(s, start)
+	if err != nil {
+		return fmt.Errorf("bootpart: write %s: %w", name, err)
+	}
+	fatBytes := g.fatSectors * g.bytesPerSec
+	fat := &fatTable{bits: g.bits, b: make([]byte, fatBytes+2)}
+	if _, err := s.ReadAt(fat.b[:fatBytes], start+g.reserved*g.bytesPerSec); err != nil {
+		return fmt.Errorf("bootpart: write %s: reading the FAT: %w", name, err)
+	}
+	last := min(g.clusters+1, uint32(fatBytes*8/int64(g.bits))-1)
+	var free int64
+	for c := uint32(2); c <= last; c++ {
+		if fat.get(c) == 0 {
+			free++
+		}
+	}
+	cb := g.secPerClus * g.bytesPerSec
+	need := (size+cb-1)/cb - (old+cb-1)/cb + int64(dirs)
+	if need > free {
+		return fmt.Errorf("bootpart: write %s: no space left on device: %d bytes need %d more clusters of %d bytes, the filesystem has %d free (%d bytes)",
+			name, size, need, cb, free, free*cb)
+	}
+	return nil
+}

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -16,10 +19,10 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	"github.com/balena/leviathan-action/autokit/bootpart"
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/image"
 	"github.com/balena/leviathan-action/autokit/image/bmap"
+	"github.com/balena/leviathan-action/autokit/image/inject"
 	"github.com/balena/leviathan-action/autokit/image/source"
 )
 
@@ -43,9 +46,19 @@ reads the image twice). --image-sha256 is the SHA-256 of the file as read
 checked as the image streams and fails the flash before the final sync.
 
 Configuration: --file NAME=PATH (repeatable) writes PATH's contents as
-NAME into the FAT boot partition of the written image after it was
-verified — config.json the way OS images are provisioned per device —
-in Go, without root or mounting.`)
+NAME into the image's FAT boot partition while the image streams to the
+target — config.json the way OS images are provisioned per device — in
+Go, without root or mounting. The files are part of what is written, so
+verification reads them back too. The boot partition (the first FAT
+partition of the GPT or MBR) is held in memory, at most --file-buffer
+MiB; an image without one, one that ends inside it, or files that do not
+fit fail the flash, usually before the target is opened. --sha256,
+--precheck and --image-sha256 check the image as published, before the
+files went in; the digest verified and printed "as written" is the
+configured image's. --delta compares the configured image with the
+target, all of it. --bmap cannot be combined with --file: the block map's checksums
+describe the image without the files, and the blocks it leaves out may be
+where the files go.`)
 	src := fs.String("image", "", "image to write: a path or an http(s) URL (required)")
 	target := fs.String("target", "", "file or block device to write to (required)")
 	bmapPath := fs.String("bmap", "", "bmaptool block map of the image (.bmap)")
@@ -56,12 +69,19 @@ in Go, without root or mounting.`)
 	srcSum := fs.String("image-sha256", "", `expected SHA-256 of the image file as read (the download), or "published" for <URL>.sha256`)
 	quiet := fs.Bool("q", false, "no progress bar")
 	var files stringList
-	fs.Var(&files, "file", "NAME=PATH: write PATH into the image's FAT boot partition as NAME after flashing (repeatable)")
+	fs.Var(&files, "file", "NAME=PATH: write PATH into the image's FAT boot partition as NAME, as part of the image written (repeatable)")
+	fileBuffer := fs.Int64("file-buffer", inject.DefaultMemoryLimit>>20, "with --file: MiB of the image held in memory at most; the boot partition must fit")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *src == "" || *target == "" {
 		return usageError("both --image and --target are required")
+	}
+	if len(files) > 0 && *bmapPath != "" {
+		return usageError("--bmap cannot be combined with --file: the block map describes the image without the files (its checksums would fail, and the blocks it leaves out may be where the files go); drop --bmap")
+	}
+	if *fileBuffer <= 0 || *fileBuffer > 1<<20 {
+		return usageError("--file-buffer must be a positive number of MiB (at most 1048576)")
 	}
 	remote := strings.HasPrefix(*src, "http://") || strings.HasPrefix(*src, "https://")
 	if *precheck && (*sum == "" || remote) {
@@ -98,7 +118,7 @@ in Go, without root or mounting.`)
 			return fmt.Errorf("%s: %w", *bmapPath, err)
 		}
 	}
-	inject, err := readInjections(files)
+	injections, err := readInjections(files)
 	if err != nil {
 		return err
 	}
@@ -112,6 +132,18 @@ in Go, without root or mounting.`)
 		return err
 	}
 	defer in.Close()
+	var stream io.Reader = in
+	var configured *configuredImage
+	if len(injections) > 0 {
+		// Before the target is opened: an image the files cannot go into
+		// is refused with the target untouched.
+		configured, err = configure(in, injections, &opts, *fileBuffer<<20)
+		if err != nil {
+			return fmt.Errorf("--file: %w", err)
+		}
+		defer configured.release()
+		stream = configured
+	}
 	dst, err := openTarget(*target, *delta)
 	if err != nil {
 		return err
@@ -137,9 +169,9 @@ in Go, without root or mounting.`)
 			bar.Set64(n)
 		}
 	}
-	res, err := image.Flash(ctx, dst, in, opts)
-	if err == nil {
-		err = injectFiles(dst, inject)
+	res, err := image.Flash(ctx, dst, stream, opts)
+	if configured != nil {
+		res.Format = configured.format
 	}
 	if cerr := dst.Close(); err == nil && cerr != nil {
 		err = cerr
@@ -155,11 +187,17 @@ in Go, without root or mounting.`)
 	if res.SHA256 == "" {
 		digest = "sha256 not computed (--no-verify)"
 	}
+	if configured != nil {
+		digest = "image sha256 " + configured.r.InputSHA256() + ", as written " + digest
+	}
 	fmt.Fprintf(e.Stdout, "wrote %s (%s, %d bytes) to %s in %.1fs (%.0f MB/s): %d bytes written, %d zeros skipped, %d unchanged, %d unmapped; %s; %s\n",
 		*src, res.Format, res.ImageBytes, *target, res.Duration.Seconds(), res.MBps(),
 		res.Written, res.Skipped, res.Unchanged, res.Unmapped, verified, digest)
-	for _, f := range inject {
-		fmt.Fprintf(e.Stdout, "wrote %s (%d bytes) into the boot partition\n", f.name, len(f.data))
+	if configured != nil {
+		p, _ := configured.r.Partition()
+		for _, f := range injections {
+			fmt.Fprintf(e.Stdout, "wrote %s (%d bytes) into the boot partition (partition %d, %s) as part of the image\n", f.name, len(f.data), p.Index, p.Type)
+		}
 	}
 	return nil
 }
@@ -188,20 +226,102 @@ func readInjections(args []string) ([]injection, error) {
 	return out, nil
 }
 
-// injectFiles writes the files into the flashed image's FAT boot
-// partition.
-func injectFiles(dst target, files []injection) error {
-	for _, f := range files {
-		if err := bootpart.WriteFile(dst, f.name, f.data); err != nil {
-			return fmt.Errorf("writing %s into the boot partition: %w", f.name, err)
+// configuredImage is the decompressed image with the --file files written
+// into its boot partition (package inject), checked as image.Flash checks
+// an image: --sha256 against the image before the files went in,
+// --image-sha256 against the source as read. A mismatch fails the read at
+// the image's end, so image.Flash fails before its final sync and marks
+// the target dirty.
+type configuredImage struct {
+	*bufio.Reader
+	r       *inject.Reader
+	format  image.Format
+	release func()
+}
+
+// configure decompresses src and starts writing files into it. It takes
+// the checksums out of o (Flash would compare them with the configured
+// image) and checks them itself. It reads up to the first byte of the
+// image: when the boot partition and what precedes it fit in limit, that
+// is where the files are written, so a failure comes before any target
+// is opened.
+func configure(src io.Reader, files []injection, o *image.Options, limit int64) (*configuredImage, error) {
+	var download *sumReader
+	if o.SourceSHA256 != "" {
+		download = &sumReader{r: src, h: sha256.New()}
+		src = download
+	}
+	dec, format, release, err := image.Decompress(src)
+	if err != nil {
+		return nil, err
+	}
+	fl := make([]inject.File, len(files))
+	for i, f := range files {
+		fl[i] = inject.File{Name: f.name, Data: f.data}
+	}
+	r := inject.New(dec, fl, inject.WithMemoryLimit(limit))
+	wantImage, wantDownload := o.SHA256, o.SourceSHA256
+	o.SHA256, o.SourceSHA256 = "", ""
+	checked := &checkAtEOF{r: r, check: func() error {
+		if got := r.InputSHA256(); wantImage != "" && got != wantImage {
+			return &image.ChecksumError{What: "image (before the --file files were written into it)", Want: wantImage, Got: got}
+		}
+		if download != nil {
+			// What follows the image in the source (a zip's central
+			// directory, padding) is part of the download's digest.
+			if _, err := io.Copy(io.Discard, download); err != nil {
+				return fmt.Errorf("reading the rest of the source: %w", err)
+			}
+			if got := hex.EncodeToString(download.h.Sum(nil)); got != wantDownload {
+				return &image.ChecksumError{What: "download", Want: wantDownload, Got: got}
+			}
+		}
+		return nil
+	}}
+	c := &configuredImage{Reader: bufio.NewReaderSize(checked, 64<<10), r: r, format: format, release: release}
+	if _, err := c.Peek(1); err != nil {
+		release()
+		if errors.Is(err, inject.ErrTooLarge) {
+			err = fmt.Errorf("%w (--file-buffer %d)", err, limit>>20)
+		}
+		return nil, fmt.Errorf("refused before writing: %w", err)
+	}
+	return c, nil
+}
+
+// checkAtEOF calls check when r ends, and fails the read in place of
+// io.EOF when it returns an error.
+type checkAtEOF struct {
+	r     io.Reader
+	check func() error
+	done  bool
+	err   error
+}
+
+func (c *checkAtEOF) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.r.Read(p)
+	if err == io.EOF && !c.done {
+		c.done = true
+		if c.err = c.check(); c.err != nil {
+			return n, c.err
 		}
 	}
-	if len(files) > 0 {
-		if err := dst.Sync(); err != nil {
-			return fmt.Errorf("syncing the target: %w", err)
-		}
-	}
-	return nil
+	return n, err
+}
+
+// sumReader hashes what is read through it.
+type sumReader struct {
+	r io.Reader
+	h hash.Hash
+}
+
+func (s *sumReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.h.Write(p[:n])
+	return n, err
 }
 
 // precheckSHA256 decompresses the local image at path and compares its

@@ -242,26 +242,83 @@ func sha256Hex(p []byte) string {
 func TestFlashCommandInjectsFiles(t *testing.T) {
 	disk := duttest.FATDisk(t, true)
 	noFAT := duttest.FATDisk(t, false)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "config.json")
-	os.WriteFile(cfg, []byte(`{"hostname":"rpi4-01"}`), 0o644)
-	target := filepath.Join(dir, "target.img")
-	ctx := context.Background()
-
-	code, out, _ := runCLI(t, ctx, "flash", "-q", "--image", disk.Name(), "--target", target,
-		"--file", "config.json="+cfg, "--file", "extra/notes.txt="+cfg)
-	if code != 0 || !strings.Contains(out, "wrote config.json (22 bytes) into the boot partition") {
-		t.Fatalf("exit %d:\n%s", code, out)
-	}
-	f, err := os.Open(target)
+	orig, err := os.ReadFile(disk.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if got, err := bootpart.ReadFile(f, "config.json"); err != nil || string(got) != `{"hostname":"rpi4-01"}` {
-		t.Errorf("config.json in the flashed image = %q, %v", got, err)
+	boot, err := bootpart.Find(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var zs bytes.Buffer
+	zw, _ := zstd.NewWriter(&zs)
+	zw.Write(orig)
+	zw.Close()
+	zst := filepath.Join(dir, "disk.img.zst")
+	os.WriteFile(zst, zs.Bytes(), 0o644)
+	os.WriteFile(zst+".sha256", []byte(sha256Hex(zs.Bytes())+"  disk.img.zst\n"), 0o644)
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte(`{"hostname":"rpi4-01"}`), 0o644)
+	big := filepath.Join(dir, "big.bin")
+	os.WriteFile(big, make([]byte, 50<<20), 0o644)
+	ctx := context.Background()
+
+	// checkTarget: the files are in the target's boot partition, and
+	// every byte outside it is the image's.
+	checkTarget := func(t *testing.T, target string) {
+		t.Helper()
+		got, err := os.ReadFile(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(orig) || !bytes.Equal(got[:boot.Start], orig[:boot.Start]) || !bytes.Equal(got[boot.Start+boot.Size:], orig[boot.Start+boot.Size:]) {
+			t.Error("the target differs from the image outside the boot partition")
+		}
+		f, err := os.Open(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if got, err := bootpart.ReadFile(f, "config.json"); err != nil || string(got) != `{"hostname":"rpi4-01"}` {
+			t.Errorf("config.json in the flashed image = %q, %v", got, err)
+		}
+		if got, err := bootpart.ReadFile(f, "extra/notes.txt"); err != nil || string(got) != `{"hostname":"rpi4-01"}` {
+			t.Errorf("extra/notes.txt in the flashed image = %q, %v", got, err)
+		}
+	}
+	files := []string{"--file", "config.json=" + cfg, "--file", "extra/notes.txt=" + cfg}
+	target := filepath.Join(dir, "target.img")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"raw file", []string{"--image", disk.Name()}, []string{
+			"wrote config.json (22 bytes) into the boot partition (partition 1, fat32) as part of the image",
+			"verified", "image sha256 " + sha256Hex(orig) + ", as written sha256 "}},
+		{"delta re-flash", []string{"--image", disk.Name(), "--delta"}, []string{"unchanged", "verified"}},
+		{"zstd with --sha256 of the image", []string{"--image", zst, "--sha256", sha256Hex(orig)}, []string{"(zstd, 50331648 bytes)", "verified"}},
+		{"published download sha256", []string{"--image", srv.URL + "/disk.img.zst", "--image-sha256", "published"}, []string{"(zstd, 50331648 bytes)", "verified"}},
+		{"precheck", []string{"--image", zst, "--sha256", sha256Hex(orig), "--precheck"}, []string{"verified"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, _ := runCLI(t, ctx, append(append([]string{"flash", "-q", "--target", target}, tc.args...), files...)...)
+			if code != 0 {
+				t.Fatalf("exit %d", code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout does not say %q", w)
+				}
+			}
+			checkTarget(t, target)
+		})
 	}
 
+	// Refused before the target is opened: it is not even created.
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -269,13 +326,50 @@ func TestFlashCommandInjectsFiles(t *testing.T) {
 	}{
 		{"not NAME=PATH", []string{"--image", disk.Name(), "--file", "config.json"}, "want NAME=PATH"},
 		{"missing file", []string{"--image", disk.Name(), "--file", "config.json=" + filepath.Join(dir, "nope.json")}, "nope.json"},
-		{"image without a FAT partition", []string{"--image", noFAT.Name(), "--file", "config.json=" + cfg}, "boot partition"},
+		{"image without a FAT partition", []string{"--image", noFAT.Name(), "--file", "config.json=" + cfg}, "no FAT boot partition"},
+		{"file too large", []string{"--image", disk.Name(), "--file", "big.bin=" + big}, "no room in the boot partition"},
+		{"partition over --file-buffer", []string{"--image", zst, "--file-buffer", "16", "--file", "config.json=" + cfg}, "more than the limit of 16.0 MiB; raise the limit (--file-buffer 16)"},
+		{"with --bmap", []string{"--image", disk.Name(), "--bmap", cfg, "--file", "config.json=" + cfg}, "--bmap cannot be combined with --file"},
+		{"bad --file-buffer", []string{"--image", disk.Name(), "--file-buffer", "0", "--file", "config.json=" + cfg}, "--file-buffer must be"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tgt := filepath.Join(t.TempDir(), "t.img")
 			code, out, errs := runCLI(t, ctx, append([]string{"flash", "-q", "--target", tgt}, tc.args...)...)
 			if code == 0 || !strings.Contains(errs, tc.want) || strings.Contains(out, "wrote") {
 				t.Fatalf("exit %d, stderr %q; want a failure naming %q and no success line", code, errs, tc.want)
+			}
+			if _, err := os.Stat(tgt); err == nil {
+				t.Error("the target was created")
+			}
+		})
+	}
+
+	// A wrong --sha256 shows once the image streamed past: the flash
+	// fails and the target is marked dirty.
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"wrong sha256", []string{"--image", zst, "--sha256", strings.Repeat("ab", 32)}, []string{"checksum mismatch for the image (before the --file files were written into it)", "marked dirty"}},
+		{"wrong download sha256", []string{"--image", zst, "--image-sha256", strings.Repeat("cd", 32)}, []string{"checksum mismatch for the download", "marked dirty"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tgt := filepath.Join(t.TempDir(), "t.img")
+			code, out, errs := runCLI(t, ctx, append(append([]string{"flash", "-q", "--target", tgt}, tc.args...), files...)...)
+			if code == 0 || strings.Contains(out, "wrote") {
+				t.Fatalf("exit %d", code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr does not say %q", w)
+				}
+			}
+			if f, err := os.Open(tgt); err == nil {
+				defer f.Close()
+				if _, err := bootpart.Find(f); err == nil {
+					t.Error("the failed target still has a partition table")
+				}
 			}
 		})
 	}
