@@ -3,7 +3,6 @@ package bootpart_test
 import (
 	"bytes"
 	"errors"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -12,14 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	diskfs "github.com/diskfs/go-diskfs"
-	"github.com/diskfs/go-diskfs/backend/file"
-	"github.com/diskfs/go-diskfs/disk"
 	"github.com/diskfs/go-diskfs/filesystem"
-	"github.com/diskfs/go-diskfs/partition/gpt"
-	"github.com/diskfs/go-diskfs/partition/mbr"
 
 	"github.com/balena/leviathan-action/autokit/bootpart"
+	"github.com/balena/leviathan-action/autokit/duttest"
 )
 
 const mib = 1 << 20
@@ -27,95 +22,32 @@ const mib = 1 << 20
 // part is one partition of a test disk: where it is and what to put in it.
 type part struct {
 	startMiB, sizeMiB int64
-	fat               filesystem.Type // -1: leave the bytes as they are
+	fat               filesystem.Type // noFS: pseudo-random bytes
 	label             string
 }
 
-const noFS filesystem.Type = -1
+const noFS = duttest.NoFS
 
-// newDisk creates a disk image in t.TempDir with the given partition table
+// newDisk creates a disk image of sizeMiB with the given partition table
 // ("gpt" or "mbr") and partitions, and returns it opened read-write.
 func newDisk(t *testing.T, table string, sizeMiB int64, parts ...part) *os.File {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), table+".img")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	var ps []duttest.Partition
+	for _, p := range parts {
+		ps = append(ps, duttest.Partition{Start: p.startMiB * mib / 512, Size: p.sizeMiB * mib / 512, FS: p.fat, Label: p.label})
+	}
+	f, err := os.OpenFile(duttest.DiskImage(t, table, sizeMiB*mib/512, ps...), os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	if err := f.Truncate(sizeMiB * mib); err != nil {
-		t.Fatal(err)
-	}
-	d, err := diskfs.OpenBackend(file.New(f, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	switch table {
-	case "gpt":
-		tb := &gpt.Table{LogicalSectorSize: 512, PhysicalSectorSize: 512, ProtectiveMBR: true}
-		for i, pt := range parts {
-			typ := gpt.LinuxFilesystem
-			if pt.fat != noFS {
-				typ = gpt.EFISystemPartition
-			}
-			tb.Partitions = append(tb.Partitions, &gpt.Partition{
-				Index: i + 1, Start: uint64(pt.startMiB * mib / 512),
-				End: uint64((pt.startMiB+pt.sizeMiB)*mib/512 - 1), Type: typ, Name: pt.label,
-			})
-		}
-		err = d.Partition(tb)
-	case "mbr":
-		tb := &mbr.Table{LogicalSectorSize: 512, PhysicalSectorSize: 512}
-		for i, pt := range parts {
-			typ := mbr.Linux
-			if pt.fat != noFS {
-				typ = mbr.Fat32LBA
-			}
-			tb.Partitions = append(tb.Partitions, &mbr.Partition{
-				Index: i + 1, Type: typ, Start: uint32(pt.startMiB * mib / 512), Size: uint32(pt.sizeMiB * mib / 512),
-			})
-		}
-		err = d.Partition(tb)
-	default:
-		t.Fatalf("unknown table %q", table)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, pt := range parts {
-		if pt.fat == noFS {
-			continue
-		}
-		if _, err := d.CreateFilesystem(disk.FilesystemSpec{Partition: i + 1, FSType: pt.fat, VolumeLabel: pt.label}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	return f
 }
 
-// fsckPartition runs `fsck.vfat -n` on a copy of the partition that starts
-// at startMiB, when dosfstools is installed.
+// fsckPartition runs fsck.vfat on the partition that starts at startMiB.
 func fsckPartition(t *testing.T, f *os.File, startMiB, sizeMiB int64) {
 	t.Helper()
-	fsck, err := exec.LookPath("fsck.vfat")
-	if err != nil {
-		t.Logf("skipping the fsck.vfat check: %v (apt-get install dosfstools)", err)
-		return
-	}
-	p := filepath.Join(t.TempDir(), "part.img")
-	out, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, io.NewSectionReader(f, startMiB*mib, sizeMiB*mib)); err != nil {
-		t.Fatal(err)
-	}
-	out.Close()
-	b, err := exec.Command(fsck, "-n", p).CombinedOutput()
-	if err != nil {
-		t.Fatalf("fsck.vfat -n: %v\n%s", err, b)
-	}
-	t.Logf("fsck.vfat -n: %s", strings.TrimSpace(string(b)))
+	duttest.FsckFAT(t, f, startMiB*mib, sizeMiB*mib)
 }
 
 func TestReadWrite(t *testing.T) {

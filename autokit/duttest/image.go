@@ -4,14 +4,9 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"testing"
 
-	diskfs "github.com/diskfs/go-diskfs"
-	"github.com/diskfs/go-diskfs/backend/file"
-	"github.com/diskfs/go-diskfs/disk"
 	"github.com/diskfs/go-diskfs/filesystem"
-	"github.com/diskfs/go-diskfs/partition/gpt"
 )
 
 // GPTImage returns a disk image of size bytes (at least 64 KiB) with a
@@ -43,36 +38,20 @@ func GPTImage(size int) []byte {
 }
 
 // FATDisk makes a 48 MiB GPT disk image file whose one partition is an
-// EFI system partition formatted FAT32 when fat is true, and an empty
-// Linux partition otherwise: an image to provision, or one with nowhere to
-// put config.json. The file is closed when the test ends.
+// EFI system partition formatted FAT32 when fat is true, and a Linux
+// partition of pseudo-random bytes otherwise: an image to provision, or
+// one with nowhere to put config.json. The file is closed when the test
+// ends.
 func FATDisk(tb testing.TB, fat bool) *os.File {
 	tb.Helper()
-	f, err := os.Create(filepath.Join(tb.TempDir(), "disk.img"))
+	fs := NoFS
+	if fat {
+		fs = filesystem.TypeFat32
+	}
+	f, err := os.OpenFile(DiskImage(tb, "gpt", 48<<11, Partition{Start: 2048, Size: 40 << 11, FS: fs, Label: "boot"}), os.O_RDWR, 0)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { f.Close() })
-	if err := f.Truncate(48 << 20); err != nil {
-		tb.Fatal(err)
-	}
-	d, err := diskfs.OpenBackend(file.New(f, false))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	typ := gpt.LinuxFilesystem
-	if fat {
-		typ = gpt.EFISystemPartition
-	}
-	tbl := &gpt.Table{LogicalSectorSize: 512, PhysicalSectorSize: 512, ProtectiveMBR: true,
-		Partitions: []*gpt.Partition{{Index: 1, Start: 2048, End: 2048 + 40<<11 - 1, Type: typ, Name: "boot"}}}
-	if err := d.Partition(tbl); err != nil {
-		tb.Fatal(err)
-	}
-	if fat {
-		if _, err := d.CreateFilesystem(disk.FilesystemSpec{Partition: 1, FSType: filesystem.TypeFat32}); err != nil {
-			tb.Fatal(err)
-		}
-	}
 	return f
 }

@@ -1,21 +1,16 @@
 package inject_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	diskfs "github.com/diskfs/go-diskfs"
-	"github.com/diskfs/go-diskfs/backend/file"
-	"github.com/diskfs/go-diskfs/disk"
 	"github.com/diskfs/go-diskfs/filesystem"
-	"github.com/diskfs/go-diskfs/partition/gpt"
-	"github.com/diskfs/go-diskfs/partition/mbr"
+
+	"github.com/balena/leviathan-action/autokit/duttest"
 )
 
 const mib = 1 << 20
@@ -28,7 +23,7 @@ type part struct {
 }
 
 const (
-	noFS  filesystem.Type = -1
+	noFS                  = duttest.NoFS
 	fat12 filesystem.Type = -2 // a hand-made 64 KiB FAT12 volume (tinyFAT12)
 )
 
@@ -38,80 +33,15 @@ const (
 // pseudo-random, so a byte passed through wrongly shows.
 func newDisk(t testing.TB, table string, sectors int64, parts ...part) []byte {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), table+".img")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Truncate(sectors * 512); err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(uint64(sectors), uint64(len(parts))))
-	noise := func(from, to int64) {
-		b := make([]byte, to-from)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
+	var ps []duttest.Partition
+	for _, p := range parts {
+		dp := duttest.Partition{Start: p.start, Size: p.size, FS: p.fat, Label: p.label}
+		if p.fat == fat12 {
+			dp.FS, dp.Content = duttest.NoFS, tinyFAT12(p.size, p.label)
 		}
-		if _, err := f.WriteAt(b, from); err != nil {
-			t.Fatal(err)
-		}
+		ps = append(ps, dp)
 	}
-	// Noise in the gaps (after the GPT entries, before the first partition).
-	if parts[0].start*512 > 64<<10 {
-		noise(64<<10, parts[0].start*512)
-	}
-
-	d, err := diskfs.OpenBackend(file.New(f, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	switch table {
-	case "gpt":
-		tb := &gpt.Table{LogicalSectorSize: 512, PhysicalSectorSize: 512, ProtectiveMBR: true}
-		for i, pt := range parts {
-			typ := gpt.LinuxFilesystem
-			if pt.fat != noFS {
-				typ = gpt.EFISystemPartition
-			}
-			tb.Partitions = append(tb.Partitions, &gpt.Partition{
-				Index: i + 1, Start: uint64(pt.start), End: uint64(pt.start + pt.size - 1), Type: typ, Name: pt.label,
-			})
-		}
-		err = d.Partition(tb)
-	case "mbr":
-		tb := &mbr.Table{LogicalSectorSize: 512, PhysicalSectorSize: 512}
-		for i, pt := range parts {
-			typ := mbr.Linux
-			if pt.fat != noFS {
-				typ = mbr.Fat32LBA
-			}
-			tb.Partitions = append(tb.Partitions, &mbr.Partition{
-				Index: i + 1, Type: typ, Start: uint32(pt.start), Size: uint32(pt.size),
-			})
-		}
-		err = d.Partition(tb)
-	default:
-		t.Fatalf("unknown table %q", table)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, pt := range parts {
-		switch pt.fat {
-		case noFS:
-			noise(pt.start*512, (pt.start+pt.size)*512)
-		case fat12:
-			if _, err := f.WriteAt(tinyFAT12(pt.size, pt.label), pt.start*512); err != nil {
-				t.Fatal(err)
-			}
-		default:
-			if _, err := d.CreateFilesystem(disk.FilesystemSpec{Partition: i + 1, FSType: pt.fat, VolumeLabel: pt.label}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	b, err := os.ReadFile(p)
+	b, err := os.ReadFile(duttest.DiskImage(t, table, sectors, ps...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,24 +83,10 @@ func tinyFAT12(sectors int64, label string) []byte {
 	return v
 }
 
-// fsck runs `fsck.vfat -n` on the size bytes at start of img, when
-// dosfstools is installed.
+// fsck runs `fsck.vfat -n` on the size bytes at start of img.
 func fsck(t *testing.T, img []byte, start, size int64) {
 	t.Helper()
-	tool, err := exec.LookPath("fsck.vfat")
-	if err != nil {
-		t.Logf("skipping the fsck.vfat check: %v (apt-get install dosfstools)", err)
-		return
-	}
-	p := filepath.Join(t.TempDir(), "part.img")
-	if err := os.WriteFile(p, img[start:start+size], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	b, err := exec.Command(tool, "-n", p).CombinedOutput()
-	if err != nil {
-		t.Fatalf("fsck.vfat -n: %v\n%s", err, b)
-	}
-	t.Logf("fsck.vfat -n: %s", strings.TrimSpace(string(b)))
+	duttest.FsckFAT(t, bytes.NewReader(img), start, size)
 }
 
 // chunky reads from b in pseudo-random amounts, from 1 byte to 3 MiB, as
