@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/balena/leviathan-action/internal/syncio"
 )
 
 var (
@@ -62,7 +64,7 @@ func probeKVM(qemu, code, varsTmpl string) bool {
 	if err != nil {
 		return false
 	}
-	stderr := &syncBuffer{}
+	stderr := &syncio.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return false
@@ -91,22 +93,4 @@ func probeKVM(qemu, code, varsTmpl string) bool {
 			return false
 		}
 	}
-}
-
-// syncBuffer is a buffer one goroutine writes while another reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/duttest"
 	"github.com/balena/leviathan-action/autokit/image/cache"
 	"github.com/balena/leviathan-action/autokit/worker"
+	"github.com/balena/leviathan-action/internal/syncio"
 	"github.com/balena/leviathan-action/suites/runner"
 )
 
@@ -170,9 +171,9 @@ func TestMain(m *testing.M) {
 }
 
 // options returns Options running the pass suite on b.
-func options(t *testing.T, b *bot, src testmode.Source) (testmode.Options, *syncBuffer) {
+func options(t *testing.T, b *bot, src testmode.Source) (testmode.Options, *syncio.Buffer) {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &syncio.Buffer{}
 	return testmode.Options{
 		Source:      src,
 		WorkerURL:   b.url,
@@ -184,23 +185,6 @@ func options(t *testing.T, b *bot, src testmode.Source) (testmode.Options, *sync
 		BootTimeout: 20 * time.Second,
 		Out:         out,
 	}, out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func gptImage() []byte { return duttest.GPTImage(4 << 20) }
@@ -667,7 +651,7 @@ func TestFromEnv(t *testing.T) {
 	}
 }
 
-var _ io.Writer = (*syncBuffer)(nil)
+var _ io.Writer = (*syncio.Buffer)(nil)
 
 // TestCancelled cancels the run while the DUT boots (a cancelled workflow
 // run): the DUT ends off and Run's own lease is released.

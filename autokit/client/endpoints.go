@@ -11,11 +11,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/internal/syncio"
 )
 
 // Health reports the worker's and the DUT's state.
@@ -355,29 +355,12 @@ func (c *Client) ExecOutput(ctx context.Context, cmd string) (stdout, stderr str
 // interleaved as they came. A non-zero exit status gives an *ExitError
 // along with the output.
 func (c *Client) ExecCombined(ctx context.Context, cmd string) (string, error) {
-	var b syncBuffer
+	var b syncio.Buffer
 	code, err := c.Exec(ctx, cmd, &b, &b)
 	if err == nil && code != 0 {
 		err = &ExitError{Command: cmd, ExitCode: code, Stderr: b.String()}
 	}
 	return b.String(), err
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // WaitOnline waits until the DUT runs a command over SSH, for at most

@@ -1,7 +1,6 @@
 package container
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,6 +21,8 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+
+	"github.com/balena/leviathan-action/internal/syncio"
 )
 
 // runSpec is a Spec for the test image with a unique run id; everything
@@ -64,28 +65,10 @@ func leftovers(t *testing.T, cli *client.Client, runID string) int {
 	return len(cs) + len(ns) + len(vs.Volumes)
 }
 
-// syncBuffer is a bytes.Buffer safe for the output copier and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRunFailingTests(t *testing.T) {
 	cli := engine(t)
 	s := runSpec(t, cli, "report", "1")
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncio.Buffer
 	s.Stdout, s.Stderr, s.GroupTests = &stdout, &stderr, true
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -127,7 +110,7 @@ func TestRunFailingTests(t *testing.T) {
 func TestRunLockedDown(t *testing.T) {
 	cli := engine(t)
 	s := runSpec(t, cli, "sleep")
-	var stdout syncBuffer
+	var stdout syncio.Buffer
 	started := make(chan struct{})
 	var once sync.Once
 	s.Stdout = writerFunc(func(p []byte) (int, error) {
@@ -227,7 +210,7 @@ func TestRunInfraErrors(t *testing.T) {
 			if tc.memory != 0 {
 				s.Memory = tc.memory
 			}
-			var out syncBuffer
+			var out syncio.Buffer
 			s.Stdout = &out
 			if tc.kill {
 				var once sync.Once
@@ -313,7 +296,7 @@ func TestRunOnlyWorkerReachable(t *testing.T) {
 
 	s := runSpec(t, cli, append(append([]string{"probe"}, blocked...), exposed...)...)
 	s.WorkerURL = worker.URL
-	var out syncBuffer
+	var out syncio.Buffer
 	s.Stdout = &out
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
