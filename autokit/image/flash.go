@@ -130,10 +130,10 @@ func flash(ctx context.Context, dst dut.Target, src io.Reader, o Options, touche
 		}
 	}
 	start := time.Now()
-	var srcSum *hashingReader
+	var dlHash hash.Hash // the source as read, for SourceSHA256
 	if o.SourceSHA256 != "" {
-		srcSum = &hashingReader{r: src, h: sha256.New()}
-		src = srcSum
+		dlHash = sha256.New()
+		src = io.TeeReader(src, dlHash)
 	}
 	r, format, release, err := Decompress(src)
 	if err != nil {
@@ -254,13 +254,13 @@ func flash(ctx context.Context, dst dut.Target, src io.Reader, o Options, touche
 	if o.SHA256 != "" && o.SHA256 != res.SHA256 {
 		return res, &ChecksumError{What: "image", Want: o.SHA256, Got: res.SHA256}
 	}
-	if srcSum != nil {
+	if dlHash != nil {
 		// What follows the image in the source (a zip's central
 		// directory, padding) is part of the download's digest.
-		if _, err := io.Copy(io.Discard, srcSum); err != nil {
+		if _, err := io.Copy(io.Discard, src); err != nil {
 			return res, fmt.Errorf("image: reading the rest of the source: %w", err)
 		}
-		if got := hex.EncodeToString(srcSum.h.Sum(nil)); got != o.SourceSHA256 {
+		if got := hex.EncodeToString(dlHash.Sum(nil)); got != o.SourceSHA256 {
 			return res, &ChecksumError{What: "download", Want: o.SourceSHA256, Got: got}
 		}
 	}
@@ -435,16 +435,4 @@ func setSize(dst dut.Target, size int64, zeroed bool) error {
 func notWritable(err error) bool {
 	return errors.Is(err, syscall.EBADF) || errors.Is(err, syscall.EROFS) ||
 		errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)
-}
-
-// hashingReader hashes what is read through it.
-type hashingReader struct {
-	r io.Reader
-	h hash.Hash
-}
-
-func (h *hashingReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	h.h.Write(p[:n])
-	return n, err
 }

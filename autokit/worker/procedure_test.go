@@ -40,26 +40,26 @@ func TestFlashRunsTheProcedure(t *testing.T) {
 	img := duttest.GPTImage(2 << 20)
 	tests := []struct {
 		name     string
-		powerOn  func(d *duttest.DUT) // what the "flasher" prints once on
-		wantErr  int                  // HTTP status, 0 for success
+		powerOn  func(t *testing.T, d *duttest.DUT) // what the "flasher" prints once on
+		wantErr  int                                // HTTP status, 0 for success
 		wantText []string
 		body     []byte
 	}{
 		{
 			name:    "flasher powers down",
-			powerOn: func(d *duttest.DUT) { d.Print("installing to eMMC\nreboot: Power down\n") },
+			powerOn: func(t *testing.T, d *duttest.DUT) { d.Print("installing to eMMC\nreboot: Power down\n") },
 			body:    img,
 		},
 		{
 			name:     "flasher never powers down",
-			powerOn:  func(d *duttest.DUT) { d.Print("installing to eMMC\nerror: no eMMC found\n") },
+			powerOn:  func(t *testing.T, d *duttest.DUT) { d.Print("installing to eMMC\nerror: no eMMC found\n") },
 			wantErr:  http.StatusBadGateway,
 			wantText: []string{`flashing procedure "flasher"`, "step 4", "wait-power-down", "no eMMC found", "powered off"},
 			body:     img,
 		},
 		{
 			name:     "the image is bad",
-			powerOn:  func(d *duttest.DUT) { t.Error("a DUT with a bad image was powered on") },
+			powerOn:  func(t *testing.T, d *duttest.DUT) { t.Error("a DUT with a bad image was powered on") },
 			wantErr:  http.StatusUnprocessableEntity,
 			wantText: []string{"step 2", "flash", "not a disk image"},
 			body:     bytes.Repeat([]byte("not an image"), 1000),
@@ -68,7 +68,7 @@ func TestFlashRunsTheProcedure(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, worker.WithProcedure(parseProcedure(t, flasherProcedure), procedure.Devices{}))
-			e.d.OnPowerOn(func() { tc.powerOn(e.d) })
+			e.d.OnPowerOn(func() { tc.powerOn(t, e.d) })
 			c := e.leased(t)
 			ctx := ctxT(t, 20*time.Second)
 			res, err := c.Flash(ctx, bytes.NewReader(tc.body), int64(len(tc.body)), "", nil)

@@ -246,10 +246,10 @@ type configuredImage struct {
 // is where the files are written, so a failure comes before any target
 // is opened.
 func configure(src io.Reader, files []injection, o *image.Options, limit int64) (*configuredImage, error) {
-	var download *sumReader
+	var download hash.Hash // the source as read, for --image-sha256
 	if o.SourceSHA256 != "" {
-		download = &sumReader{r: src, h: sha256.New()}
-		src = download
+		download = sha256.New()
+		src = io.TeeReader(src, download)
 	}
 	dec, format, release, err := image.Decompress(src)
 	if err != nil {
@@ -269,10 +269,10 @@ func configure(src io.Reader, files []injection, o *image.Options, limit int64) 
 		if download != nil {
 			// What follows the image in the source (a zip's central
 			// directory, padding) is part of the download's digest.
-			if _, err := io.Copy(io.Discard, download); err != nil {
+			if _, err := io.Copy(io.Discard, src); err != nil {
 				return fmt.Errorf("reading the rest of the source: %w", err)
 			}
-			if got := hex.EncodeToString(download.h.Sum(nil)); got != wantDownload {
+			if got := hex.EncodeToString(download.Sum(nil)); got != wantDownload {
 				return &image.ChecksumError{What: "download", Want: wantDownload, Got: got}
 			}
 		}
@@ -309,18 +309,6 @@ func (c *checkAtEOF) Read(p []byte) (int, error) {
 			return n, c.err
 		}
 	}
-	return n, err
-}
-
-// sumReader hashes what is read through it.
-type sumReader struct {
-	r io.Reader
-	h hash.Hash
-}
-
-func (s *sumReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	s.h.Write(p[:n])
 	return n, err
 }
 

@@ -14,13 +14,6 @@ import (
 	"github.com/balena/leviathan-action/autokit/power/powertest"
 )
 
-func serve(t *testing.T, h http.Handler) string {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 func newDriver(t *testing.T, cfg Config) *Driver {
 	t.Helper()
 	if cfg.Timeout == 0 {
@@ -43,23 +36,23 @@ func TestFakeFollowsDocs(t *testing.T) {
 func TestConformance(t *testing.T) {
 	t.Run("Digest", func(t *testing.T) {
 		f := newFake(8)
-		d := newDriver(t, Config{URL: serve(t, f.handler("admin", "1234")), Outlet: 5, Password: "1234"})
+		d := newDriver(t, Config{URL: powertest.Serve(t, f.handler("admin", "1234")), Outlet: 5, Password: "1234"})
 		powertest.Conformance(t, d)
 	})
 	t.Run("RelayLags", func(t *testing.T) {
 		f := newFake(8)
 		f.lag = 3
-		powertest.Conformance(t, newDriver(t, Config{URL: serve(t, f.handler("admin", "1234")), Password: "1234"}))
+		powertest.Conformance(t, newDriver(t, Config{URL: powertest.Serve(t, f.handler("admin", "1234")), Password: "1234"}))
 	})
 	t.Run("OldFirmwareWithoutPhysicalState", func(t *testing.T) {
 		f := newFake(8)
 		f.noPhysical = true
-		powertest.Conformance(t, newDriver(t, Config{URL: serve(t, f.handler("admin", "1234")), Password: "1234"}))
+		powertest.Conformance(t, newDriver(t, Config{URL: powertest.Serve(t, f.handler("admin", "1234")), Password: "1234"}))
 	})
 }
 
 func TestWrongPassword(t *testing.T) {
-	d := newDriver(t, Config{URL: serve(t, newFake(8).handler("admin", "1234")), Password: "4321"})
+	d := newDriver(t, Config{URL: powertest.Serve(t, newFake(8).handler("admin", "1234")), Password: "4321"})
 	err := d.On(context.Background())
 	var he *pduhttp.Error
 	if !errors.As(err, &he) || he.Status != 401 || !strings.HasPrefix(err.Error(), "dli: PUT ") {
@@ -70,7 +63,7 @@ func TestWrongPassword(t *testing.T) {
 // TestFakeRejectsMissingCSRF proves the fake would catch a driver that
 // forgot the header.
 func TestFakeRejectsMissingCSRF(t *testing.T) {
-	url := serve(t, newFake(8).handler("admin", "1234"))
+	url := powertest.Serve(t, newFake(8).handler("admin", "1234"))
 	c := pduhttp.New("dli", mustURL(t, url), pduhttp.WithCredentials(pduhttp.AuthDigest, "admin", "1234"))
 	_, err := c.Do(context.Background(), pduhttp.Request{Method: "PUT", Path: "/restapi/relay/outlets/0/state/", Body: []byte("value=true"),
 		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}})
@@ -81,7 +74,7 @@ func TestFakeRejectsMissingCSRF(t *testing.T) {
 }
 
 func TestUnknownOutlet(t *testing.T) {
-	d := newDriver(t, Config{URL: serve(t, newFake(8).handler("admin", "1234")), Outlet: 8, Password: "1234"})
+	d := newDriver(t, Config{URL: powertest.Serve(t, newFake(8).handler("admin", "1234")), Outlet: 8, Password: "1234"})
 	err := d.On(context.Background())
 	var he *pduhttp.Error
 	if !errors.As(err, &he) || he.Status != 404 || !strings.Contains(he.URL, "/outlets/8/") {
@@ -95,7 +88,7 @@ func TestUnknownOutlet(t *testing.T) {
 func TestRelayDoesNotFollow(t *testing.T) {
 	f := newFake(8)
 	f.stuck = true
-	d := newDriver(t, Config{URL: serve(t, f.handler("admin", "1234")), Password: "1234", Settle: 300 * time.Millisecond})
+	d := newDriver(t, Config{URL: powertest.Serve(t, f.handler("admin", "1234")), Password: "1234", Settle: 300 * time.Millisecond})
 	if err := d.On(context.Background()); err == nil || !strings.Contains(err.Error(), "is still off") {
 		t.Fatalf("On = %v", err)
 	}

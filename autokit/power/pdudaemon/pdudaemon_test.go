@@ -13,13 +13,6 @@ import (
 	"github.com/balena/leviathan-action/autokit/power/powertest"
 )
 
-func serve(t *testing.T, h http.Handler) string {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 func newDriver(t *testing.T, cfg Config) *Driver {
 	t.Helper()
 	cfg.Timeout = 2 * time.Second
@@ -37,7 +30,7 @@ func TestFakeFollowsDocs(t *testing.T) {
 func TestConformance(t *testing.T) {
 	t.Run("HostnamePort", func(t *testing.T) {
 		f := newFake()
-		powertest.Conformance(t, newDriver(t, Config{URL: serve(t, f), Hostname: "pdu1", Port: "2"}))
+		powertest.Conformance(t, newDriver(t, Config{URL: powertest.Serve(t, f), Hostname: "pdu1", Port: "2"}))
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if f.ports["pdu1/2"] {
@@ -51,7 +44,7 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("Alias", func(t *testing.T) {
 		f := newFake()
-		d := newDriver(t, Config{URL: serve(t, f), Alias: "rpi4"})
+		d := newDriver(t, Config{URL: powertest.Serve(t, f), Alias: "rpi4"})
 		powertest.Conformance(t, d)
 		d.On(context.Background())
 		f.mu.Lock()
@@ -63,14 +56,14 @@ func TestConformance(t *testing.T) {
 }
 
 func TestStateUnknownAtFirst(t *testing.T) {
-	d := newDriver(t, Config{URL: serve(t, newFake()), Hostname: "pdu1", Port: "1"})
+	d := newDriver(t, Config{URL: powertest.Serve(t, newFake()), Hostname: "pdu1", Port: "1"})
 	if _, err := d.State(context.Background()); !errors.Is(err, ErrUnknown) {
 		t.Fatalf("State = %v; want ErrUnknown", err)
 	}
 }
 
 func TestUnknownPDU(t *testing.T) {
-	d := newDriver(t, Config{URL: serve(t, newFake()), Hostname: "pdu9", Port: "1"})
+	d := newDriver(t, Config{URL: powertest.Serve(t, newFake()), Hostname: "pdu9", Port: "1"})
 	err := d.On(context.Background())
 	var he *pduhttp.Error
 	if !errors.As(err, &he) || he.Status != 500 || !strings.Contains(err.Error(), "PDU was not found in config") {

@@ -13,6 +13,7 @@
 //     API (a JSON file in the driver's testdata/, which names the
 //     documentation it follows) to a fake and fails on any difference, so a
 //     fake cannot drift from the vendor's documented behaviour.
+//   - Serve runs a fake on a loopback HTTP server for the test.
 //
 // Limits: Conformance drives the real device when given one; it switches
 // the DUT on and off several times and leaves it off.

@@ -87,3 +87,12 @@ func sameAnswer(got, want []byte) bool {
 	}
 	return bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(want))
 }
+
+// Serve serves h on a loopback HTTP server for the test's lifetime and
+// returns its URL: where a driver under test finds its vendor fake.
+func Serve(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}

@@ -13,13 +13,6 @@ import (
 	"github.com/balena/leviathan-action/autokit/power/powertest"
 )
 
-func serve(t *testing.T, h http.Handler) string {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 func newDriver(t *testing.T, cfg Config) *Driver {
 	t.Helper()
 	if cfg.Timeout == 0 {
@@ -38,11 +31,11 @@ func TestFakeFollowsDocs(t *testing.T) {
 
 func TestConformance(t *testing.T) {
 	t.Run("NoAuth", func(t *testing.T) {
-		powertest.Conformance(t, newDriver(t, Config{URL: serve(t, newFake(1).handler("")), Channel: 0}))
+		powertest.Conformance(t, newDriver(t, Config{URL: powertest.Serve(t, newFake(1).handler("")), Channel: 0}))
 	})
 	t.Run("DigestAuth", func(t *testing.T) {
 		f := newFake(4)
-		d := newDriver(t, Config{URL: serve(t, f.handler("s3cret")), Channel: 2, Password: "s3cret"})
+		d := newDriver(t, Config{URL: powertest.Serve(t, f.handler("s3cret")), Channel: 2, Password: "s3cret"})
 		powertest.Conformance(t, d)
 		d.On(context.Background())
 		f.mu.Lock()
@@ -54,7 +47,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestWrongPassword(t *testing.T) {
-	d := newDriver(t, Config{URL: serve(t, newFake(1).handler("s3cret")), Password: "guess"})
+	d := newDriver(t, Config{URL: powertest.Serve(t, newFake(1).handler("s3cret")), Password: "guess"})
 	err := d.On(context.Background())
 	var re *RPCError
 	if !errors.As(err, &re) || re.Err.Status != 401 || !strings.HasPrefix(err.Error(), "shelly: ") {
@@ -66,14 +59,14 @@ func TestWrongPassword(t *testing.T) {
 }
 
 func TestNoPasswordButDeviceWantsOne(t *testing.T) {
-	d := newDriver(t, Config{URL: serve(t, newFake(1).handler("s3cret"))})
+	d := newDriver(t, Config{URL: powertest.Serve(t, newFake(1).handler("s3cret"))})
 	if _, err := d.State(context.Background()); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("State = %v", err)
 	}
 }
 
 func TestUnknownSwitch(t *testing.T) {
-	d := newDriver(t, Config{URL: serve(t, newFake(1).handler("")), Channel: 3})
+	d := newDriver(t, Config{URL: powertest.Serve(t, newFake(1).handler("")), Channel: 3})
 	err := d.On(context.Background())
 	var re *RPCError
 	if !errors.As(err, &re) || re.Code != -105 || !strings.Contains(err.Error(), "value 3 not found") {
@@ -84,7 +77,7 @@ func TestUnknownSwitch(t *testing.T) {
 func TestStuckRelay(t *testing.T) {
 	f := newFake(1)
 	f.stuck = true
-	d := newDriver(t, Config{URL: serve(t, f.handler(""))})
+	d := newDriver(t, Config{URL: powertest.Serve(t, f.handler(""))})
 	if err := d.On(context.Background()); err == nil || !strings.Contains(err.Error(), "is off after Switch.Set on=true") {
 		t.Fatalf("On = %v", err)
 	}

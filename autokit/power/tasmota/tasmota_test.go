@@ -14,13 +14,6 @@ import (
 	"github.com/balena/leviathan-action/autokit/power/powertest"
 )
 
-func serve(t *testing.T, h http.Handler) string {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 func newDriver(t *testing.T, cfg Config) *Driver {
 	t.Helper()
 	if cfg.Timeout == 0 {
@@ -43,11 +36,11 @@ func TestFakeFollowsDocs(t *testing.T) {
 func TestConformance(t *testing.T) {
 	t.Run("OneRelayNoPassword", func(t *testing.T) {
 		f := newFake(1, "")
-		powertest.Conformance(t, newDriver(t, Config{URL: serve(t, f), Channel: 1}))
+		powertest.Conformance(t, newDriver(t, Config{URL: powertest.Serve(t, f), Channel: 1}))
 	})
 	t.Run("FourRelaysWithPassword", func(t *testing.T) {
 		f := newFake(4, "joker")
-		d := newDriver(t, Config{URL: serve(t, f), Channel: 3, Password: "joker"})
+		d := newDriver(t, Config{URL: powertest.Serve(t, f), Channel: 3, Password: "joker"})
 		powertest.Conformance(t, d)
 		if err := d.On(context.Background()); err != nil {
 			t.Fatal(err)
@@ -59,7 +52,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestWrongPassword(t *testing.T) {
-	d := newDriver(t, Config{URL: serve(t, newFake(1, "joker")), Channel: 1, Password: "lion"})
+	d := newDriver(t, Config{URL: powertest.Serve(t, newFake(1, "joker")), Channel: 1, Password: "lion"})
 	err := d.On(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "device refused") || !strings.HasPrefix(err.Error(), "tasmota: ") {
 		t.Fatalf("On = %v; want a refusal", err)
@@ -70,14 +63,14 @@ func TestWrongPassword(t *testing.T) {
 }
 
 func TestMissingPassword(t *testing.T) {
-	d := newDriver(t, Config{URL: serve(t, newFake(1, "joker")), Channel: 1})
+	d := newDriver(t, Config{URL: powertest.Serve(t, newFake(1, "joker")), Channel: 1})
 	if _, err := d.State(context.Background()); err == nil || !strings.Contains(err.Error(), "POWER_PASSWORD") {
 		t.Fatalf("State = %v; want a refusal naming POWER_PASSWORD", err)
 	}
 }
 
 func TestUnknownRelay(t *testing.T) {
-	d := newDriver(t, Config{URL: serve(t, newFake(2, "")), Channel: 5})
+	d := newDriver(t, Config{URL: powertest.Serve(t, newFake(2, "")), Channel: 5})
 	if err := d.Off(context.Background()); err == nil || !strings.Contains(err.Error(), "relay 5 configured") {
 		t.Fatalf("Off = %v", err)
 	}
@@ -86,14 +79,14 @@ func TestUnknownRelay(t *testing.T) {
 func TestStuckRelay(t *testing.T) {
 	f := newFake(1, "")
 	f.stuck = true
-	d := newDriver(t, Config{URL: serve(t, f), Channel: 1})
+	d := newDriver(t, Config{URL: powertest.Serve(t, f), Channel: 1})
 	if err := d.On(context.Background()); err == nil || !strings.Contains(err.Error(), "is off after Power1 On") {
 		t.Fatalf("On = %v", err)
 	}
 }
 
 func TestHTTPErrorCarriesEvidence(t *testing.T) {
-	url := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	url := powertest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "flash write failed", http.StatusServiceUnavailable)
 	}))
 	d := newDriver(t, Config{URL: url, Channel: 1, Password: "secret"})
@@ -119,7 +112,7 @@ func TestNoAnswer(t *testing.T) {
 }
 
 func TestNotJSON(t *testing.T) {
-	url := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>router login</html>")) }))
+	url := powertest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>router login</html>")) }))
 	d := newDriver(t, Config{URL: url, Channel: 1})
 	if _, err := d.State(context.Background()); err == nil || !strings.Contains(err.Error(), "not JSON") {
 		t.Fatalf("State = %v", err)
@@ -142,7 +135,7 @@ func TestNewRejects(t *testing.T) {
 
 func TestStateReadsDevice(t *testing.T) {
 	f := newFake(1, "")
-	d := newDriver(t, Config{URL: serve(t, f), Channel: 1})
+	d := newDriver(t, Config{URL: powertest.Serve(t, f), Channel: 1})
 	f.mu.Lock()
 	f.relays[0] = true // someone pressed the plug's button
 	f.mu.Unlock()
