@@ -42,7 +42,11 @@ func WithHTTPClient(hc *http.Client) Option {
 	}
 }
 
-// WithLease sends lease id on requests that change the DUT.
+// WithLease sends lease id on requests that change the DUT. A client
+// without a token (WithToken) authenticates with the lease's id: a job
+// on a testbot holds only its lease, and the worker lets that credential
+// act on the lease alone (no new lease, no other lease, console output
+// since the lease began).
 func WithLease(id string) Option { return func(c *Client) { c.lease = id } }
 
 // New returns a client of the worker at baseURL (http://host:port, with or
@@ -64,6 +68,14 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 
 // URL is the worker's base URL.
 func (c *Client) URL() string { return c.base.String() }
+
+// bearer is the credential sent: the token, or else the lease's id.
+func (c *Client) bearer() string {
+	if c.token != "" {
+		return c.token
+	}
+	return c.LeaseID()
+}
 
 // LeaseID is the lease the client sends ("" when none).
 func (c *Client) LeaseID() string {
@@ -152,8 +164,8 @@ func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
 	if req.expect {
 		hr.Header.Set("Expect", "100-continue")
 	}
-	if c.token != "" {
-		hr.Header.Set("Authorization", "Bearer "+c.token)
+	if tok := c.bearer(); tok != "" {
+		hr.Header.Set("Authorization", "Bearer "+tok)
 	}
 	if req.leased {
 		if id := c.LeaseID(); id != "" {

@@ -73,7 +73,8 @@ func (c *Client) Release(ctx context.Context, id string) error {
 // KeepAlive heartbeats lease every interval (a third of the lease's
 // remaining time when interval is 0) in a goroutine until ctx ends. The
 // returned channel gets the error that stopped it early — the lease was
-// lost (an *Error with status 404) — and is closed when KeepAlive stops.
+// lost (an *Error with status 404, or 401 when the client authenticates
+// with the lease itself) — and is closed when KeepAlive stops.
 // Other failures (a worker briefly unreachable) are retried at the next
 // tick.
 func (c *Client) KeepAlive(ctx context.Context, lease *api.Lease, interval time.Duration) <-chan error {
@@ -93,7 +94,7 @@ func (c *Client) KeepAlive(ctx context.Context, lease *api.Lease, interval time.
 			}
 			_, err := c.Heartbeat(ctx, lease.ID)
 			var e *Error
-			if errors.As(err, &e) && e.Status == http.StatusNotFound {
+			if errors.As(err, &e) && (e.Status == http.StatusNotFound || e.Status == http.StatusUnauthorized && c.token == "") {
 				errc <- err
 				return
 			}

@@ -48,14 +48,37 @@ func (w *Worker) handle(h handlerFunc) http.Handler {
 	})
 }
 
-// leased is handle for requests that change the DUT: they need the lease.
-func (w *Worker) leased(h handlerFunc) http.Handler {
-	return w.handle(func(rw http.ResponseWriter, r *http.Request) error {
-		if err := w.checkLease(r.Header.Get(api.HeaderLease)); err != nil {
+// leased wraps h for requests that change the DUT: they need the lease.
+// A caller holding only a lease's id sends it as its bearer token; the
+// Leviathan-Lease header may then be left out, and must not name another
+// lease.
+func (w *Worker) leased(h handlerFunc) handlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) error {
+		id := r.Header.Get(api.HeaderLease)
+		if sc := scopeOf(r.Context()); !sc.admin {
+			if id != "" && subtle.ConstantTimeCompare([]byte(id), []byte(sc.lease)) != 1 {
+				return errorf(http.StatusForbidden, "worker: the %s header names another lease than the one this request's token belongs to", api.HeaderLease)
+			}
+			id = sc.lease
+		}
+		if err := w.checkLease(id); err != nil {
 			return err
 		}
 		return h(rw, r)
-	})
+	}
+}
+
+// adminOnly wraps h for requests only the testbot's admin may make:
+// taking and releasing leases. A lease's token cannot take a second lease,
+// take over another or end its own: the runner hook that took it ends it
+// when the job completes.
+func adminOnly(h handlerFunc) handlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) error {
+		if !scopeOf(r.Context()).admin {
+			return errorf(http.StatusForbidden, "worker: %s %s needs the worker's token; a lease's token acts on its own lease only (the runner hook takes and releases leases)", r.Method, r.URL.Path)
+		}
+		return h(rw, r)
+	}
 }
 
 func (w *Worker) writeError(rw http.ResponseWriter, r *http.Request, err error) {
@@ -96,24 +119,24 @@ func (w *Worker) routes() http.Handler {
 	route := func(method, path string, h http.Handler) { mux.Handle(method+" "+path, h) }
 	route("GET", api.PathHealth, w.handle(w.getHealth))
 	route("GET", api.PathDUT, w.handle(w.getContract))
-	route("POST", api.PathLease, w.handle(w.postLease))
+	route("POST", api.PathLease, w.handle(adminOnly(w.postLease)))
 	route("POST", api.PathHeartbeat, w.handle(w.postHeartbeat))
-	route("DELETE", api.PathLeaseID, w.handle(w.deleteLease))
+	route("DELETE", api.PathLeaseID, w.handle(adminOnly(w.deleteLease)))
 	route("GET", api.PathPower, w.handle(w.getPower))
-	route("POST", api.PathPowerOn, w.leased(w.postPowerOn))
-	route("POST", api.PathPowerOff, w.leased(w.postPowerOff))
-	route("PUT", api.PathFlash, w.leased(w.putFlash))
+	route("POST", api.PathPowerOn, w.handle(w.leased(w.postPowerOn)))
+	route("POST", api.PathPowerOff, w.handle(w.leased(w.postPowerOff)))
+	route("PUT", api.PathFlash, w.handle(w.leased(w.putFlash)))
 	route("GET", api.PathFlash, w.handle(w.getFlash))
 	route("GET", api.PathImage, w.handle(w.getImage))
 	route("GET", api.PathSerial, w.handle(w.getSerial))
-	route("POST", api.PathSerialWrite, w.leased(w.postSerialWrite))
+	route("POST", api.PathSerialWrite, w.handle(w.leased(w.postSerialWrite)))
 	route("POST", api.PathSerialExpect, w.handle(w.postExpect))
-	route("POST", api.PathExec, w.leased(w.postExec))
-	route("POST", api.PathWaitOnline, w.leased(w.postWaitOnline))
+	route("POST", api.PathExec, w.handle(w.leased(w.postExec)))
+	route("POST", api.PathWaitOnline, w.handle(w.leased(w.postWaitOnline)))
 	route("GET", api.PathAddress, w.handle(w.getAddress))
 	route("GET", api.PathScreen, w.handle(w.getScreen))
-	route("POST", api.PathKeyboard, w.leased(w.postKeyboard))
-	route("POST", api.PathTeardown, w.leased(w.postTeardown))
+	route("POST", api.PathKeyboard, w.handle(w.leased(w.postKeyboard)))
+	route("POST", api.PathTeardown, w.handle(adminOnly(w.leased(w.postTeardown))))
 	// Everything else: JSON 404 or 405 instead of the mux's plain text.
 	mux.Handle("/", w.handle(func(rw http.ResponseWriter, r *http.Request) error {
 		var allowed []string
@@ -133,24 +156,35 @@ func (w *Worker) routes() http.Handler {
 	return w.authenticate(mux)
 }
 
-// authenticate requires the bearer token on every request when the worker
-// has one.
+// authenticate works out who sent each request. With a token, the bearer
+// is either the worker's token (the testbot's admin: the runner hook, the
+// CLI) or the id of the live lease, which acts on that lease only; anything
+// else is refused. Without a token every caller is the admin: such a worker
+// listens on loopback only (see ListenAndServe).
 func (w *Worker) authenticate(next http.Handler) http.Handler {
 	if w.token == "" {
-		return next
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(rw, r.WithContext(withScope(r.Context(), scope{admin: true})))
+		})
 	}
 	want := []byte("Bearer " + w.token)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			rw.Header().Set("WWW-Authenticate", `Bearer realm="leviathan worker"`)
-			msg := "worker: this worker needs a token: send Authorization: Bearer <token>"
-			if len(got) > 0 {
-				msg = "worker: wrong token in the Authorization header"
-			}
-			w.writeError(rw, r, errorf(http.StatusUnauthorized, "%s", msg))
+		if subtle.ConstantTimeCompare(got, want) == 1 {
+			next.ServeHTTP(rw, r.WithContext(withScope(r.Context(), scope{admin: true})))
 			return
 		}
-		next.ServeHTTP(rw, r)
+		if bearer, ok := strings.CutPrefix(string(got), "Bearer "); ok && bearer != "" {
+			if sc, ok := w.leaseScope(bearer); ok {
+				next.ServeHTTP(rw, r.WithContext(withScope(r.Context(), sc)))
+				return
+			}
+		}
+		rw.Header().Set("WWW-Authenticate", `Bearer realm="leviathan worker"`)
+		msg := "worker: this worker needs a token: send Authorization: Bearer <token>, the worker's token or the id of the live lease"
+		if len(got) > 0 {
+			msg = "worker: wrong token in the Authorization header: neither the worker's token nor the id of the live lease (a lease's id stops working when the lease ends)"
+		}
+		w.writeError(rw, r, errorf(http.StatusUnauthorized, "%s", msg))
 	})
 }

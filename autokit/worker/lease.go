@@ -40,6 +40,15 @@ func (w *Worker) checkLease(id string) error {
 	return nil
 }
 
+// consoleLen is the console capture's length, 0 without a console.
+func (w *Worker) consoleLen() int64 {
+	c, ok := dut.As[dut.Console](w.d, dut.CapConsole)
+	if !ok || c.Log() == nil {
+		return 0
+	}
+	return c.Log().Len()
+}
+
 // short abbreviates a lease id for messages and logs.
 func short(id string) string {
 	if len(id) > 8 {
@@ -56,13 +65,17 @@ func (w *Worker) postLease(rw http.ResponseWriter, r *http.Request) error {
 	if req.Owner == "" {
 		return errorf(http.StatusBadRequest, "worker: a lease needs an owner")
 	}
-	ttl := api.Duration(req.TTLSeconds)
-	if req.TTLSeconds == 0 {
-		ttl = api.DefaultLeaseTTL
-	}
-	if ttl <= 0 {
+	ttl := api.DefaultLeaseTTL
+	switch {
+	case req.TTLSeconds == 0:
+	case !(req.TTLSeconds > 0): // NaN too
 		return errorf(http.StatusBadRequest, "worker: ttl_seconds %v: must be positive", req.TTLSeconds)
+	case req.TTLSeconds > w.maxTTL.Seconds():
+		return errorf(http.StatusBadRequest, "worker: ttl_seconds %v is longer than this worker allows between heartbeats (%v): renew the lease with heartbeats instead (leviathan worker --max-lease-ttl)", req.TTLSeconds, w.maxTTL)
+	default:
+		ttl = api.Duration(req.TTLSeconds)
 	}
+	ttl = min(ttl, w.maxTTL)
 	w.transMu.Lock()
 	defer w.transMu.Unlock()
 	w.reapLocked()
@@ -71,7 +84,7 @@ func (w *Worker) postLease(rw http.ResponseWriter, r *http.Request) error {
 	if l := w.lease; l != nil {
 		return errorf(http.StatusConflict, "worker: the DUT is already leased by %q until %s", l.owner, l.expires.Format(time.RFC3339))
 	}
-	l := &lease{id: rand.Text(), owner: req.Owner, ttl: ttl, expires: time.Now().Add(ttl)}
+	l := &lease{id: rand.Text(), owner: req.Owner, ttl: ttl, expires: time.Now().Add(ttl), consoleStart: w.consoleLen()}
 	w.lease = l
 	w.log.Info("lease taken", "owner", l.owner, "lease", short(l.id), "ttl", ttl)
 	writeJSON(rw, http.StatusCreated, l.api())
@@ -80,6 +93,9 @@ func (w *Worker) postLease(rw http.ResponseWriter, r *http.Request) error {
 
 func (w *Worker) postHeartbeat(rw http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
+	if sc := scopeOf(r.Context()); !sc.admin && subtle.ConstantTimeCompare([]byte(id), []byte(sc.lease)) != 1 {
+		return errorf(http.StatusForbidden, "worker: a lease's token renews its own lease only")
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	l := w.liveLease(time.Now())

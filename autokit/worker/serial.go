@@ -34,7 +34,7 @@ func (w *Worker) getSerial(rw http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	capture := c.Log()
-	off = min(off, capture.Len())
+	off = min(max(off, scopeOf(r.Context()).minConsoleOffset()), capture.Len())
 	rw.Header().Set("Content-Type", api.ContentTypeText)
 	rw.Header().Set("X-Content-Type-Options", "nosniff")
 	rw.Header().Set(api.HeaderSerialOffset, strconv.FormatInt(off, 10))
@@ -104,7 +104,7 @@ func (w *Worker) postExpect(rw http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	off, match, err := c.Log().Expect(ctx, max(req.Offset, 0), re)
+	off, match, err := c.Log().Expect(ctx, max(req.Offset, scopeOf(r.Context()).minConsoleOffset()), re)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return errorf(http.StatusGatewayTimeout, "worker: waited %v: %w", timeout, err)

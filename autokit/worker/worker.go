@@ -30,6 +30,10 @@ const KernelPanic = `Kernel panic`
 // DefaultLeaseCheckInterval is how often expired leases are reaped.
 const DefaultLeaseCheckInterval = 5 * time.Second
 
+// DefaultMaxLeaseTTL is the longest a lease may live between heartbeats
+// unless WithMaxLeaseTTL says otherwise.
+const DefaultMaxLeaseTTL = 30 * time.Minute
+
 // ProvisionFunc writes the worker's settings (config.json with the SSH
 // public key, hostname…) into a freshly flashed image. It gets the flash
 // target still open; it must not close it. An error wrapping
@@ -47,6 +51,7 @@ type Worker struct {
 	provision  ProvisionFunc
 	hostname   string
 	leaseEvery time.Duration
+	maxTTL     time.Duration
 	fatal      []string
 	fatalRE    *regexp.Regexp
 	pool       *sshexec.Pool
@@ -85,6 +90,9 @@ type lease struct {
 	owner   string
 	ttl     time.Duration
 	expires time.Time
+	// consoleStart is the console's length when the lease was granted:
+	// the lease's token reads nothing before it.
+	consoleStart int64
 }
 
 func (l *lease) api() api.Lease { return api.Lease{ID: l.id, Owner: l.owner, Expires: l.expires} }
@@ -129,6 +137,11 @@ func WithLeaseCheckInterval(d time.Duration) Option {
 	return func(w *Worker) { w.leaseEvery = d }
 }
 
+// WithMaxLeaseTTL caps how long a lease lives between heartbeats
+// (DefaultMaxLeaseTTL by default): a request for a longer TTL is refused,
+// so no holder can keep the DUT beyond the cap without heartbeats.
+func WithMaxLeaseTTL(d time.Duration) Option { return func(w *Worker) { w.maxTTL = d } }
+
 // WithImageCache keeps every uploaded image in c, keyed by the SHA-256 of
 // the upload, so a later flash of the same image need not cross the
 // network again (PUT /v1/flash?cached=<sha256>).
@@ -166,6 +179,7 @@ func New(d dut.DUT, opts ...Option) (*Worker, error) {
 		d:          d,
 		log:        slog.New(slog.DiscardHandler),
 		leaseEvery: DefaultLeaseCheckInterval,
+		maxTTL:     DefaultMaxLeaseTTL,
 		fatal:      []string{KernelPanic},
 		started:    time.Now(),
 		bootOffset: -1,
@@ -175,6 +189,9 @@ func New(d dut.DUT, opts ...Option) (*Worker, error) {
 	}
 	for _, o := range opts {
 		o(w)
+	}
+	if w.maxTTL <= 0 {
+		return nil, fmt.Errorf("worker: maximum lease TTL %v: must be positive", w.maxTTL)
 	}
 	if w.leaseEvery <= 0 {
 		return nil, fmt.Errorf("worker: lease check interval %v: must be positive", w.leaseEvery)

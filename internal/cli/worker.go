@@ -28,7 +28,11 @@ func workerCmd(ctx context.Context, e Env, args []string) error {
 interrupted: a real board when the environment configures its hardware
 (POWER=…, SD_MUX=…, SERIAL=…, DIGITAL_RELAY=…; see the README's testbot
 guide), a QEMU DUT otherwise. It binds to loopback unless --listen says
-otherwise, and then requires a token. --check probes the configured
+otherwise, and then requires a token. The token is the testbot's admin
+credential (the runner hook's): it takes and releases leases. A lease's
+id is a credential too, good for that lease only while it lives: no new
+lease, no longer than --max-lease-ttl between heartbeats, console output
+since the lease began. --check probes the configured
 devices, prints what it found and exits.
 
 How an image reaches the board is the device type's flashing procedure
@@ -38,6 +42,7 @@ flasher image that installs itself and powers off, or USB boot. Without
 one, flashing writes the DUT's storage (SD_MUX, or QEMU's disk) directly.`)
 	listen := fs.String("listen", envOr("LEVIATHAN_WORKER_LISTEN", "127.0.0.1:4321"), "address to serve on [$LEVIATHAN_WORKER_LISTEN]")
 	token := fs.String("token", envOr("LEVIATHAN_WORKER_TOKEN", ""), "bearer token clients must send; required off loopback [$LEVIATHAN_WORKER_TOKEN]")
+	maxTTL := fs.Duration("max-lease-ttl", worker.DefaultMaxLeaseTTL, "longest a lease may live between heartbeats; longer requests are refused")
 	name := fs.String("name", "qemu0", "DUT name")
 	check := fs.Bool("check", false, "probe the configured devices (or QEMU), print what was found and exit")
 	dir := fs.String("state-dir", "", "DUT state directory (default: $XDG_STATE_HOME/leviathan/<name>)")
@@ -112,9 +117,11 @@ one, flashing writes the DUT's storage (SD_MUX, or QEMU's disk) directly.`)
 	}
 	opts := []worker.Option{worker.WithLogger(log), worker.WithHostname(*hostname),
 		worker.WithSigner(signer), worker.WithProvision(provision.ConfigJSON(*hostname, pub)),
-		worker.WithFatalPatterns(fatal...)}
+		worker.WithFatalPatterns(fatal...), worker.WithMaxLeaseTTL(*maxTTL)}
 	if *token != "" {
 		opts = append(opts, worker.WithToken(*token))
+	} else {
+		log.Warn("serving without a token: every local user of this machine can lease, power, flash and run commands on the DUT, and read its whole console; fine for a laptop, not for a testbot (set --token)")
 	}
 	if proc != nil {
 		opts = append(opts, worker.WithProcedure(proc, devs))

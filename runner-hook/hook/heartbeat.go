@@ -19,8 +19,10 @@ import (
 // lives. It returns when that process is gone (the dead-man's switch: the
 // lease then expires and the worker powers the DUT off), when the lease is
 // gone (released or expired), or when ctx ends (job-completed sends
-// SIGTERM). Workers that do not answer are retried at the next beat.
-func Heartbeat(ctx context.Context, stateDir, token string, log *slog.Logger) error {
+// SIGTERM). Workers that do not answer are retried at the next beat. It
+// authenticates with the lease's own id, so it holds no credential beyond
+// the job's lease.
+func Heartbeat(ctx context.Context, stateDir string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -32,7 +34,7 @@ func Heartbeat(ctx context.Context, stateDir, token string, log *slog.Logger) er
 	if js == nil {
 		return fmt.Errorf("hook: no job in %s: the heartbeat is started by job-started", stateDir)
 	}
-	c, err := client.New(js.WorkerURL, client.WithToken(token))
+	c, err := client.New(js.WorkerURL, client.WithLease(js.LeaseID))
 	if err != nil {
 		return fmt.Errorf("hook: %w", err)
 	}
@@ -60,7 +62,7 @@ func Heartbeat(ctx context.Context, stateDir, token string, log *slog.Logger) er
 			var ce *client.Error
 			switch {
 			case err == nil:
-			case errors.As(err, &ce) && ce.Status == http.StatusNotFound:
+			case errors.As(err, &ce) && (ce.Status == http.StatusNotFound || ce.Status == http.StatusUnauthorized):
 				log.Warn("the lease is gone; heartbeat stopped", "err", err)
 				return nil
 			default:

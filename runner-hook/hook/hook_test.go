@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(heartbeatEnv) == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 		defer stop()
-		if err := Heartbeat(ctx, os.Args[len(os.Args)-1], "", slog.New(slog.NewTextHandler(os.Stderr, nil))); err != nil {
+		if err := Heartbeat(ctx, os.Args[len(os.Args)-1], slog.New(slog.NewTextHandler(os.Stderr, nil))); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
 		}
@@ -75,12 +76,15 @@ type bot struct {
 	out    bytes.Buffer
 }
 
+// adminToken is the worker's token, which only the hook holds.
+const adminToken = "testbot-admin-token"
+
 const digestRef = "127.0.0.1:5000/leviathan/testrunner@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 func newBot(t *testing.T) *bot {
 	t.Helper()
 	b := &bot{d: duttest.New(t), docker: &docker{}}
-	w, err := worker.New(b.d, worker.WithLeaseCheckInterval(20*time.Millisecond))
+	w, err := worker.New(b.d, worker.WithLeaseCheckInterval(20*time.Millisecond), worker.WithToken(adminToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +122,7 @@ func (b *bot) hook(t *testing.T, stateDir string) *Hook {
 	}
 	t.Setenv(heartbeatEnv, "1") // inherited by the heartbeat process only matters there
 	return &Hook{
-		Config: Config{WorkerURL: b.url, StateDir: stateDir, LeaseTTL: 5 * time.Second,
+		Config: Config{WorkerURL: b.url, WorkerToken: adminToken, StateDir: stateDir, LeaseTTL: 5 * time.Second,
 			LeaseWait: time.Second, KeepJobs: 2, TestrunnerImage: digestRef},
 		Getenv: func(k string) string {
 			if k == "LEVIATHAN_WATCH_PID" {
@@ -166,6 +170,11 @@ func TestJobStartedThenCompleted(t *testing.T) {
 	if env["LEVIATHAN_WORKER_URL"] != b.url || env["LEVIATHAN_LEASE"] == "" || env["LEVIATHAN_TESTRUNNER_IMAGE"] != digestRef {
 		t.Fatalf("GITHUB_ENV = %v", env)
 	}
+	for k, v := range env {
+		if strings.Contains(v, adminToken) {
+			t.Errorf("GITHUB_ENV hands the job the worker's token in %s", k)
+		}
+	}
 	if !strings.Contains(b.out.String(), "::add-mask::"+env["LEVIATHAN_LEASE"]) {
 		t.Errorf("the lease id was not masked:\n%s", b.out.String())
 	}
@@ -201,7 +210,12 @@ func TestJobStartedThenCompleted(t *testing.T) {
 	if err := h.JobCompleted(ctx); err != nil {
 		t.Fatalf("JobCompleted: %v\n%s", err, b.out.String())
 	}
-	hc, _ = c.Health(ctx)
+	// The lease, and with it the job's only credential, is gone.
+	var ce *client.Error
+	if _, err := c.Health(ctx); !errors.As(err, &ce) || ce.Status != http.StatusUnauthorized {
+		t.Errorf("after job-completed the lease's id still works: %v", err)
+	}
+	hc, _ = mustClient(t, b.url).Health(ctx)
 	if hc.Leased || hc.Power != dut.PowerOff {
 		t.Errorf("after job-completed: %+v, want free and off", hc)
 	}
@@ -262,9 +276,10 @@ func TestJobStartedRefusedByPolicy(t *testing.T) {
 	}
 }
 
+// mustClient is a client of the testbot's admin (the worker's token).
 func mustClient(t *testing.T, url string) *client.Client {
 	t.Helper()
-	c, err := client.New(url)
+	c, err := client.New(url, client.WithToken(adminToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,8 +304,9 @@ func TestDeadMansSwitch(t *testing.T) {
 	b.runner.Process.Kill()
 	b.runner.Wait()
 	eventually(t, "the heartbeat to notice", 5*time.Second, func() bool { return !js.Heartbeat.alive() })
+	admin := mustClient(t, b.url)
 	eventually(t, "the lease to expire and the DUT to be powered off", 10*time.Second, func() bool {
-		hc, err := c.Health(ctx)
+		hc, err := admin.Health(ctx)
 		return err == nil && !hc.Leased && hc.Power == dut.PowerOff
 	})
 	log, _ := os.ReadFile(filepath.Join(stateDir, "heartbeat.log"))

@@ -311,14 +311,13 @@ func (h *Hook) check(ctx context.Context, c *client.Client) (api.Stats, int64, e
 	return hc.Stats, 0, nil
 }
 
-// export hands the worker, lease and image to the job's later steps.
+// export hands the worker, lease and image to the job's later steps. The
+// job gets the lease's id, its only credential: good for this lease while
+// it lives, never the worker's token, which takes and releases leases.
 func (h *Hook) export(js *jobState) error {
 	vars := [][2]string{
 		{"LEVIATHAN_WORKER_URL", js.WorkerURL},
 		{"LEVIATHAN_LEASE", js.LeaseID},
-	}
-	if h.Config.WorkerToken != "" {
-		vars = append(vars, [2]string{"LEVIATHAN_WORKER_TOKEN", h.Config.WorkerToken})
 	}
 	if js.Image != "" {
 		vars = append(vars, [2]string{"LEVIATHAN_TESTRUNNER_IMAGE", js.Image})
@@ -327,9 +326,6 @@ func (h *Hook) export(js *jobState) error {
 		vars = append(vars, [2]string{"LEVIATHAN_JOB_DIR", js.TempDir})
 	}
 	h.command("add-mask", js.LeaseID)
-	if h.Config.WorkerToken != "" {
-		h.command("add-mask", h.Config.WorkerToken)
-	}
 	path := h.Getenv("GITHUB_ENV")
 	if path == "" {
 		return errors.New("hook: GITHUB_ENV is not set: run this from the runner's job hooks, which set it")

@@ -219,5 +219,5 @@ func heartbeat(ctx context.Context, e Env, args []string) error {
 		return fmt.Errorf("%w: heartbeat takes the state directory", errUsage)
 	}
 	log := slog.New(slog.NewTextHandler(e.Stderr, nil))
-	return hook.Heartbeat(ctx, fs.Arg(0), os.Getenv("LEVIATHAN_WORKER_TOKEN"), log)
+	return hook.Heartbeat(ctx, fs.Arg(0), log)
 }

@@ -48,9 +48,6 @@ func RunOnWorker(ctx context.Context, w Worker, opts Options) (*Summary, error) 
 		}()
 	}
 	opts.Env = append(opts.Env, "LEVIATHAN_WORKER_URL="+w.URL, "LEVIATHAN_LEASE="+w.Lease)
-	if w.Token != "" {
-		opts.Env = append(opts.Env, "LEVIATHAN_WORKER_TOKEN="+w.Token)
-	}
 	if opts.Serial == nil {
 		opts.Serial = func(ctx context.Context, off int64) ([]byte, int64, error) { return c.SerialLog(ctx, off) }
 	}

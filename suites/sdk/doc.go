@@ -7,7 +7,8 @@
 //
 //	LEVIATHAN_WORKER_URL    the worker's base URL (required)
 //	LEVIATHAN_WORKER_TOKEN  its bearer token, when it has one
-//	LEVIATHAN_LEASE         the lease the run holds on the DUT
+//	LEVIATHAN_LEASE         the lease the run holds on the DUT; on a worker with a
+//	                        token also the credential, good for that lease only
 //
 // Without LEVIATHAN_WORKER_URL a test that asks for its DUT is skipped with
 // that reason, so `go test ./...` in a suite's repository stays green.
