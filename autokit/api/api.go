@@ -29,7 +29,13 @@ const (
 	PathKeyboard     = "/v1/keyboard"
 	PathTeardown     = "/v1/teardown"
 	PathImage        = "/v1/images/{sha256}"
+	PathTunnel       = "/v1/tunnel"
 )
+
+// TunnelProtocol is the Upgrade token of GET /v1/tunnel: after the 101
+// answer the connection carries the bytes of one TCP connection to a port
+// of the leased DUT, both ways.
+const TunnelProtocol = "leviathan-tunnel"
 
 // Headers of the API.
 const (
@@ -55,6 +61,8 @@ const (
 
 // Query parameters.
 const (
+	// QueryPort is the DUT's TCP port a tunnel connects to.
+	QueryPort = "port"
 	// QuerySHA256 is the hex SHA-256 of the decompressed image on a flash.
 	// With QueryCached, a cached image known to decompress to another
 	// image is refused before the medium is touched.

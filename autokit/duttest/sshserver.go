@@ -186,17 +186,60 @@ func (s *SSHServer) handle(nc net.Conn) {
 	go ssh.DiscardRequests(reqs) // keepalives get a (negative) answer
 	var wg sync.WaitGroup
 	for nch := range chans {
-		if nch.ChannelType() != "session" {
-			nch.Reject(ssh.UnknownChannelType, "duttest: only session channels")
+		serve := s.session
+		switch nch.ChannelType() {
+		case "session":
+		case "direct-tcpip":
+			serve = s.directTCPIP
+		default:
+			nch.Reject(ssh.UnknownChannelType, "duttest: only session and direct-tcpip channels")
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.session(nch)
+			serve(nch)
 		}()
 	}
 	wg.Wait()
+}
+
+// directTCPIP serves a port forward: it connects to the requested address
+// on the local machine, which plays the DUT.
+func (s *SSHServer) directTCPIP(nch ssh.NewChannel) {
+	var p struct {
+		Host       string
+		Port       uint32
+		OriginHost string
+		OriginPort uint32
+	}
+	if err := ssh.Unmarshal(nch.ExtraData(), &p); err != nil {
+		nch.Reject(ssh.Prohibited, "duttest: bad direct-tcpip request")
+		return
+	}
+	var d net.Dialer
+	c, err := d.DialContext(s.ctx, "tcp", net.JoinHostPort(p.Host, fmt.Sprint(p.Port)))
+	if err != nil {
+		nch.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	defer c.Close()
+	ch, reqs, err := nch.Accept()
+	if err != nil {
+		return
+	}
+	defer ch.Close()
+	go ssh.DiscardRequests(reqs)
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(ch, c); ch.CloseWrite(); done <- struct{}{} }()
+	go func() { io.Copy(c, ch); c.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+	for range 2 {
+		select {
+		case <-done:
+		case <-s.ctx.Done():
+			return
+		}
+	}
 }
 
 // session serves one session channel: one exec request, then exit status.

@@ -135,6 +135,7 @@ func (w *Worker) routes() http.Handler {
 	route("POST", api.PathWaitOnline, w.handle(w.leased(w.postWaitOnline)))
 	route("GET", api.PathAddress, w.handle(w.getAddress))
 	route("GET", api.PathScreen, w.handle(w.getScreen))
+	route("GET", api.PathTunnel, w.handle(w.leased(w.getTunnel)))
 	route("POST", api.PathKeyboard, w.handle(w.leased(w.postKeyboard)))
 	route("POST", api.PathTeardown, w.handle(adminOnly(w.leased(w.postTeardown))))
 	// Everything else: JSON 404 or 405 instead of the mux's plain text.

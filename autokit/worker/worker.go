@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -74,6 +75,9 @@ type Worker struct {
 	bootOffset int64           // console offset at the last power-on, -1 if none
 
 	stats api.Stats
+
+	tunMu   sync.Mutex
+	tunnels map[net.Conn]struct{} // open tunnels' DUT ends
 
 	flashMu   sync.Mutex // held during a flash
 	flashDone atomic.Int64
@@ -237,6 +241,7 @@ func (w *Worker) Close(ctx context.Context) error {
 	w.closeOnce.Do(func() {
 		close(w.stop)
 		<-w.loopDone
+		w.closeTunnels()
 		w.pool.Close()
 		if err := w.d.Off(ctx); err != nil {
 			w.closeErr = fmt.Errorf("worker: powering the DUT off: %w", err)
@@ -250,6 +255,7 @@ func (w *Worker) Close(ctx context.Context) error {
 // client that asked goes away (ctx cancelled): a DUT left on is worse than
 // a late answer.
 func (w *Worker) powerOff(ctx context.Context) error {
+	w.closeTunnels()
 	w.pool.Reset()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reapTimeout)
 	defer cancel()

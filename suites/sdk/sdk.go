@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -98,6 +99,25 @@ func (d *DUT) Require(t testing.TB, caps ...dut.Capability) {
 			t.Skipf("sdk: DUT %s has no %s capability (it offers %v)", d.Contract.Name, c, d.Contract.Capabilities)
 		}
 	}
+}
+
+// Dial connects to TCP port on the DUT, as a client on the bench would,
+// through a tunnel of the worker (client.Dial): the DUT end opens on its
+// own 127.0.0.1:port, so the same test works in the testrunner container,
+// behind QEMU's user networking and on a board's DUT network. Any failure
+// (nothing listening, the DUT down) fails the test with the worker's
+// reason; the connection is closed when the test ends. For an HTTP client
+// use &http.Transport{DialContext: d.Client.DialContext}.
+func (d *DUT) Dial(t testing.TB, port int) net.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), CommandTimeout)
+	defer cancel()
+	c, err := d.Client.Dial(ctx, port)
+	if err != nil {
+		t.Fatalf("sdk: connecting to port %d of the DUT: %v", port, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // Result is what a command printed and how it exited.

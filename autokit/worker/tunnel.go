@@ -1,0 +1,144 @@
+package worker
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/sshexec"
+)
+
+// getTunnel connects the request's connection to a TCP port of the leased
+// DUT. The DUT end is opened through the worker's SSH connection to the
+// DUT (a direct-tcpip channel to 127.0.0.1:port on the DUT), so it works
+// the same behind QEMU's user networking and on a board's DUT network,
+// and reaches only the DUT. Tunnels close when the DUT is powered off or
+// the lease ends.
+func (w *Worker) getTunnel(rw http.ResponseWriter, r *http.Request) error {
+	if _, ok := dut.As[dut.Network](w.d, dut.CapNetwork); !ok {
+		return notImplemented(dut.CapNetwork)
+	}
+	if !headerHas(r.Header, "Connection", "upgrade") || !strings.EqualFold(r.Header.Get("Upgrade"), api.TunnelProtocol) {
+		return errorf(http.StatusBadRequest, "worker: a tunnel is an HTTP upgrade: send Connection: Upgrade and Upgrade: %s (the Go client's Dial does)", api.TunnelProtocol)
+	}
+	ps := r.URL.Query().Get(api.QueryPort)
+	port, err := strconv.Atoi(ps)
+	if err != nil || port < 1 || port > 65535 {
+		return errorf(http.StatusBadRequest, "worker: port=%q: want a TCP port of the DUT, 1 to 65535", ps)
+	}
+	addr, err := w.sshAddress(r.Context())
+	if err != nil {
+		return err
+	}
+	target := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	dc, err := w.pool.DialTCP(r.Context(), addr, target)
+	var de *sshexec.DialError
+	switch {
+	case errors.Is(err, sshexec.ErrRefused):
+		return errorf(http.StatusBadGateway, "worker: nothing listens on port %d of the DUT (connection refused): %w", port, err)
+	case errors.As(err, &de):
+		return errorf(http.StatusBadGateway, "worker: cannot reach the DUT over SSH to open the tunnel (is it booted?): %w", err)
+	case err != nil:
+		return errorf(http.StatusBadGateway, "worker: opening a tunnel to port %d of the DUT: %w", port, err)
+	}
+	w.trackTunnel(dc)
+	defer w.untrackTunnel(dc)
+	cc, brw, err := http.NewResponseController(rw).Hijack()
+	if err != nil {
+		dc.Close()
+		return errorf(http.StatusInternalServerError, "worker: taking over the connection for the tunnel: %w", err)
+	}
+	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + api.TunnelProtocol + "\r\n\r\n")
+	if err := brw.Flush(); err != nil {
+		cc.Close()
+		dc.Close()
+		return nil // the client is gone; nothing to answer
+	}
+	w.log.Debug("tunnel opened", "port", port)
+	// Bytes the client sent right after its request are in brw.Reader.
+	splice(bufConn{cc, brw.Reader}, dc)
+	w.log.Debug("tunnel closed", "port", port)
+	return nil
+}
+
+// splice copies a to b and b to a until both directions end, passing each
+// end of stream on as a half-close, then closes both.
+func splice(a, b net.Conn) {
+	var wg sync.WaitGroup
+	half := func(dst, src net.Conn) {
+		defer wg.Done()
+		io.Copy(dst, src)
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		} else {
+			dst.Close()
+		}
+	}
+	wg.Add(2)
+	go half(a, b)
+	go half(b, a)
+	wg.Wait()
+	a.Close()
+	b.Close()
+}
+
+// headerHas reports whether the comma-separated header h holds token.
+func headerHas(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// bufConn is a connection whose first bytes were already buffered.
+type bufConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (b bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+// CloseWrite half-closes the connection where it can, else closes it.
+func (b bufConn) CloseWrite() error {
+	if cw, ok := b.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return b.Conn.Close()
+}
+
+// trackTunnel records c to be closed with the DUT's power or the lease.
+func (w *Worker) trackTunnel(c net.Conn) {
+	w.tunMu.Lock()
+	defer w.tunMu.Unlock()
+	if w.tunnels == nil {
+		w.tunnels = map[net.Conn]struct{}{}
+	}
+	w.tunnels[c] = struct{}{}
+}
+
+func (w *Worker) untrackTunnel(c net.Conn) {
+	w.tunMu.Lock()
+	defer w.tunMu.Unlock()
+	delete(w.tunnels, c)
+}
+
+// closeTunnels ends every open tunnel: the DUT is going off or changing
+// hands.
+func (w *Worker) closeTunnels() {
+	w.tunMu.Lock()
+	defer w.tunMu.Unlock()
+	for c := range w.tunnels {
+		c.Close()
+		delete(w.tunnels, c)
+	}
+}

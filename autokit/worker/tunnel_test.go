@@ -1,0 +1,158 @@
+package worker_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/client"
+	"github.com/balena/leviathan-action/autokit/worker"
+)
+
+// upperEcho serves, on the machine playing the DUT, one line back in
+// upper case per connection.
+func upperEcho(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				b, _ := io.ReadAll(c)
+				c.Write([]byte(strings.ToUpper(string(b))))
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestTunnel(t *testing.T) {
+	e := newEnv(t, worker.WithToken("admin"))
+	ctx := ctxT(t, 10*time.Second)
+	admin := e.client(t, client.WithToken("admin"))
+	l, err := admin.Lease(ctx, "ci", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := e.client(t, client.WithLease(l.ID))
+	if err := job.PowerOn(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("bytes both ways with half-close", func(t *testing.T) {
+		c, err := job.Dial(ctx, upperEcho(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "hello through the worker")
+		c.(interface{ CloseWrite() error }).CloseWrite()
+		b, err := io.ReadAll(c)
+		if err != nil || string(b) != "HELLO THROUGH THE WORKER" {
+			t.Fatalf("read %q, %v", b, err)
+		}
+	})
+	t.Run("an HTTP client on top", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			io.WriteString(rw, "supervisor says hi to "+r.URL.Path)
+		}))
+		defer srv.Close()
+		port := srv.Listener.Addr().(*net.TCPAddr).Port
+		hc := &http.Client{Transport: &http.Transport{DialContext: job.DialContext}}
+		resp, err := hc.Get("http://dut:" + strconv.Itoa(port) + "/v1/device")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != "supervisor says hi to /v1/device" {
+			t.Fatalf("body %q", b)
+		}
+	})
+	t.Run("closed port", func(t *testing.T) {
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		_, err := job.Dial(ctx, port)
+		wantStatus(t, err, http.StatusBadGateway, "nothing listens on port "+strconv.Itoa(port))
+	})
+	t.Run("port out of range", func(t *testing.T) {
+		for _, p := range []int{0, -1, 65536} {
+			if _, err := job.Dial(ctx, p); err == nil || !strings.Contains(err.Error(), "1 to 65535") {
+				t.Errorf("Dial(%d) = %v", p, err)
+			}
+		}
+		for _, q := range []string{"port=abc", "port=0", "port=65536", ""} {
+			status, body := rawTunnel(t, e.url, l.ID, q, true)
+			if status != http.StatusBadRequest || !strings.Contains(body, "1 to 65535") {
+				t.Errorf("?%s: %d %s", q, status, body)
+			}
+		}
+	})
+	t.Run("not an upgrade", func(t *testing.T) {
+		status, body := rawTunnel(t, e.url, l.ID, "port=22", false)
+		if status != http.StatusBadRequest || !strings.Contains(body, "Upgrade: "+api.TunnelProtocol) {
+			t.Errorf("%d %s", status, body)
+		}
+	})
+	t.Run("without the lease", func(t *testing.T) {
+		_, err := e.client(t, client.WithToken("admin")).Dial(ctx, upperEcho(t))
+		wantStatus(t, err, http.StatusLocked)
+	})
+
+	// A tunnel open when the lease ends is closed, and no new one opens.
+	open, err := job.Dial(ctx, upperEcho(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	if err := admin.Release(ctx, l.ID); err != nil {
+		t.Fatal(err)
+	}
+	open.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(open); err != nil {
+		t.Fatalf("the open tunnel was not closed with the lease: %v", err)
+	}
+	_, err = job.Dial(ctx, upperEcho(t))
+	wantStatus(t, err, http.StatusUnauthorized)
+}
+
+// rawTunnel sends GET /v1/tunnel?query by hand and returns the status and
+// body.
+func rawTunnel(t *testing.T, base, lease, query string, upgrade bool) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+api.PathTunnel+"?"+query, nil)
+	req.Header.Set("Authorization", "Bearer "+lease)
+	if upgrade {
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", api.TunnelProtocol)
+	}
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req.Write(c)
+	resp, err := http.ReadResponse(bufio.NewReader(c), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
