@@ -30,7 +30,24 @@ const (
 	PathTeardown     = "/v1/teardown"
 	PathImage        = "/v1/images/{sha256}"
 	PathTunnel       = "/v1/tunnel"
+	PathListen       = "/v1/listen"
+	PathListenID     = "/v1/listen/{id}"
 )
+
+// ListenPath is the path of the listener with the given id: GET accepts
+// one connection from the DUT (an upgrade, like PathTunnel), DELETE
+// closes it.
+func ListenPath(id string) string { return PathListen + "/" + url.PathEscape(id) }
+
+// Listener answers POST /v1/listen: a port on the DUT's own loopback whose
+// connections the worker hands to whoever accepts on the listener.
+type Listener struct {
+	// ID names the listener in ListenPath.
+	ID string `json:"id"`
+	// Address is what the DUT connects to (host:port as the DUT sees it),
+	// such as 127.0.0.1:38211.
+	Address string `json:"address"`
+}
 
 // TunnelProtocol is the Upgrade token of GET /v1/tunnel: after the 101
 // answer the connection carries the bytes of one TCP connection to a port

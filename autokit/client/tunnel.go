@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,13 +26,19 @@ import (
 // 502 naming it; the tunnel closes when the DUT is powered off or the lease
 // ends. ctx bounds opening the tunnel, not its life.
 func (c *Client) Dial(ctx context.Context, port int) (net.Conn, error) {
-	path := api.PathTunnel
 	if port < 1 || port > 65535 {
 		return nil, fmt.Errorf("client: tunnel to port %d: want a TCP port, 1 to 65535", port)
 	}
+	return c.upgrade(ctx, api.PathTunnel, url.Values{api.QueryPort: {strconv.Itoa(port)}})
+}
+
+// upgrade sends GET path?query as an upgrade to a tunnel and returns the
+// connection once the worker answered 101. ctx bounds the wait for that
+// answer.
+func (c *Client) upgrade(ctx context.Context, path string, query url.Values) (net.Conn, error) {
 	u := *c.base
 	u.Path += path
-	u.RawQuery = url.Values{api.QueryPort: {strconv.Itoa(port)}}.Encode()
+	u.RawQuery = query.Encode()
 	conn, err := c.dialWorker(ctx)
 	if err != nil {
 		return nil, err
@@ -137,3 +144,67 @@ func (t *tunnelConn) CloseWrite() error {
 	}
 	return t.Conn.Close()
 }
+
+// Listener is a port on the DUT's own loopback that the DUT connects to and
+// the suite accepts from, through the worker: a net.Listener to serve an
+// update image or a configuration to the DUT (http.Serve works on it). Only
+// the DUT can reach it; it closes when the DUT is powered off or the lease
+// ends.
+type Listener struct {
+	c      *Client
+	id     string
+	addr   string
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+var _ net.Listener = (*Listener)(nil)
+
+// Listen opens a port on the leased DUT's loopback (lease needed). The DUT
+// connects to DUTAddress.
+func (c *Client) Listen(ctx context.Context) (*Listener, error) {
+	var l api.Listener
+	if err := c.call(ctx, request{method: "POST", path: api.PathListen, leased: true}, &l); err != nil {
+		return nil, err
+	}
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	return &Listener{c: c, id: l.ID, addr: l.Address, ctx: lctx, cancel: cancel}, nil
+}
+
+// DUTAddress is the address the DUT connects to, as the DUT sees it
+// (127.0.0.1:port).
+func (l *Listener) DUTAddress() string { return l.addr }
+
+// Accept waits for the DUT's next connection. After Close it returns an
+// error wrapping net.ErrClosed.
+func (l *Listener) Accept() (net.Conn, error) {
+	c, err := l.c.upgrade(l.ctx, api.ListenPath(l.id), nil)
+	if err != nil && l.ctx.Err() != nil {
+		return nil, fmt.Errorf("client: listener %s: %w", l.addr, net.ErrClosed)
+	}
+	return c, err
+}
+
+// Close stops accepting and closes the port on the DUT.
+func (l *Listener) Close() error {
+	if l.ctx.Err() != nil {
+		return nil
+	}
+	l.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := l.c.call(ctx, request{method: "DELETE", path: api.ListenPath(l.id), leased: true}, nil)
+	var e *Error
+	if errors.As(err, &e) && (e.Status == http.StatusNotFound || e.Status == http.StatusUnauthorized) {
+		return nil // closed with the DUT's power or the lease already
+	}
+	return err
+}
+
+// Addr is the DUT-side address (see DUTAddress).
+func (l *Listener) Addr() net.Addr { return dutAddr(l.addr) }
+
+type dutAddr string
+
+func (a dutAddr) Network() string { return "tcp" }
+func (a dutAddr) String() string  { return string(a) }

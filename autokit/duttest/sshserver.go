@@ -183,7 +183,7 @@ func (s *SSHServer) handle(nc net.Conn) {
 		s.mu.Unlock()
 		sc.Close()
 	}()
-	go ssh.DiscardRequests(reqs) // keepalives get a (negative) answer
+	go s.globalRequests(sc, reqs)
 	var wg sync.WaitGroup
 	for nch := range chans {
 		serve := s.session
@@ -202,6 +202,97 @@ func (s *SSHServer) handle(nc net.Conn) {
 		}()
 	}
 	wg.Wait()
+}
+
+// globalRequests serves remote port forwards (tcpip-forward) on the local
+// machine's loopback, which plays the DUT's; keepalives and anything else
+// get a negative answer.
+func (s *SSHServer) globalRequests(sc *ssh.ServerConn, reqs <-chan *ssh.Request) {
+	forwards := map[uint32]net.Listener{}
+	defer func() {
+		for _, ln := range forwards {
+			ln.Close()
+		}
+	}()
+	for req := range reqs {
+		var p struct {
+			Addr string
+			Port uint32
+		}
+		switch req.Type {
+		case "tcpip-forward":
+			if ssh.Unmarshal(req.Payload, &p) != nil {
+				req.Reply(false, nil)
+				continue
+			}
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(p.Port)))
+			if err != nil {
+				req.Reply(false, nil)
+				continue
+			}
+			port := uint32(ln.Addr().(*net.TCPAddr).Port)
+			forwards[port] = ln
+			var reply []byte
+			if p.Port == 0 {
+				reply = ssh.Marshal(struct{ Port uint32 }{port})
+			}
+			req.Reply(true, reply)
+			go s.forwardBack(sc, ln, p.Addr, port)
+		case "cancel-tcpip-forward":
+			if ssh.Unmarshal(req.Payload, &p) == nil && forwards[p.Port] != nil {
+				forwards[p.Port].Close()
+				delete(forwards, p.Port)
+				req.Reply(true, nil)
+				continue
+			}
+			req.Reply(false, nil)
+		default:
+			if req.WantReply {
+				req.Reply(false, nil)
+			}
+		}
+	}
+}
+
+// forwardBack opens a forwarded-tcpip channel for each connection to ln.
+func (s *SSHServer) forwardBack(sc *ssh.ServerConn, ln net.Listener, addr string, port uint32) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			ra := c.RemoteAddr().(*net.TCPAddr)
+			ch, reqs, err := sc.OpenChannel("forwarded-tcpip", ssh.Marshal(struct {
+				Addr       string
+				Port       uint32
+				OriginAddr string
+				OriginPort uint32
+			}{addr, port, ra.IP.String(), uint32(ra.Port)}))
+			if err != nil {
+				return
+			}
+			defer ch.Close()
+			go ssh.DiscardRequests(reqs)
+			s.pipe(ch, c.(*net.TCPConn))
+		}()
+	}
+}
+
+// pipe copies between an SSH channel and a TCP connection both ways,
+// passing half-closes on, until both directions end or the server stops.
+func (s *SSHServer) pipe(ch ssh.Channel, c *net.TCPConn) {
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(ch, c); ch.CloseWrite(); done <- struct{}{} }()
+	go func() { io.Copy(c, ch); c.CloseWrite(); done <- struct{}{} }()
+	for range 2 {
+		select {
+		case <-done:
+		case <-s.ctx.Done():
+			return
+		}
+	}
 }
 
 // directTCPIP serves a port forward: it connects to the requested address
@@ -230,16 +321,7 @@ func (s *SSHServer) directTCPIP(nch ssh.NewChannel) {
 	}
 	defer ch.Close()
 	go ssh.DiscardRequests(reqs)
-	done := make(chan struct{}, 2)
-	go func() { io.Copy(ch, c); ch.CloseWrite(); done <- struct{}{} }()
-	go func() { io.Copy(c, ch); c.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
-	for range 2 {
-		select {
-		case <-done:
-		case <-s.ctx.Done():
-			return
-		}
-	}
+	s.pipe(ch, c.(*net.TCPConn))
 }
 
 // session serves one session channel: one exec request, then exit status.

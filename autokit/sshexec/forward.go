@@ -45,3 +45,44 @@ func (p *Pool) DialTCP(ctx context.Context, addr, target string) (net.Conn, erro
 		return conn, err
 	}
 }
+
+// ListenTCP asks the DUT's SSH server to listen on the DUT's loopback
+// (127.0.0.1, a port it picks) and forward each connection back over the
+// SSH connection (tcpip-forward): a port reachable from the DUT only. The
+// listener's Addr is the address as the DUT sees it. It dies with the SSH
+// connection.
+func (c *Conn) ListenTCP(ctx context.Context) (net.Listener, error) {
+	c.touch()
+	type result struct {
+		ln  net.Listener
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ln, err := c.client.ListenTCP(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		done <- result{ln, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, fmt.Errorf("sshexec: asking the DUT's SSH server to listen: %w", r.err)
+		}
+		return r.ln, nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.ln != nil {
+				r.ln.Close()
+			}
+		}()
+		return nil, fmt.Errorf("sshexec: asking the DUT's SSH server to listen: %w", ctx.Err())
+	}
+}
+
+// ListenTCP is Conn.ListenTCP on addr's pooled connection.
+func (p *Pool) ListenTCP(ctx context.Context, addr string) (net.Listener, error) {
+	c, err := p.Get(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	return c.ListenTCP(ctx)
+}

@@ -136,6 +136,9 @@ func (w *Worker) routes() http.Handler {
 	route("GET", api.PathAddress, w.handle(w.getAddress))
 	route("GET", api.PathScreen, w.handle(w.getScreen))
 	route("GET", api.PathTunnel, w.handle(w.leased(w.getTunnel)))
+	route("POST", api.PathListen, w.handle(w.leased(w.postListen)))
+	route("GET", api.PathListenID, w.handle(w.leased(w.getListen)))
+	route("DELETE", api.PathListenID, w.handle(w.leased(w.deleteListen)))
 	route("POST", api.PathKeyboard, w.handle(w.leased(w.postKeyboard)))
 	route("POST", api.PathTeardown, w.handle(adminOnly(w.leased(w.postTeardown))))
 	// Everything else: JSON 404 or 405 instead of the mux's plain text.

@@ -24,8 +24,8 @@ func (w *Worker) getTunnel(rw http.ResponseWriter, r *http.Request) error {
 	if _, ok := dut.As[dut.Network](w.d, dut.CapNetwork); !ok {
 		return notImplemented(dut.CapNetwork)
 	}
-	if !headerHas(r.Header, "Connection", "upgrade") || !strings.EqualFold(r.Header.Get("Upgrade"), api.TunnelProtocol) {
-		return errorf(http.StatusBadRequest, "worker: a tunnel is an HTTP upgrade: send Connection: Upgrade and Upgrade: %s (the Go client's Dial does)", api.TunnelProtocol)
+	if !isUpgrade(r) {
+		return errUpgrade()
 	}
 	ps := r.URL.Query().Get(api.QueryPort)
 	port, err := strconv.Atoi(ps)
@@ -47,6 +47,21 @@ func (w *Worker) getTunnel(rw http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return errorf(http.StatusBadGateway, "worker: opening a tunnel to port %d of the DUT: %w", port, err)
 	}
+	return w.carry(rw, dc, "tunnel to port "+ps)
+}
+
+// isUpgrade reports whether r asks to become a tunnel.
+func isUpgrade(r *http.Request) bool {
+	return headerHas(r.Header, "Connection", "upgrade") && strings.EqualFold(r.Header.Get("Upgrade"), api.TunnelProtocol)
+}
+
+func errUpgrade() error {
+	return errorf(http.StatusBadRequest, "worker: a tunnel is an HTTP upgrade: send Connection: Upgrade and Upgrade: %s (the Go client does)", api.TunnelProtocol)
+}
+
+// carry answers 101 and then copies bytes between the request's connection
+// and dc, the DUT's end, until both sides are done or the DUT powers off.
+func (w *Worker) carry(rw http.ResponseWriter, dc net.Conn, what string) error {
 	w.trackTunnel(dc)
 	defer w.untrackTunnel(dc)
 	cc, brw, err := http.NewResponseController(rw).Hijack()
@@ -60,10 +75,10 @@ func (w *Worker) getTunnel(rw http.ResponseWriter, r *http.Request) error {
 		dc.Close()
 		return nil // the client is gone; nothing to answer
 	}
-	w.log.Debug("tunnel opened", "port", port)
+	w.log.Debug("tunnel opened", "what", what)
 	// Bytes the client sent right after its request are in brw.Reader.
 	splice(bufConn{cc, brw.Reader}, dc)
-	w.log.Debug("tunnel closed", "port", port)
+	w.log.Debug("tunnel closed", "what", what)
 	return nil
 }
 
@@ -132,13 +147,17 @@ func (w *Worker) untrackTunnel(c net.Conn) {
 	delete(w.tunnels, c)
 }
 
-// closeTunnels ends every open tunnel: the DUT is going off or changing
-// hands.
+// closeTunnels ends every open tunnel and listener: the DUT is going off
+// or changing hands.
 func (w *Worker) closeTunnels() {
 	w.tunMu.Lock()
 	defer w.tunMu.Unlock()
 	for c := range w.tunnels {
 		c.Close()
 		delete(w.tunnels, c)
+	}
+	for id, l := range w.listeners {
+		l.close()
+		delete(w.listeners, id)
 	}
 }

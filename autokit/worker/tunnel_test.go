@@ -156,3 +156,70 @@ func rawTunnel(t *testing.T, base, lease, query string, upgrade bool) (int, stri
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+func TestListenForTheDUT(t *testing.T) {
+	e := newEnv(t, worker.WithToken("admin"))
+	ctx := ctxT(t, 20*time.Second)
+	admin := e.client(t, client.WithToken("admin"))
+	l, err := admin.Lease(ctx, "ci", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := e.client(t, client.WithLease(l.ID))
+	if err := job.PowerOn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := job.Listen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host, _, err := net.SplitHostPort(ln.DUTAddress()); err != nil || host != "127.0.0.1" {
+		t.Fatalf("DUTAddress %q: want the DUT's loopback", ln.DUTAddress())
+	}
+	served := make(chan error, 1)
+	go func() {
+		served <- http.Serve(ln, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			io.WriteString(rw, "update image for "+r.URL.Path)
+		}))
+	}()
+	// The machine playing the DUT fetches from the address it was given,
+	// twice: one connection per fetch, each accepted through the worker.
+	for range 2 {
+		hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := hc.Get("http://" + ln.DUTAddress() + "/hostapp.img")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "update image for /hostapp.img" {
+			t.Fatalf("the DUT fetched %q", b)
+		}
+	}
+	t.Run("without the lease", func(t *testing.T) {
+		_, err := e.client(t, client.WithToken("admin")).Listen(ctx)
+		wantStatus(t, err, http.StatusLocked)
+	})
+
+	// The lease ends: the port on the DUT closes and the suite's Serve
+	// returns.
+	if err := admin.Release(ctx, l.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the DUT's port to close", func() bool {
+		c, err := net.DialTimeout("tcp", ln.DUTAddress(), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	select {
+	case err := <-served:
+		if err == nil {
+			t.Fatal("Serve returned nil")
+		}
+	case <-ctx.Done():
+		t.Fatal("Serve did not return after the lease ended")
+	}
+	ln.Close()
+}

@@ -76,8 +76,9 @@ type Worker struct {
 
 	stats api.Stats
 
-	tunMu   sync.Mutex
-	tunnels map[net.Conn]struct{} // open tunnels' DUT ends
+	tunMu     sync.Mutex
+	tunnels   map[net.Conn]struct{} // open tunnels' DUT ends
+	listeners map[string]*dutListener
 
 	flashMu   sync.Mutex // held during a flash
 	flashDone atomic.Int64

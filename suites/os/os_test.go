@@ -3,11 +3,12 @@ package ossuite
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"image/png"
 	"net"
-	"net/url"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -159,23 +160,23 @@ func TestDHCPAddress(t *testing.T) {
 	}
 }
 
-func TestReachesTestbot(t *testing.T) {
+// TestServesFileToDUT is a small stand-in for an OS update: the test
+// serves a file, the DUT fetches it from the address the worker gave and
+// its copy must hash the same.
+func TestServesFileToDUT(t *testing.T) {
 	d := sdk.Get(t)
-	addr := d.Address(t)
-	u, err := url.Parse(d.Client.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	health := "http://" + net.JoinHostPort(addr.Gateway, u.Port()) + "/v1/health"
-	r, err := d.Exec(t.Context(), "wget -q -O - "+health)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.ExitCode != 0 {
-		t.Skipf("the worker is not reachable from the DUT at %s (exit %d: %s); it listens on the testbot's loopback only when not behind user-mode networking", health, r.ExitCode, r.Stderr)
-	}
-	if !strings.Contains(r.Stdout, `"dut"`) {
-		t.Errorf("the DUT fetched %s but got %q", health, r.Stdout)
+	payload := make([]byte, 4<<20)
+	rand.Read(payload)
+	sum := sha256.Sum256(payload)
+	l := d.Listen(t)
+	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		http.ServeContent(rw, r, "update.img", time.Time{}, bytes.NewReader(payload))
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	out := d.Run(t, "wget -q -O /tmp/update.img http://"+l.DUTAddress()+"/update.img && sha256sum /tmp/update.img && rm /tmp/update.img")
+	if got, _, _ := strings.Cut(out, " "); got != hex.EncodeToString(sum[:]) {
+		t.Fatalf("the DUT's copy hashes to %q, the served file to %x", out, sum)
 	}
 }
 

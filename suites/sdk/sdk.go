@@ -120,6 +120,23 @@ func (d *DUT) Dial(t testing.TB, port int) net.Conn {
 	return c
 }
 
+// Listen opens a port on the DUT's own loopback that the DUT can connect
+// to and the test accepts from, through the worker (client.Listen): serve
+// an update image or a configuration with http.Serve(l, …) and let the DUT
+// fetch it from l.DUTAddress(). Only the DUT reaches it; it is closed when
+// the test ends, the DUT powers off or the lease ends.
+func (d *DUT) Listen(t testing.TB) *client.Listener {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), CommandTimeout)
+	defer cancel()
+	l, err := d.Client.Listen(ctx)
+	if err != nil {
+		t.Fatalf("sdk: opening a port on the DUT for the test: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
 // Result is what a command printed and how it exited.
 type Result struct {
 	Stdout, Stderr string
