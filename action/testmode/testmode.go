@@ -16,6 +16,7 @@ import (
 	"github.com/balena/leviathan-action/action/artifact"
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/client"
+	"github.com/balena/leviathan-action/internal/ghlog"
 	"github.com/balena/leviathan-action/runner-hook/container"
 )
 
@@ -104,9 +105,18 @@ type Options struct {
 	// Docker is the engine that runs Image.
 	Docker container.Engine
 
-	// Suites are built-in suite names ("os") or, in direct mode only,
-	// paths of Go test packages or of compiled suites (*.test files).
+	// Suites are built-in suite names ("os"), directories of Go test
+	// packages in the workspace ("tests/suites/hup"), or paths of compiled
+	// suites (*.test files).
 	Suites []string
+	// Workspace is the directory relative suite paths are relative to
+	// (the current directory when empty); an artifact's compiled suites
+	// are matched by their path relative to it.
+	Workspace string
+	// SuiteGoProxy lets a workspace suite compiled here (one the artifact
+	// does not hold) fetch modules through the module proxy; without it
+	// GOPROXY=off and every module must be in the module cache.
+	SuiteGoProxy bool
 	// SuitesDir holds the built-in suites for direct mode
 	// (<action>/suites).
 	SuitesDir string
@@ -143,7 +153,9 @@ type Options struct {
 	HTTPClient *http.Client
 
 	// Out receives progress lines and the suites' output: the job log.
-	// Discarded when nil.
+	// The suites' and the testrunner container's output is written with
+	// workflow commands stopped (package ghlog), so it issues none; Run's
+	// own lines are written outside those regions. Discarded when nil.
 	Out io.Writer
 	// Log receives debug logs; silent when nil.
 	Log *slog.Logger
@@ -292,7 +304,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if err := o.boot(ctx, c, res); err != nil {
 		return res, err
 	}
-	if err := o.runSuites(ctx, plan, env, res); err != nil {
+	if err := o.runUntrusted(ctx, plan, env, res); err != nil {
 		return res, err
 	}
 	crashed := ""
@@ -301,6 +313,22 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	fmt.Fprintf(o.Out, "%d passed, %d failed, %d skipped%s; reports in %s\n", res.Passed, res.Failed, res.Skipped, crashed, res.ReportDir)
 	return res, nil
+}
+
+// runUntrusted runs the suites with Out wrapped in a ghlog.Writer: what
+// the suites, the testrunner container and the DUT print reaches the job
+// log with workflow commands stopped (the container's test groups go
+// through the Writer's Command). Commands are resumed before it returns,
+// so the action's own lines and annotations after it work.
+func (o *Options) runUntrusted(ctx context.Context, p *plan, env []string, res *Result) error {
+	log := ghlog.New(o.Out)
+	u := *o
+	u.Out = log
+	err := u.runSuites(ctx, p, env, res)
+	if cerr := log.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("testmode: %w", cerr)
+	}
+	return err
 }
 
 func (o *Options) setDefaults() {

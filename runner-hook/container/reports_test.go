@@ -81,18 +81,3 @@ func FuzzReportPath(f *testing.F) {
 		}
 	})
 }
-
-func TestGroupWriter(t *testing.T) {
-	var out bytes.Buffer
-	g := &groupWriter{w: &out}
-	in := "suite os\n  ▶ TestBoot\n  ✓ TestBoot (1.00s)\n  ▶ TestNet\n::error::x\n  ✗ TestNet (2.00s)\n      net_test.go:9: no link\nsuite hup\n  ▶ TestHang\n"
-	// Written in odd pieces, as a stream would arrive.
-	for i := 0; i < len(in); i += 7 {
-		g.Write([]byte(in[i:min(i+7, len(in))]))
-	}
-	g.Close()
-	want := "suite os\n::group::os/TestBoot\n::endgroup::\n  ✓ TestBoot (1.00s)\n::group::os/TestNet\n ::error::x\n::endgroup::\n  ✗ TestNet (2.00s)\n      net_test.go:9: no link\nsuite hup\n::group::hup/TestHang\n::endgroup::\n"
-	if out.String() != want {
-		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
-	}
-}

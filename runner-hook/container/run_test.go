@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
+	"github.com/balena/leviathan-action/internal/ghlog/ghlogtest"
 	"github.com/balena/leviathan-action/internal/syncio"
 )
 
@@ -81,10 +83,14 @@ func TestRunFailingTests(t *testing.T) {
 		t.Fatalf("result %+v (infra %v), want failing tests", res, res.InfraError)
 	}
 	out := stdout.String()
+	// The program's "::warning::injected" is copied but not processed:
+	// the runner sees the groups only, and commands are resumed at the end.
+	l := ghlogtest.Parse(out)
+	if got, want := l.Effective(), []string{"group::demo/TestA", "endgroup::", "group::demo/TestB", "endgroup::"}; !slices.Equal(got, want) || l.Stopped {
+		t.Errorf("the runner would process %q (stopped at the end: %v); want %q", got, l.Stopped, want)
+	}
 	for _, want := range []string{
-		"::group::demo/TestA\n::endgroup::\n  ✓ TestA",
-		"::group::demo/TestB\n::endgroup::\n  ✗ TestB (0.00s)\n      b_test.go:1: boom\n",
-		"\n ::warning::injected\n",
+		"  ✗ TestB (0.00s)\n      b_test.go:1: boom\n::warning::injected\n",
 		"uid 65534 gid 65534\n",
 		"etc write: fail: open /etc/x: read-only file system\n",
 		"tmp write: ok\n",
