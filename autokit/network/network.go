@@ -3,15 +3,22 @@
 // its parameters.
 //
 //	NETWORK=dnsmasq   NETWORK_INTERFACE, NETWORK_SUBNET (10.42.0.1/24), NETWORK_SSH_PORT (22222),
-//	                  NETWORK_NAT (false), NETWORK_DUT_MAC, NETWORK_DNS, NETWORK_LEASE_TIME (1h),
-//	                  NETWORK_STATE_DIR (/run/leviathan), NETWORK_TIMEOUT (2m), NETWORK_DNSMASQ (dnsmasq),
-//	                  NETWORK_MDNS_NAME
+//	                  NETWORK_NAT (false), NETWORK_DUT_ALLOW, NETWORK_DUT_MAC, NETWORK_DNS,
+//	                  NETWORK_LEASE_TIME (1h), NETWORK_STATE_DIR (/run/leviathan), NETWORK_TIMEOUT (2m),
+//	                  NETWORK_DNSMASQ (dnsmasq), NETWORK_MDNS_NAME
 //	NETWORK=nmshared  NETWORK_INTERFACE, NETWORK_SUBNET, NETWORK_SSH_PORT, NETWORK_DUT_MAC,
 //	                  NETWORK_CONNECTION, NETWORK_WIFI_SSID, NETWORK_WIFI_PSK, NETWORK_WIFI_BAND (bg),
 //	                  NETWORK_LEASE_DIR (/var/lib/NetworkManager), NETWORK_TIMEOUT (2m), NETWORK_MDNS_NAME
 //
 // Open checks the configuration and touches nothing on the host; Start
 // brings the network up and Close takes it down.
+//
+// The DUT runs untrusted code. NETWORK=dnsmasq filters its traffic, NAT
+// or not: it reaches the testbot for DHCP only and, through it, only the
+// internet by the default route, plus NETWORK_DNS's servers on port 53
+// and the addresses or CIDRs NETWORK_DUT_ALLOW lists (package dnsmasq).
+// NETWORK=nmshared leaves the filtering to NetworkManager, which does
+// not close the testbot's services to the DUT: it warns at Start.
 //
 // Both drivers take the DUT's address from the DHCP lease. With
 // NETWORK_MDNS_NAME set (dut or dut.local) they fall back to mDNS: when

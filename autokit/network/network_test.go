@@ -22,6 +22,8 @@ func TestOpen(t *testing.T) {
 		{map[string]string{"NETWORK": "dnsmasq", "NETWORK_INTERFACE": "eth1", "NETWORK_SUBNET": "10.42.0.1"}, "NETWORK_SUBNET"},
 		{map[string]string{"NETWORK": "nmshared", "NETWORK_INTERFACE": "eth1", "NETWORK_TIMEOUT": "long"}, "NETWORK_TIMEOUT"},
 		{map[string]string{"NETWORK": "dnsmasq", "NETWORK_INTERFACE": "eth1", "NETWORK_MDNS_NAME": "dut"}, ""},
+		{map[string]string{"NETWORK": "dnsmasq", "NETWORK_INTERFACE": "eth1", "NETWORK_DUT_ALLOW": "192.168.1.20,10.8.0.0/16"}, ""},
+		{map[string]string{"NETWORK": "dnsmasq", "NETWORK_INTERFACE": "eth1", "NETWORK_DUT_ALLOW": "registry.lan"}, "NETWORK_DUT_ALLOW"},
 		{map[string]string{"NETWORK": "nmshared", "NETWORK_INTERFACE": "eth1", "NETWORK_MDNS_NAME": "dut.local"}, ""},
 		{map[string]string{"NETWORK": "dnsmasq", "NETWORK_INTERFACE": "eth1", "NETWORK_MDNS_NAME": "dut.example.com"}, "NETWORK_MDNS_NAME"},
 		{map[string]string{"NETWORK": "nmshared", "NETWORK_INTERFACE": "eth1", "NETWORK_MDNS_NAME": "du t"}, "NETWORK_MDNS_NAME"},

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/network/internal/dutfilter"
 	"github.com/balena/leviathan-action/autokit/network/internal/fallback"
 	"github.com/balena/leviathan-action/autokit/network/leases"
 	"github.com/balena/leviathan-action/autokit/network/mdns"
@@ -31,7 +32,8 @@ type Config struct {
 	Interface string        `envconfig:"INTERFACE" required:"true" desc:"the testbot's interface wired to the DUT, e.g. eth1"`
 	Subnet    string        `envconfig:"SUBNET" default:"10.42.0.1/24" desc:"the testbot's address on the DUT network, with the prefix length"`
 	SSHPort   int           `envconfig:"SSH_PORT" default:"22222" desc:"the DUT's SSH port"`
-	NAT       bool          `envconfig:"NAT" default:"false" desc:"masquerade the DUT's traffic out of the testbot's other interfaces"`
+	NAT       bool          `envconfig:"NAT" default:"false" desc:"masquerade the DUT's traffic out through the testbot's default route"`
+	DUTAllow  string        `envconfig:"DUT_ALLOW" desc:"comma-separated IPv4 addresses or CIDRs the DUT may reach besides the internet, e.g. a LAN registry; none when empty"`
 	DUTMAC    string        `envconfig:"DUT_MAC" desc:"take only this MAC's lease; the newest lease when empty"`
 	DNS       string        `envconfig:"DNS" desc:"comma-separated DNS servers handed to the DUT; none when empty"`
 	LeaseTime time.Duration `envconfig:"LEASE_TIME" default:"1h" desc:"DHCP lease time"`
@@ -58,6 +60,7 @@ type Network struct {
 	host   netip.Prefix // the testbot's address and the prefix length
 	mac    net.HardwareAddr
 	dns    []netip.Addr
+	allow  []netip.Prefix
 	leases string
 	log    *slog.Logger
 	run    runner.Runner
@@ -68,9 +71,8 @@ type Network struct {
 	exitErr   error
 	tail      []string // dnsmasq's last lines
 	addedAddr bool
-	natTable  string
-	forward   string     // ip_forward's value before Start, when changed
-	iptRules  [][]string // DOCKER-USER rules Start inserted, to delete on Close
+	filter    *dutfilter.Filter // in place from Start to Close
+	forward   string            // ip_forward's value before Start, when changed
 }
 
 var _ dut.Network = (*Network)(nil)
@@ -110,6 +112,23 @@ func New(cfg Config, opts ...Option) (*Network, error) {
 			return nil, fmt.Errorf("dnsmasq: NETWORK_DNS=%q: %q is not an IPv4 address", cfg.DNS, s)
 		}
 		n.dns = append(n.dns, a)
+	}
+	for _, s := range strings.Split(cfg.DUTAllow, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("dnsmasq: NETWORK_DUT_ALLOW=%q: %q is not an IPv4 address or CIDR such as 192.168.1.20 or 192.168.1.0/24", cfg.DUTAllow, s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if !p.Addr().Is4() {
+			return nil, fmt.Errorf("dnsmasq: NETWORK_DUT_ALLOW=%q: %q is not IPv4 (the DUT network is IPv4 only)", cfg.DUTAllow, s)
+		}
+		n.allow = append(n.allow, p.Masked())
 	}
 	if cfg.SSHPort <= 0 || cfg.SSHPort > 65535 {
 		return nil, fmt.Errorf("dnsmasq: NETWORK_SSH_PORT=%d is not a port", cfg.SSHPort)
@@ -187,29 +206,26 @@ func (n *Network) Args() []string {
 	}
 }
 
-// NATScript is the nftables script Start loads when NAT is on.
-func (n *Network) NATScript() string {
-	return fmt.Sprintf(`table ip %[1]s {
-	chain postrouting {
-		type nat hook postrouting priority srcnat; policy accept;
-		ip saddr %[2]s oifname != "%[3]s" masquerade
+// filterConfig is what Start tells dutfilter: the DUT may reach the testbot
+// for DHCP (dnsmasq serves no DNS) and, with NETWORK_MDNS_NAME, answer
+// its mDNS queries; it may leave through the default route (masqueraded
+// with NETWORK_NAT), reach NETWORK_DNS's servers on port 53 and
+// NETWORK_DUT_ALLOW's destinations, and nothing else.
+func (n *Network) filterConfig() dutfilter.Config {
+	return dutfilter.Config{
+		Interface: n.cfg.Interface,
+		Host:      n.host,
+		NAT:       n.cfg.NAT,
+		MDNS:      n.cfg.MDNSName != "",
+		Resolvers: n.dns,
+		Allow:     n.allow,
 	}
-	chain forward {
-		type filter hook forward priority filter; policy accept;
-		iifname "%[3]s" accept
-		oifname "%[3]s" ct state established,related accept
-	}
-}
-`, n.natName(), n.host.Masked(), n.cfg.Interface)
 }
 
-func (n *Network) natName() string {
-	return "leviathan_" + strings.NewReplacer("-", "_", ".", "_").Replace(n.cfg.Interface)
-}
-
-// Start brings the network up: the address on the interface, NAT when
-// configured, and dnsmasq, waiting until dnsmasq reports its DHCP range.
-// On failure it undoes what it did.
+// Start brings the network up: the address on the interface, the DUT's
+// filter (package dutfilter: out through the default route, not into the
+// testbot) with NAT when configured, and dnsmasq, waiting until dnsmasq
+// reports its DHCP range. On failure it undoes what it did.
 func (n *Network) Start(ctx context.Context) (err error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -252,8 +268,12 @@ func (n *Network) Start(ctx context.Context) (err error) {
 	if _, err := n.run(ctx, nil, "ip", "link", "set", "dev", iface, "up"); err != nil {
 		return fmt.Errorf("dnsmasq: bringing %s up: %w", iface, err)
 	}
+	n.filter = dutfilter.New(n.filterConfig(), dutfilter.WithRunner(n.run), dutfilter.WithLogger(n.log))
+	if err := n.filter.Apply(ctx); err != nil {
+		return fmt.Errorf("dnsmasq: filtering the DUT network on %s: %w", iface, err)
+	}
 	if n.cfg.NAT {
-		if err := n.startNAT(ctx); err != nil {
+		if err := n.enableForwarding(); err != nil {
 			return err
 		}
 	}
@@ -278,15 +298,9 @@ func hasAddr(ifi *net.Interface, p netip.Prefix) (bool, error) {
 
 const forwardPath = "/proc/sys/net/ipv4/ip_forward"
 
-func (n *Network) startNAT(ctx context.Context) error {
-	name := n.natName()
-	n.log.Info("masquerading the DUT network", "table", "ip "+name, "subnet", n.host.Masked())
-	// A table left by a crashed run is replaced, not duplicated.
-	n.run(ctx, nil, "nft", "delete", "table", "ip", name)
-	if _, err := n.run(ctx, []byte(n.NATScript()), "nft", "-f", "-"); err != nil {
-		return fmt.Errorf("dnsmasq: NETWORK_NAT=true: loading the nftables table ip %s: %w", name, err)
-	}
-	n.natTable = name
+// enableForwarding switches IPv4 forwarding on for NAT, once the filter
+// is in place.
+func (n *Network) enableForwarding() error {
 	b, err := os.ReadFile(forwardPath)
 	if err != nil {
 		return fmt.Errorf("dnsmasq: NETWORK_NAT=true: %w", err)
@@ -296,52 +310,6 @@ func (n *Network) startNAT(ctx context.Context) error {
 			return fmt.Errorf("dnsmasq: NETWORK_NAT=true: enabling IPv4 forwarding: %w", err)
 		}
 		n.forward = old
-	}
-	return n.allowForwarding(ctx)
-}
-
-// dockerUserChain is where the Docker Engine lets users' rules run before
-// its own in the FORWARD chain, whose policy it sets to DROP.
-const dockerUserChain = "DOCKER-USER"
-
-// ForwardRules are the iptables rules (without the -I/-D verb and chain)
-// that let the DUT's traffic through the FORWARD chain of a host whose
-// Docker Engine drops forwarded packets: out from the DUT, and the
-// replies back.
-func (n *Network) ForwardRules() [][]string {
-	comment := []string{"-m", "comment", "--comment", "leviathan " + n.natName()}
-	return [][]string{
-		append([]string{"-i", n.cfg.Interface, "-j", "ACCEPT"}, comment...),
-		append([]string{"-o", n.cfg.Interface, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"}, comment...),
-	}
-}
-
-// allowForwarding opens the FORWARD chain for the DUT where something
-// else closed it. A testbot runs the Docker Engine, which sets FORWARD's
-// policy to DROP in iptables — a verdict the nftables table's accept
-// cannot overrule — so the DUT's traffic is accepted in DOCKER-USER, the
-// chain Docker keeps for this. Without that chain and with a DROP policy
-// (another firewall), it warns with the rules to add.
-func (n *Network) allowForwarding(ctx context.Context) error {
-	if _, err := n.run(ctx, nil, "iptables", "-w", "-S", dockerUserChain); err == nil {
-		for _, r := range n.ForwardRules() {
-			// A rule left by a crashed run is replaced, not duplicated.
-			n.run(ctx, nil, "iptables", append([]string{"-w", "-D", dockerUserChain}, r...)...)
-			if _, err := n.run(ctx, nil, "iptables", append([]string{"-w", "-I", dockerUserChain}, r...)...); err != nil {
-				return fmt.Errorf("dnsmasq: NETWORK_NAT=true: letting the DUT's traffic past Docker's FORWARD policy (iptables chain %s): %w", dockerUserChain, err)
-			}
-			n.iptRules = append(n.iptRules, r)
-		}
-		n.log.Info("accepting the DUT's forwarded traffic in iptables", "chain", dockerUserChain, "interface", n.cfg.Interface)
-		return nil
-	}
-	out, err := n.run(ctx, nil, "iptables", "-w", "-S", "FORWARD")
-	if err == nil && strings.Contains(string(out), "-P FORWARD DROP") {
-		var add []string
-		for _, r := range n.ForwardRules() {
-			add = append(add, "iptables -I FORWARD "+strings.Join(r, " "))
-		}
-		n.log.Warn("the host's iptables FORWARD policy is DROP: the DUT's traffic will not get out until it is allowed", "allow_with", strings.Join(add, "; "))
 	}
 	return nil
 }
@@ -488,8 +456,9 @@ func (n *Network) Address(ctx context.Context) (dut.Address, error) {
 	}, nil
 }
 
-// Close stops dnsmasq and undoes Start: the NAT table, the address it
-// added, IPv4 forwarding it switched on.
+// Close stops dnsmasq and undoes Start: IPv4 forwarding it switched on,
+// the address it added and, last, the DUT's filter, so the DUT stays
+// filtered while anything Start set up remains.
 func (n *Network) Close() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -515,18 +484,6 @@ func (n *Network) undo() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if n.natTable != "" {
-		if _, err := n.run(ctx, nil, "nft", "delete", "table", "ip", n.natTable); err != nil {
-			errs = append(errs, fmt.Errorf("dnsmasq: removing the nftables table ip %s: %w", n.natTable, err))
-		}
-		n.natTable = ""
-	}
-	for _, r := range n.iptRules {
-		if _, err := n.run(ctx, nil, "iptables", append([]string{"-w", "-D", dockerUserChain}, r...)...); err != nil {
-			errs = append(errs, fmt.Errorf("dnsmasq: removing the iptables rule %s from %s: %w", strings.Join(r, " "), dockerUserChain, err))
-		}
-	}
-	n.iptRules = nil
 	if n.forward != "" {
 		if err := os.WriteFile(forwardPath, []byte(n.forward+"\n"), 0o644); err != nil {
 			errs = append(errs, fmt.Errorf("dnsmasq: restoring ip_forward: %w", err))
@@ -538,6 +495,12 @@ func (n *Network) undo() error {
 			errs = append(errs, fmt.Errorf("dnsmasq: removing %s from %s: %w", n.host, n.cfg.Interface, err))
 		}
 		n.addedAddr = false
+	}
+	if n.filter != nil {
+		if err := n.filter.Remove(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("dnsmasq: %w", err))
+		}
+		n.filter = nil
 	}
 	return errors.Join(errs...)
 }

@@ -3,7 +3,7 @@ package dnsmasq
 import (
 	"context"
 	"errors"
-	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/network/internal/dutfilter"
 	"github.com/balena/leviathan-action/autokit/network/runner"
 )
 
@@ -83,6 +84,8 @@ func TestBadConfig(t *testing.T) {
 		{func(c *Config) { c.SSHPort = 0 }, "NETWORK_SSH_PORT"},
 		{func(c *Config) { c.LeaseTime = time.Second }, "NETWORK_LEASE_TIME"},
 		{func(c *Config) { c.MDNSName = "dut.example.com" }, "NETWORK_MDNS_NAME"},
+		{func(c *Config) { c.DUTAllow = "registry.lan" }, "NETWORK_DUT_ALLOW"},
+		{func(c *Config) { c.DUTAllow = "192.168.1.0/24,fd00::/64" }, "NETWORK_DUT_ALLOW"},
 	} {
 		c := config("eth1")
 		tc.edit(&c)
@@ -155,13 +158,27 @@ func TestStartFailsUndoes(t *testing.T) {
 	}
 }
 
-func TestNATScript(t *testing.T) {
-	n, _ := New(config("lvt-n1"))
-	s := n.NATScript()
-	for _, want := range []string{"table ip leviathan_lvt_n1 {", `ip saddr 10.42.0.0/24 oifname != "lvt-n1" masquerade`, `iifname "lvt-n1" accept`} {
-		if !strings.Contains(s, want) {
-			t.Errorf("NAT script lacks %q:\n%s", want, s)
-		}
+func TestFilterConfig(t *testing.T) {
+	c := config("lvt-n1")
+	c.NAT = true
+	c.DNS = "192.168.1.1"
+	c.DUTAllow = " 192.168.1.20, 10.8.0.0/16 ,10.9.1.7/16"
+	c.MDNSName = "balena"
+	n, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := n.filterConfig()
+	want := dutfilter.Config{Interface: "lvt-n1", Host: netip.MustParsePrefix("10.42.0.1/24"), NAT: true, MDNS: true,
+		Resolvers: []netip.Addr{netip.MustParseAddr("192.168.1.1")},
+		Allow:     []netip.Prefix{netip.MustParsePrefix("192.168.1.20/32"), netip.MustParsePrefix("10.8.0.0/16"), netip.MustParsePrefix("10.9.0.0/16")}}
+	if f.Interface != want.Interface || f.Host != want.Host || f.NAT != want.NAT || f.MDNS != want.MDNS ||
+		!slices.Equal(f.Resolvers, want.Resolvers) || !slices.Equal(f.Allow, want.Allow) {
+		t.Errorf("filterConfig = %+v\nwant %+v", f, want)
+	}
+	n, _ = New(config("eth1"))
+	if f := n.filterConfig(); f.NAT || f.MDNS || len(f.Resolvers) != 0 || len(f.Allow) != 0 {
+		t.Errorf("by default: %+v; want the testbot closed and no exceptions", f)
 	}
 }
 
@@ -173,15 +190,21 @@ func TestAddressNotStarted(t *testing.T) {
 }
 
 // TestDnsmasqExitsAtStart checks that Start reports dnsmasq's exit with
-// its output and command line, and undoes what it did. A script stands in
-// for dnsmasq; the interface is lo with an address it already has, so
-// nothing on the host changes.
+// its output and command line, and undoes what it did: the filter it
+// loaded, the only change. A script stands in for dnsmasq; the interface
+// is lo with an address it already has and the runner a fake, so nothing
+// on the host changes.
 func TestDnsmasqExitsAtStart(t *testing.T) {
 	fake := t.TempDir() + "/dnsmasq"
 	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'dnsmasq: failed to create listening socket for port 67: Address in use' >&2\nexit 2\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f := &runner.Fake{}
+	f := &runner.Fake{Reply: func(c runner.Call) ([]byte, error) {
+		if c.Args[0] == "ip" && c.Args[1] == "-j" {
+			return []byte("[]"), nil
+		}
+		return nil, nil
+	}}
 	c := config("lo")
 	c.Subnet = "127.0.0.1/8"
 	c.Dnsmasq = fake
@@ -194,103 +217,12 @@ func TestDnsmasqExitsAtStart(t *testing.T) {
 	if !errors.As(err, &de) || !strings.Contains(de.Tail, "Address in use") || !strings.Contains(err.Error(), "--interface=lo") {
 		t.Fatalf("err = %v, want an *Error with dnsmasq's output and command line", err)
 	}
-	if want := []string{"ip link set dev lo up"}; !slices.Equal(f.Lines(), want) {
+	want := []string{
+		"ip link set dev lo up",
+		"ip -j -4 route show table main", "nft -f -", "iptables -w -S DOCKER-USER",
+		"nft delete table inet leviathan_lo",
+	}
+	if !slices.Equal(f.Lines(), want) {
 		t.Errorf("commands %q, want %q (the address was already there)", f.Lines(), want)
-	}
-}
-
-// TestAllowForwarding checks the iptables commands NAT runs on hosts
-// with and without the Docker Engine's DOCKER-USER chain, and that Close
-// deletes exactly what was inserted.
-func TestAllowForwarding(t *testing.T) {
-	const (
-		r1 = "-i eth1 -j ACCEPT -m comment --comment leviathan leviathan_eth1"
-		r2 = "-o eth1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT -m comment --comment leviathan leviathan_eth1"
-	)
-	missing := errors.New("exit status 1")
-	tests := []struct {
-		name      string
-		reply     func(line string) ([]byte, error)
-		wantErr   string
-		wantRun   []string
-		wantUndo  []string
-		wantWarn  bool
-		wantRules int
-	}{
-		{
-			name:  "docker host",
-			reply: func(string) ([]byte, error) { return nil, nil },
-			wantRun: []string{
-				"iptables -w -S DOCKER-USER",
-				"iptables -w -D DOCKER-USER " + r1, "iptables -w -I DOCKER-USER " + r1,
-				"iptables -w -D DOCKER-USER " + r2, "iptables -w -I DOCKER-USER " + r2,
-			},
-			wantUndo:  []string{"iptables -w -D DOCKER-USER " + r1, "iptables -w -D DOCKER-USER " + r2},
-			wantRules: 2,
-		},
-		{
-			name: "another firewall drops forwarding",
-			reply: func(line string) ([]byte, error) {
-				if line == "iptables -w -S FORWARD" {
-					return []byte("-P FORWARD DROP\n"), nil
-				}
-				return nil, missing
-			},
-			wantRun:  []string{"iptables -w -S DOCKER-USER", "iptables -w -S FORWARD"},
-			wantWarn: true,
-		},
-		{
-			name:    "no iptables",
-			reply:   func(string) ([]byte, error) { return nil, missing },
-			wantRun: []string{"iptables -w -S DOCKER-USER", "iptables -w -S FORWARD"},
-		},
-		{
-			name: "the insert fails",
-			reply: func(line string) ([]byte, error) {
-				if strings.HasPrefix(line, "iptables -w -I") {
-					return nil, errors.New("permission denied")
-				}
-				return nil, nil
-			},
-			wantErr: "iptables chain DOCKER-USER",
-			wantRun: []string{"iptables -w -S DOCKER-USER", "iptables -w -D DOCKER-USER " + r1, "iptables -w -I DOCKER-USER " + r1},
-		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			f := &runner.Fake{Reply: func(c runner.Call) ([]byte, error) { return tc.reply(c.String()) }}
-			var logs strings.Builder
-			n, err := New(config("eth1"), WithRunner(f.Run), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = n.allowForwarding(t.Context())
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v; want one containing %q", err, tc.wantErr)
-				}
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(f.Lines(), tc.wantRun) {
-				t.Errorf("commands:\n got %q\nwant %q", f.Lines(), tc.wantRun)
-			}
-			if warned := strings.Contains(logs.String(), "FORWARD policy is DROP"); warned != tc.wantWarn {
-				t.Errorf("warned = %v; want %v; logs:\n%s", warned, tc.wantWarn, logs.String())
-			}
-			if tc.wantWarn && !strings.Contains(logs.String(), "iptables -I FORWARD "+r1) {
-				t.Errorf("the warning does not give the rule to add:\n%s", logs.String())
-			}
-			if len(n.iptRules) != tc.wantRules {
-				t.Fatalf("%d rules recorded for Close; want %d", len(n.iptRules), tc.wantRules)
-			}
-			before := len(f.Lines())
-			if err := n.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if undo := f.Lines()[before:]; !slices.Equal(undo, tc.wantUndo) {
-				t.Errorf("Close ran %q; want %q", undo, tc.wantUndo)
-			}
-		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/network/internal/dutfilter"
 	"github.com/balena/leviathan-action/autokit/network/internal/netnslab"
 	"github.com/balena/leviathan-action/autokit/network/leases"
 )
@@ -26,10 +27,10 @@ func sh(t *testing.T, args ...string) string {
 
 // newLab creates the namespace and the veth pair, removed when the test
 // ends (also when it fails). It skips the test when not root or when ip,
-// dnsmasq or busybox is missing.
+// dnsmasq, busybox or nft (Start filters the DUT network) is missing.
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	l := netnslab.New(t, "dnsmasq", "busybox")
+	l := netnslab.New(t, "dnsmasq", "busybox", "nft")
 	return &lab{l}
 }
 
@@ -92,33 +93,34 @@ func TestDHCPInNamespace(t *testing.T) {
 	sh(t, "ip", "netns", "exec", l.NS, "busybox", "ping", "-c", "1", "-W", "3", a.Gateway)
 }
 
-// TestNAT checks NAT end to end: a DUT with a DHCP lease reaches an
-// "upstream" host in a second namespace that has no route back to the DUT
-// network, so its replies arrive only when the testbot masquerades — and
-// only when the host's FORWARD chain lets the DUT through, which on a host
-// running the Docker Engine (policy DROP) takes the DOCKER-USER rules.
-// Close removes the table and the rules.
+// TestNAT checks NAT end to end on this host: a DUT with a DHCP lease
+// reaches an "upstream" host in a second namespace that has no route back
+// to the DUT network, so its replies arrive only when the testbot
+// masquerades — and only when the host's FORWARD chain lets the DUT
+// through, which on a host running the Docker Engine (policy DROP) takes
+// the DOCKER-USER rules. The upstream host is on a network of its own, not
+// behind this host's default route (which leaves the machine), so the
+// filter would drop it: NETWORK_DUT_ALLOW opens it. Close removes the
+// table and the rules. TestDUTIsolation checks the default route's way
+// out, in a testbot of its own.
 func TestNAT(t *testing.T) {
 	l := newLab(t)
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skipf("needs nft (apt-get install nftables): %v", err)
-	}
 	up := netnslab.New(t)
 	up.AddHostAddr(t)
 	up.AddDUTAddr(t, up.Addr(2))
 	upstream := up.Addr(2).Addr().String()
 
-	n := l.start(t, func(c *Config) { c.NAT = true; c.DUTMAC = l.MAC })
+	n := l.start(t, func(c *Config) { c.NAT = true; c.DUTMAC = l.MAC; c.DUTAllow = up.Addr(0).Masked().String() })
 	l.DHCPClient(t)
-	table := n.natName()
-	if out := sh(t, "nft", "list", "table", "ip", table); !strings.Contains(out, "masquerade") {
-		t.Errorf("table ip %s:\n%s", table, out)
+	table := dutfilter.TableName(l.Host)
+	if out := sh(t, "nft", "list", "table", "inet", table); !strings.Contains(out, "masquerade") {
+		t.Errorf("table inet %s:\n%s", table, out)
 	}
-	docker := exec.Command("iptables", "-w", "-S", dockerUserChain).Run() == nil
+	docker := exec.Command("iptables", "-w", "-S", dutfilter.DockerUserChain).Run() == nil
 	if docker {
-		out := sh(t, "iptables", "-w", "-S", dockerUserChain)
-		if strings.Count(out, "leviathan "+table) != 2 {
-			t.Errorf("iptables %s does not hold the DUT's two rules:\n%s", dockerUserChain, out)
+		out := sh(t, "iptables", "-w", "-S", dutfilter.DockerUserChain)
+		if got, min := strings.Count(out, "leviathan "+table), 3; got < min || !strings.Contains(out, "-d "+up.Addr(0).Masked().String()) {
+			t.Errorf("iptables %s does not hold the DUT's rules (%d, want at least %d, one for NETWORK_DUT_ALLOW):\n%s", dutfilter.DockerUserChain, got, min, out)
 		}
 	}
 	sh(t, "ip", "netns", "exec", l.NS, "busybox", "ping", "-c", "2", "-W", "3", upstream)
@@ -126,12 +128,12 @@ func TestNAT(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := exec.Command("nft", "list", "table", "ip", table).Run(); err == nil {
-		t.Errorf("table ip %s is still there after Close", table)
+	if err := exec.Command("nft", "list", "table", "inet", table).Run(); err == nil {
+		t.Errorf("table inet %s is still there after Close", table)
 	}
 	if docker {
-		if out := sh(t, "iptables", "-w", "-S", dockerUserChain); strings.Contains(out, "leviathan "+table) {
-			t.Errorf("iptables %s still holds the DUT's rules after Close:\n%s", dockerUserChain, out)
+		if out := sh(t, "iptables", "-w", "-S", dutfilter.DockerUserChain); strings.Contains(out, "leviathan "+table) {
+			t.Errorf("iptables %s still holds the DUT's rules after Close:\n%s", dutfilter.DockerUserChain, out)
 		}
 	}
 	// Without NAT the upstream host's replies have nowhere to go.

@@ -35,7 +35,7 @@ func dnsmasqNetwork(t *testing.T, l *netnslab.Lab) *dnsmasq.Network {
 // TestDnsmasqConformance runs the suite against dnsmasq serving a DUT in
 // a network namespace that took its lease with busybox's udhcpc.
 func TestDnsmasqConformance(t *testing.T) {
-	l := netnslab.New(t, "dnsmasq", "busybox")
+	l := netnslab.New(t, "dnsmasq", "busybox", "nft")
 	n := dnsmasqNetwork(t, l)
 	l.DHCPClient(t)
 	networktest.Conformance(t, n)
@@ -44,6 +44,6 @@ func TestDnsmasqConformance(t *testing.T) {
 // TestDnsmasqNoLease runs the suite against dnsmasq before the DUT asked
 // for an address.
 func TestDnsmasqNoLease(t *testing.T) {
-	l := netnslab.New(t, "dnsmasq", "busybox")
+	l := netnslab.New(t, "dnsmasq", "busybox", "nft")
 	networktest.ConformanceWith(t, dnsmasqNetwork(t, l), networktest.Options{Unreachable: "the DUT asked for no lease"})
 }

@@ -12,6 +12,13 @@
 // …) and run through a runner.Runner, so tests check the exact argument
 // lists without NetworkManager.
 //
+// The DUT is not filtered: NetworkManager's shared mode opens the
+// testbot to the DUT network for DHCP and DNS and forwards the DUT's
+// traffic anywhere, and nothing drops the rest, so the DUT can reach the
+// worker API and every other service of the testbot, its Docker networks
+// and the LAN. Start logs a warning saying so. Use NETWORK=dnsmasq
+// (package dnsmasq, which filters) for DUTs running untrusted images.
+//
 // Limits: needs NetworkManager running and nmcli; the connection
 // (NETWORK_CONNECTION, "leviathan-<interface>" by default) is replaced if
 // it exists and deleted on Close. The PSK is passed on nmcli's command line

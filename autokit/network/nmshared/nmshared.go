@@ -176,9 +176,15 @@ func (n *Network) redact(args []string) []string {
 	return out
 }
 
+// Unfiltered is the warning Start logs: this driver does not keep the DUT
+// out of the testbot.
+const Unfiltered = "NETWORK=nmshared does not filter the DUT's traffic: the DUT (untrusted code) can reach the worker API and every other service of the testbot, its Docker networks and the LAN; NETWORK=dnsmasq keeps it out"
+
 // Start creates and activates the connection, replacing one of the same
-// name.
+// name. It warns (Unfiltered) that the DUT is not kept out of the
+// testbot.
 func (n *Network) Start(ctx context.Context) error {
+	n.log.Warn(Unfiltered, "interface", n.cfg.Interface)
 	if err := n.nmcli(ctx, n.DeleteArgs()...); err != nil {
 		var ee *runner.ExitError
 		if !errors.As(err, &ee) || ee.Code != exitNotFound {

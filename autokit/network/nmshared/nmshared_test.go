@@ -3,6 +3,7 @@ package nmshared
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +29,8 @@ func notFound(c runner.Call) ([]byte, error) {
 
 func TestWiredCommands(t *testing.T) {
 	f := &runner.Fake{Reply: notFound}
-	n, err := New(cfg(), WithRunner(f.Run))
+	var logs strings.Builder
+	n, err := New(cfg(), WithRunner(f.Run), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +55,9 @@ func TestWiredCommands(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("commands:\n got %q\nwant %q", got, want)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "does not filter the DUT's traffic") {
+		t.Errorf("Start did not warn that the DUT can reach the testbot; logs:\n%s", logs.String())
 	}
 }
 

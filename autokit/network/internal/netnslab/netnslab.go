@@ -1,11 +1,15 @@
 // Package netnslab builds throw-away DUT networks for tests: a network
 // namespace for the DUT, wired to the root namespace (the testbot) by a
 // veth pair, and avahi-daemon inside it as the DUT's mDNS responder.
-// Everything is removed when the test ends, also when it fails.
+// For tests that need a testbot whose routes and firewall are their own,
+// Namespace, Wire and Do build any topology of namespaces, the testbot's
+// included, and run Go code (sockets, drivers) inside one. Everything is
+// removed when the test ends, also when it fails.
 //
 // Limits: Linux; needs root (tests skip, saying so, when not root or when
 // a tool is missing); each lab takes a random 10.240.0.0/12 /24 and
-// assumes the host does not route that range elsewhere.
+// assumes the host does not route that range elsewhere. Do keeps an OS
+// thread per call until the test ends.
 package netnslab
 
 import (
@@ -19,10 +23,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Lab is a DUT's network namespace wired to the root namespace.
@@ -40,6 +47,8 @@ var packages = map[string]string{
 	"dnsmasq":      "dnsmasq-base",
 	"busybox":      "busybox",
 	"avahi-daemon": "avahi-daemon",
+	"nft":          "nftables",
+	"iptables":     "iptables",
 }
 
 // NeedRoot skips the test unless it runs as root and finds ip and the
@@ -220,4 +229,60 @@ exit 0
 	if err != nil {
 		t.Fatalf("udhcpc in %s: %v", l.NS, err)
 	}
+}
+
+// Namespace creates an empty network namespace with lo up, named
+// lvt-ns<6 hex digits>, deleted when the test ends. It skips the test as
+// NeedRoot does.
+func Namespace(t *testing.T, tools ...string) string {
+	t.Helper()
+	NeedRoot(t, tools...)
+	b := make([]byte, 3)
+	rand.Read(b)
+	ns := "lvt-ns" + hex.EncodeToString(b)
+	Run(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	Run(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	return ns
+}
+
+// Wire connects namespaces a and b by a veth pair whose ends are ifA in a
+// and ifB in b, both up and without addresses. The pair goes with the
+// namespaces.
+func Wire(t *testing.T, a, ifA, b, ifB string) {
+	t.Helper()
+	Run(t, "ip", "-n", a, "link", "add", ifA, "type", "veth", "peer", "name", ifB, "netns", b)
+	Run(t, "ip", "-n", a, "link", "set", ifA, "up")
+	Run(t, "ip", "-n", b, "link", "set", ifB, "up")
+}
+
+// Do runs f on an OS thread that has entered the network namespace ns and
+// returns f's error. What f does there stays there: sockets it opens
+// belong to ns for good, commands it starts run in ns. The thread is kept
+// until the test's cleanups that were registered after Do have run, so a
+// child started with Pdeathsig (dnsmasq) lives on after Do returns.
+// Goroutines f starts run elsewhere; f must not call t.Fatal.
+func Do(t *testing.T, ns string, f func() error) error {
+	t.Helper()
+	release := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread, left in ns, ends with the goroutine.
+		runtime.LockOSThread()
+		h, err := os.Open(filepath.Join("/run/netns", ns))
+		if err != nil {
+			errc <- fmt.Errorf("netnslab: %w", err)
+			return
+		}
+		err = unix.Setns(int(h.Fd()), unix.CLONE_NEWNET)
+		h.Close()
+		if err != nil {
+			errc <- fmt.Errorf("netnslab: entering network namespace %s: %w", ns, err)
+			return
+		}
+		errc <- f()
+		<-release
+	}()
+	t.Cleanup(func() { close(release) })
+	return <-errc
 }
