@@ -3,7 +3,7 @@ GO       ?= go
 BUILD    ?= build
 GOFLAGS_TEST ?= -timeout 60m
 
-.PHONY: lint-workflows all build demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-flash bench-report bench-artifact vet clean help
+.PHONY: lint-workflows all build demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-tunnel bench-flash bench-report bench-artifact vet clean help
 
 all: build
 
@@ -42,8 +42,11 @@ lint-workflows: ## actionlint the example workflows against action.yml (part of 
 
 bench: bench-run bench-flash bench-report bench-artifact ## every benchmark, with ratios against the tools a user would otherwise use
 
-bench-run: ## leviathan run overhead and exec latency vs raw QEMU and a fresh ssh
+bench-run: ## leviathan run overhead, exec latency and the tunnel vs raw QEMU, a fresh ssh and a direct connection
 	$(GO) run ./bench --build-dir $(BUILD)
+
+bench-tunnel: ## SSH through a worker tunnel vs directly to the DUT: throughput (256 MiB) and connect time
+	$(GO) run ./bench --build-dir $(BUILD) --only tunnel
 
 bench-flash: ## leviathan flash vs bmaptool copy and dd; delta; dense vs raw write speed
 	$(GO) run ./bench/flash --build-dir $(BUILD)

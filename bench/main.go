@@ -4,7 +4,9 @@
 //   - run overhead: the time `leviathan run` takes from start to its first
 //     test, minus the same image's raw QEMU boot-to-SSH time;
 //   - exec latency: one command through the worker API on a warm
-//     connection vs a fresh `ssh` process per command.
+//     connection vs a fresh `ssh` process per command;
+//   - tunnel: SSH throughput and connect time through a worker tunnel
+//     (client.Dial) vs a direct connection to the same DUT port.
 //
 // It is a benchmark, not a test: it prints figures and fails only when it
 // cannot measure.
@@ -32,6 +34,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/balena/leviathan-action/autokit/client"
+	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/image"
 	"github.com/balena/leviathan-action/autokit/provision"
 	"github.com/balena/leviathan-action/internal/localrun"
@@ -43,20 +46,52 @@ func main() {
 	build := flag.String("build-dir", "build", "build outputs and caches")
 	boots := flag.Int("boots", 2, "boots measured for each side of the run-overhead figure")
 	execs := flag.Int("execs", 30, "commands measured for each side of the exec figure")
+	only := flag.String("only", "", `measure one figure only: "tunnel"`)
+	mib := flag.Int("tunnel-mib", 256, "MiB copied over SSH each way in the tunnel figure")
+	rounds := flag.Int("tunnel-rounds", 3, "copies each way in the tunnel figure, taking turns")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *build, *boots, *execs); err != nil {
+	var err error
+	switch *only {
+	case "":
+		err = run(ctx, *build, *boots, *execs, *mib, *rounds)
+	case "tunnel":
+		err = runTunnel(ctx, *build, *mib, *rounds)
+	default:
+		err = fmt.Errorf("-only %q: want tunnel", *only)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, build string, boots, execs int) error {
-	m, err := testimage.Build(ctx, testimage.Options{
+// testImage builds (or reuses) the test OS image.
+func testImage(ctx context.Context, build string) (*testimage.Manifest, error) {
+	return testimage.Build(ctx, testimage.Options{
 		CacheDir: filepath.Join(build, "cache", "debs"),
 		OutDir:   filepath.Join(build, "testimage"),
 	})
+}
+
+// runTunnel measures the tunnel figure alone.
+func runTunnel(ctx context.Context, build string, mib, rounds int) error {
+	m, err := testImage(ctx, build)
+	if err != nil {
+		return err
+	}
+	f, err := tunnelBench(ctx, build, m.Image, mib, rounds, 10)
+	if err != nil {
+		return fmt.Errorf("tunnel: %w", err)
+	}
+	fmt.Println()
+	printTunnel(f, mib)
+	return nil
+}
+
+func run(ctx context.Context, build string, boots, execs, mib, rounds int) error {
+	m, err := testImage(ctx, build)
 	if err != nil {
 		return err
 	}
@@ -90,6 +125,10 @@ func run(ctx context.Context, build string, boots, execs int) error {
 	if err != nil {
 		return fmt.Errorf("exec latency: %w", err)
 	}
+	tf, err := tunnelBench(ctx, build, m.Image, mib, rounds, 10)
+	if err != nil {
+		return fmt.Errorf("tunnel: %w", err)
+	}
 
 	rawM, firstM := median(raw), median(first)
 	warmM, freshM := median(warm), median(fresh)
@@ -101,6 +140,7 @@ func run(ctx context.Context, build string, boots, execs int) error {
 	fmt.Printf("%-44s %11.2fs %20s %6.2fs %+13.2fs (lower bound: the console's ready line)\n", "", firstM.Seconds(), "raw QEMU → ready line", readyM.Seconds(), (firstM - readyM).Seconds())
 	fmt.Printf("%-44s %10.1fms %20s %5.0fms %13.1f× (target ≥ 10×)\n", "exec: one command (median of "+strconv.Itoa(execs)+")",
 		ms(warmM), "fresh ssh process", ms(freshM), float64(freshM)/float64(warmM))
+	printTunnel(tf, mib)
 	return nil
 }
 
@@ -291,6 +331,66 @@ func runToFirstTest(ctx context.Context, cli, build string) (time.Duration, erro
 	return first, nil
 }
 
+// bootDUT starts a QEMU DUT behind an in-process worker in dir, leases it,
+// flashes img, boots it and returns a client holding the lease, the DUT's
+// address, the path of a private key the DUT trusts, and a function that
+// tears it all down.
+func bootDUT(ctx context.Context, dir, img string) (c *client.Client, addr dut.Address, keyPath string, stop func(), err error) {
+	signer, _, keyPath, err := newKey(dir)
+	if err != nil {
+		return nil, addr, "", nil, err
+	}
+	l, err := localrun.StartLocal(ctx, localrun.LocalConfig{ParentDir: dir, Signer: signer})
+	if err != nil {
+		return nil, addr, "", nil, err
+	}
+	stop = func() {
+		if c != nil {
+			c.Teardown(context.WithoutCancel(ctx))
+		}
+		l.Close()
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	if c, err = client.New(l.URL); err != nil {
+		return nil, addr, "", nil, err
+	}
+	lease, err := c.Lease(ctx, "bench", time.Minute)
+	if err != nil {
+		return nil, addr, "", nil, err
+	}
+	// Long measurements outlive the lease's TTL.
+	kctx, stopKeepAlive := context.WithCancel(ctx)
+	c.KeepAlive(kctx, lease, 10*time.Second)
+	teardown := stop
+	stop = func() { stopKeepAlive(); teardown() }
+	f, err := os.Open(img)
+	if err != nil {
+		return nil, addr, "", nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, addr, "", nil, err
+	}
+	if _, err = c.Flash(ctx, f, fi.Size(), "", nil); err != nil {
+		return nil, addr, "", nil, err
+	}
+	if err = c.PowerOn(ctx); err != nil {
+		return nil, addr, "", nil, err
+	}
+	if _, err = c.WaitOnline(ctx, 3*time.Minute); err != nil {
+		return nil, addr, "", nil, err
+	}
+	if addr, err = c.Address(ctx); err != nil {
+		return nil, addr, "", nil, err
+	}
+	return c, addr, keyPath, stop, nil
+}
+
 // execLatency boots one DUT behind an in-process worker and times `true`
 // through the worker API and through a fresh ssh process.
 func execLatency(ctx context.Context, build, img string, n int) (warm, fresh []time.Duration, err error) {
@@ -302,45 +402,11 @@ func execLatency(ctx context.Context, build, img string, n int) (warm, fresh []t
 		return nil, nil, err
 	}
 	defer os.RemoveAll(dir)
-	signer, _, keyPath, err := newKey(dir)
+	c, addr, keyPath, stop, err := bootDUT(ctx, dir, img)
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := localrun.StartLocal(ctx, localrun.LocalConfig{ParentDir: dir, Signer: signer})
-	if err != nil {
-		return nil, nil, err
-	}
-	defer l.Close()
-	c, err := client.New(l.URL)
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := c.Lease(ctx, "bench", time.Minute); err != nil {
-		return nil, nil, err
-	}
-	defer c.Teardown(context.WithoutCancel(ctx))
-	f, err := os.Open(img)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := c.Flash(ctx, f, fi.Size(), "", nil); err != nil {
-		return nil, nil, err
-	}
-	if err := c.PowerOn(ctx); err != nil {
-		return nil, nil, err
-	}
-	if _, err := c.WaitOnline(ctx, 3*time.Minute); err != nil {
-		return nil, nil, err
-	}
-	addr, err := c.Address(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
+	defer stop()
 	host, port, _ := net.SplitHostPort(addr.SSH)
 	// Warm up both paths once.
 	c.Exec(ctx, "true", io.Discard, io.Discard)
