@@ -32,7 +32,70 @@ const (
 	PathTunnel       = "/v1/tunnel"
 	PathListen       = "/v1/listen"
 	PathListenID     = "/v1/listen/{id}"
+
+	PathTestrunner        = "/v1/testrunner"
+	PathTestrunnerSuite   = "/v1/testrunner/suites/{name}"
+	PathTestrunnerReports = "/v1/testrunner/reports"
+	PathTestrunnerPull    = "/v1/testrunner/pull"
 )
+
+// TestrunnerSuitePath is where a suite binary named name is uploaded.
+func TestrunnerSuitePath(name string) string {
+	return "/v1/testrunner/suites/" + url.PathEscape(name)
+}
+
+// TestrunnerRequest is the body of POST /v1/testrunner: run the suites in
+// the testrunner container, which the worker starts with its own fixed,
+// locked-down spec.
+type TestrunnerRequest struct {
+	// Image is the testrunner image, by digest; it must be one the worker
+	// allows (its configured image, or one pulled through
+	// PathTestrunnerPull).
+	Image string `json:"image"`
+	// Suites are built-in suite names (os: the image's /suites/os.test)
+	// and names of binaries uploaded to TestrunnerSuitePath, in order.
+	Suites []string `json:"suites"`
+	// Run selects tests, as go test -run.
+	Run string `json:"run,omitempty"`
+	// TimeoutSeconds bounds each suite (0: the testrunner's default).
+	TimeoutSeconds float64 `json:"timeout_seconds,omitempty"`
+	// Env are KEY=VALUE pairs passed to the suites (the job's allowed
+	// variables and the suite configuration).
+	Env []string `json:"env,omitempty"`
+	// RunID and Job label what the worker creates, for cleanup.
+	RunID string `json:"run_id,omitempty"`
+	Job   string `json:"job,omitempty"`
+}
+
+// TestrunnerResult is how the testrunner container ended.
+type TestrunnerResult struct {
+	ExitCode  int  `json:"exit_code"`
+	OOMKilled bool `json:"oom_killed,omitempty"`
+	// Infra is set when the run says nothing about the tests: the
+	// container was killed, or left no reports.
+	Infra string `json:"infra,omitempty"`
+	// InfraOutput is the container's last output when Infra is set.
+	InfraOutput string `json:"infra_output,omitempty"`
+	// HostClosed is false when the worker could not close the testbot's
+	// other services to the container (no root, no iptables).
+	HostClosed bool    `json:"host_closed"`
+	Seconds    float64 `json:"seconds"`
+}
+
+// TestrunnerFrame is one line of POST /v1/testrunner's stream: output
+// (Stream, Data), then a last frame with Result or Error.
+type TestrunnerFrame struct {
+	Stream string            `json:"stream,omitempty"`
+	Data   []byte            `json:"data,omitempty"`
+	Result *TestrunnerResult `json:"result,omitempty"`
+	Error  string            `json:"error,omitempty"`
+}
+
+// PullRequest is the body of POST /v1/testrunner/pull.
+type PullRequest struct {
+	// Image is the image to pull, by digest (registry/repo@sha256:…).
+	Image string `json:"image"`
+}
 
 // ListenPath is the path of the listener with the given id: GET accepts
 // one connection from the DUT (an upgrade, like PathTunnel), DELETE

@@ -81,7 +81,7 @@ func (w *Worker) postExec(rw http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// frameStream writes ExecFrames as NDJSON, flushing each. The 200 header
+// frameStream writes frames (ExecFrame, TestrunnerFrame) as NDJSON, flushing each. The 200 header
 // goes out with the first frame.
 type frameStream struct {
 	rw      http.ResponseWriter
@@ -91,7 +91,7 @@ type frameStream struct {
 	err     error
 }
 
-func (s *frameStream) frame(f api.ExecFrame) error {
+func (s *frameStream) frame(f any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {

@@ -139,6 +139,10 @@ func (w *Worker) routes() http.Handler {
 	route("POST", api.PathListen, w.handle(w.leased(w.postListen)))
 	route("GET", api.PathListenID, w.handle(w.leased(w.getListen)))
 	route("DELETE", api.PathListenID, w.handle(w.leased(w.deleteListen)))
+	route("PUT", api.PathTestrunnerSuite, w.handle(w.leased(w.putTestrunnerSuite)))
+	route("POST", api.PathTestrunner, w.handle(w.leased(w.postTestrunner)))
+	route("GET", api.PathTestrunnerReports, w.handle(w.leased(w.getTestrunnerReports)))
+	route("POST", api.PathTestrunnerPull, w.handle(adminOnly(w.postTestrunnerPull)))
 	route("POST", api.PathKeyboard, w.handle(w.leased(w.postKeyboard)))
 	route("POST", api.PathTeardown, w.handle(adminOnly(w.leased(w.postTeardown))))
 	// Everything else: JSON 404 or 405 instead of the mux's plain text.

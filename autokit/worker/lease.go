@@ -150,6 +150,7 @@ func (w *Worker) release(ctx context.Context, id, why string) error {
 
 // endLease runs the lease-end hook. w.transMu held.
 func (w *Worker) endLease(l *lease, reason string) {
+	w.dropLeaseFiles(l)
 	if w.leaseEnd == nil {
 		return
 	}

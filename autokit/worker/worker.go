@@ -76,6 +76,11 @@ type Worker struct {
 
 	stats api.Stats
 
+	tr        Testrunner
+	trDir     string
+	trImages  []string // guarded by mu
+	trRunning bool     // guarded by mu
+
 	tunMu     sync.Mutex
 	tunnels   map[net.Conn]struct{} // open tunnels' DUT ends
 	listeners map[string]*dutListener
@@ -98,6 +103,9 @@ type lease struct {
 	// consoleStart is the console's length when the lease was granted:
 	// the lease's token reads nothing before it.
 	consoleStart int64
+	// files is the lease's private directory (uploaded suites, reports);
+	// "" until used.
+	files string
 }
 
 func (l *lease) api() api.Lease { return api.Lease{ID: l.id, Owner: l.owner, Expires: l.expires} }
