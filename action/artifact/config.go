@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Environment variables read by ConfigFromEnv.
+// Environment variables read by ConfigFromEnv and ConfigFromGetenv.
 const (
 	EnvRuntimeToken = "ACTIONS_RUNTIME_TOKEN"
 	EnvResultsURL   = "ACTIONS_RESULTS_URL"
@@ -25,10 +25,17 @@ type Config struct {
 	ResultsURL string
 }
 
-// ConfigFromEnv reads ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL. The error
-// names each variable that is missing.
+// ConfigFromEnv reads ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL from the
+// process's environment: ConfigFromGetenv(os.Getenv).
 func ConfigFromEnv() (Config, error) {
-	c := Config{RuntimeToken: os.Getenv(EnvRuntimeToken), ResultsURL: os.Getenv(EnvResultsURL)}
+	return ConfigFromGetenv(os.Getenv)
+}
+
+// ConfigFromGetenv reads ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL through
+// getenv, for a program that keeps the runtime token out of its environment.
+// The error names each variable that is missing.
+func ConfigFromGetenv(getenv func(string) string) (Config, error) {
+	c := Config{RuntimeToken: getenv(EnvRuntimeToken), ResultsURL: getenv(EnvResultsURL)}
 	var missing []string
 	if c.RuntimeToken == "" {
 		missing = append(missing, EnvRuntimeToken)

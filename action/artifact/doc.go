@@ -14,9 +14,11 @@
 //
 // Download finds an artifact of this run by name (ListArtifacts), asks for
 // its signed URL and streams it; Extract streams one member out of the zip
-// without a temporary copy. DownloadByID fetches an artifact of any run
-// through the REST API (go-github), which redirects to the same kind of
-// signed URL.
+// without a temporary copy; Walk streams the members in archive order to a
+// function and stops downloading where it stops, so the first members of a
+// large artifact cost only their own bytes. DownloadByID and WalkByID
+// fetch an artifact of any run through the REST API (go-github), which
+// redirects to the same kind of signed URL.
 //
 // Configuration comes from ACTIONS_RUNTIME_TOKEN (a JWT whose scope claim
 // holds "Actions.Results:<run backend id>:<job backend id>") and

@@ -113,29 +113,30 @@ func (c *Client) Extract(ctx context.Context, name, member string, w io.Writer) 
 	return n, nil
 }
 
+// Walk streams the zip archive of the artifact name of this run and calls
+// fn with each file member in archive order (see WalkFunc). It stops
+// downloading where fn stops the walk, so reading the first members of a
+// large artifact costs only their bytes.
+func (c *Client) Walk(ctx context.Context, name string, fn WalkFunc) error {
+	rc, _, err := c.Open(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := walkStream(rc, fn); err != nil {
+		return fmt.Errorf("artifact %q: %w", name, err)
+	}
+	return nil
+}
+
 // DownloadByID streams the member named member (the first file when member
 // is "") of artifact id of owner/repo, from any workflow run, to w, through
 // the REST API's download redirect. gh needs actions:read on the
 // repository. A 410 answer (expired artifact) matches ErrExpired.
 func (c *Client) DownloadByID(ctx context.Context, gh *github.Client, owner, repo string, id int64, member string, w io.Writer) (int64, error) {
-	u, resp, err := gh.Actions.DownloadArtifact(ctx, owner, repo, id, 3)
+	rc, err := c.openByID(ctx, gh, owner, repo, id)
 	if err != nil {
-		what := fmt.Sprintf("artifact: artifact %d of %s/%s", id, owner, repo)
-		if resp != nil {
-			switch resp.StatusCode {
-			case http.StatusGone:
-				return 0, fmt.Errorf("%s has expired: %w", what, ErrExpired)
-			case http.StatusNotFound:
-				return 0, fmt.Errorf("%s: %w (or the token may not read the repository's actions)", what, ErrNotFound)
-			case http.StatusUnauthorized, http.StatusForbidden:
-				return 0, fmt.Errorf("%s: %w: %w", what, ErrUnauthorized, err)
-			}
-		}
-		return 0, fmt.Errorf("%s: %w", what, err)
-	}
-	rc, err := c.get(ctx, u.String())
-	if err != nil {
-		return 0, fmt.Errorf("artifact: downloading artifact %d: %w", id, err)
+		return 0, err
 	}
 	defer rc.Close()
 	n, err := extractStream(rc, member, w)
@@ -143,6 +144,45 @@ func (c *Client) DownloadByID(ctx context.Context, gh *github.Client, owner, rep
 		return n, fmt.Errorf("artifact %d: %w", id, err)
 	}
 	return n, nil
+}
+
+// WalkByID is Walk for artifact id of owner/repo, of any workflow run, as
+// DownloadByID reaches it.
+func (c *Client) WalkByID(ctx context.Context, gh *github.Client, owner, repo string, id int64, fn WalkFunc) error {
+	rc, err := c.openByID(ctx, gh, owner, repo, id)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if err := walkStream(rc, fn); err != nil {
+		return fmt.Errorf("artifact %d: %w", id, err)
+	}
+	return nil
+}
+
+// openByID opens artifact id's zip archive through the REST API's download
+// redirect.
+func (c *Client) openByID(ctx context.Context, gh *github.Client, owner, repo string, id int64) (io.ReadCloser, error) {
+	u, resp, err := gh.Actions.DownloadArtifact(ctx, owner, repo, id, 3)
+	if err != nil {
+		what := fmt.Sprintf("artifact: artifact %d of %s/%s", id, owner, repo)
+		if resp != nil {
+			switch resp.StatusCode {
+			case http.StatusGone:
+				return nil, fmt.Errorf("%s has expired: %w", what, ErrExpired)
+			case http.StatusNotFound:
+				return nil, fmt.Errorf("%s: %w (or the token may not read the repository's actions)", what, ErrNotFound)
+			case http.StatusUnauthorized, http.StatusForbidden:
+				return nil, fmt.Errorf("%s: %w: %w", what, ErrUnauthorized, err)
+			}
+		}
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	rc, err := c.get(ctx, u.String())
+	if err != nil {
+		return nil, fmt.Errorf("artifact: downloading artifact %d: %w", id, err)
+	}
+	return rc, nil
 }
 
 // get GETs a signed URL, unauthenticated, retrying until the response

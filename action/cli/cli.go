@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-github/v60/github"
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/balena/leviathan-action/action/artifact"
 	"github.com/balena/leviathan-action/action/config"
 	"github.com/balena/leviathan-action/action/report"
 )
@@ -40,11 +41,30 @@ type Env struct {
 	Transport http.RoundTripper
 	// Retry bounds GitHub retries (tests shorten the waits).
 	Retry report.RetryPolicy
+	// Getenv reads every variable the command uses; os.Getenv when nil.
+	// The command passes one that also serves the SecretVars it took out
+	// of its environment, which os.Getenv no longer sees.
+	Getenv func(string) string
+}
+
+// SecretVars are the variables that hold credentials: the command moves
+// them out of its environment block before it starts anything, so that
+// the suites (its children) cannot read them from /proc/PID/environ. Both
+// input spellings are listed (INPUT_GITHUB-TOKEN as the runner sets them
+// for Docker actions, INPUT_GITHUB_TOKEN as action.yml does), as are the
+// runner's tokens (ACTIONS_RUNTIME_TOKEN, ACTIONS_ID_TOKEN_REQUEST_TOKEN)
+// and the worker token the runner hook exports.
+func SecretVars() []string {
+	return []string{
+		"INPUT_GITHUB_TOKEN", "INPUT_GITHUB-TOKEN", "INPUT_APP_PRIVATE_KEY", "INPUT_APP-PRIVATE-KEY",
+		"GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "LEVIATHAN_WORKER_TOKEN",
+	}
 }
 
 // run is the state of one execution.
 type run struct {
 	Env
+	getenv func(string) string // Env.Getenv, with the mode argument
 	action *githubactions.Action
 	cfg    *config.Config
 	log    *slog.Logger
@@ -74,11 +94,14 @@ func (e Env) Execute(ctx context.Context) int {
 		e.usage(e.Stderr)
 		return ExitUsage
 	}
-	getenv := os.Getenv
+	getenv := e.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	if len(e.Args) == 1 {
-		mode := e.Args[0]
+		mode, base := e.Args[0], getenv
 		getenv = func(k string) string {
-			v := os.Getenv(k)
+			v := base(k)
 			if k == "INPUT_MODE" && v == "" {
 				return mode
 			}
@@ -87,10 +110,10 @@ func (e Env) Execute(ctx context.Context) int {
 	}
 	a := githubactions.New(githubactions.WithWriter(e.Stdout), githubactions.WithGetenv(getenv))
 	level := slog.LevelInfo
-	if os.Getenv("RUNNER_DEBUG") == "1" {
+	if getenv("RUNNER_DEBUG") == "1" {
 		level = slog.LevelDebug
 	}
-	r := &run{Env: e, action: a, log: slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))}
+	r := &run{Env: e, getenv: getenv, action: a, log: slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))}
 
 	cfg, err := config.Load(a)
 	// Mask first: nothing may print a secret before the runner knows it.
@@ -197,6 +220,16 @@ func (r *run) newGitHub(ctx context.Context, checks bool) (*github.Client, error
 		return nil, fmt.Errorf("cli: %w", err)
 	}
 	return gh, nil
+}
+
+// artifacts returns a client of this run's artifacts, configured from
+// ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL read through getenv.
+func (r *run) artifacts() (*artifact.Client, error) {
+	c, err := artifact.ConfigFromGetenv(r.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return artifact.New(c, artifact.WithLogger(r.log))
 }
 
 func (e Env) usage(w io.Writer) {

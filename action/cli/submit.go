@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/balena/leviathan-action/action/config"
 	"github.com/balena/leviathan-action/action/submit"
 )
 
@@ -15,7 +17,25 @@ func (r *run) submit(ctx context.Context) error {
 	if _, err := submit.Check(path); err != nil {
 		return usage(fmt.Errorf("input \"image\": %w", err))
 	}
-	res, err := submit.FromEnv(ctx, path, submit.Options{ArtifactName: cfg.Artifact, Logger: r.log})
+	up, err := r.artifacts()
+	if err != nil {
+		return fmt.Errorf("cli: %w", err)
+	}
+	var suites []string // the workspace's; built-in ones are in the testrunner image
+	for _, s := range cfg.Suites {
+		if !config.BuiltinSuite(s) {
+			suites = append(suites, s)
+		}
+	}
+	if len(suites) > 0 {
+		fmt.Fprintf(r.Stdout, "compiling %s for %s\n", strings.Join(suites, ", "), strings.Join(cfg.SuiteArch, ", "))
+	}
+	res, err := submit.Submit(ctx, up, path, submit.Options{ArtifactName: cfg.Artifact, Logger: r.log,
+		Suites: suites, Workspace: cfg.GitHub.Workspace, Arches: cfg.SuiteArch, Commit: cfg.SuiteCommit, WorkDir: cfg.GitHub.RunnerTemp})
+	var se *submit.SuitesError
+	if errors.As(err, &se) {
+		return usage(fmt.Errorf("input \"suites\": %w", err))
+	}
 	if err != nil {
 		return err
 	}
@@ -29,6 +49,9 @@ func (r *run) submit(ctx context.Context) error {
 	r.summary(submitSummary(res))
 	fmt.Fprintf(r.Stdout, "uploaded %s as artifact %s (id %d): %s, %.2fx smaller, sha256 %s\n",
 		path, res.ArtifactName, res.ArtifactID, size(res.ImageSize), res.Ratio(), res.ImageSHA256)
+	for _, e := range res.Suites {
+		fmt.Fprintf(r.Stdout, "  suite %s (linux/%s, %s): %s, sha256 %s\n", e.Path, e.GOARCH, e.GoVersion, size(e.Size), e.SHA256)
+	}
 
 	d := cfg.Dispatch
 	if d.Workflow == "" {
@@ -60,6 +83,13 @@ func submitSummary(res submit.Result) string {
 	fmt.Fprintf(&b, "| Uploaded | %s (ratio %.2f) |\n", size(res.UploadedSize), res.Ratio())
 	fmt.Fprintf(&b, "| SHA-256 (uncompressed) | `%s` |\n", res.ImageSHA256)
 	fmt.Fprintf(&b, "| Upload time | %s |\n\n", res.Duration.Round(1e7))
+	if len(res.Suites) > 0 {
+		b.WriteString("Compiled suites, shipped in the artifact for the testbots:\n\n| Suite | GOARCH | Size | SHA-256 |\n| --- | --- | --- | --- |\n")
+		for _, e := range res.Suites {
+			fmt.Fprintf(&b, "| `%s` | %s | %s | `%s` |\n", e.Path, e.GOARCH, size(e.Size), e.SHA256)
+		}
+		b.WriteString("\n")
+	}
 	return b.String()
 }
 

@@ -61,6 +61,9 @@ type TestRequest struct {
 	Suites []string
 	// Workspace is the checkout the suite paths are relative to.
 	Workspace string
+	// SuiteGoProxy lets a workspace suite compiled on the testbot fetch
+	// modules through the module proxy (GOPROXY=off otherwise).
+	SuiteGoProxy bool
 	// Run selects tests, as go test -run.
 	Run string
 	// Config is passed to the suites as a file named by
@@ -111,7 +114,7 @@ func defaultTester() Tester {
 				ArtifactID: req.Source.ArtifactID, Repo: req.Owner + "/" + req.Repo},
 			SHA256: req.SHA256, NoVerify: !req.Verify, Delta: req.Delta,
 			WorkerURL: req.WorkerURL, Token: req.WorkerToken, Lease: req.Lease, Image: req.Image,
-			Suites: req.Suites, Run: req.Run, ReportDir: req.ReportDir,
+			Suites: req.Suites, Workspace: req.Workspace, SuiteGoProxy: req.SuiteGoProxy, Run: req.Run, ReportDir: req.ReportDir,
 			RunID: strconv.FormatInt(req.RunID, 10), Job: req.Job, BootTimeout: req.BootTimeout,
 			Artifacts: req.Artifacts, GitHub: req.GitHub, Out: req.Out, Log: req.Log,
 		}
@@ -160,7 +163,7 @@ func (r *run) test(ctx context.Context) error {
 		Source: cfg.Source, SHA256: cfg.ImageSHA256, Verify: cfg.Verify, Delta: cfg.Delta,
 		WorkerURL: cfg.WorkerURL, WorkerToken: cfg.Leviathan.WorkerToken, Lease: cfg.Leviathan.Lease,
 		Image: cfg.Leviathan.TestrunnerImage, DeviceType: cfg.DeviceType,
-		Suites: cfg.Suites, Workspace: g.Workspace, Run: cfg.Run, Config: cfg.SuiteConfig, Env: cfg.Env,
+		Suites: cfg.Suites, Workspace: g.Workspace, SuiteGoProxy: cfg.SuiteGoProxy, Run: cfg.Run, Config: cfg.SuiteConfig, Env: cfg.Env,
 		RunID: g.RunID, Job: g.Job, BootTimeout: cfg.BootTimeout,
 		GitHub: gh, Owner: g.Owner, Repo: g.Repo, Out: r.Stdout, Log: r.log,
 	}
@@ -175,7 +178,7 @@ func (r *run) test(ctx context.Context) error {
 			return err
 		}
 	case s.Artifact != "":
-		if req.Artifacts, err = artifact.NewFromEnv(artifact.WithLogger(r.log)); err != nil {
+		if req.Artifacts, err = r.artifacts(); err != nil {
 			return fmt.Errorf("cli: artifact %q of this run: %w", s.Artifact, err)
 		}
 	}

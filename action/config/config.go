@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -17,9 +18,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
 	"github.com/sethvargo/go-githubactions"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/balena/leviathan-action/suites/bundle"
 )
 
 // Mode is what the action does in a step.
@@ -53,6 +55,7 @@ var Inputs = []string{
 	"check-name", "github-token", "app-id", "app-private-key", "app-installation-id",
 	"dispatch-workflow", "dispatch-device-types", "dispatch-suites",
 	"worker-url", "boot-timeout", "verify", "delta",
+	"suite-arch", "suite-go-proxy",
 }
 
 // Error is a bad input or environment variable.
@@ -136,7 +139,8 @@ func (g GitHub) RunURL() string {
 	return fmt.Sprintf("%s/%s/%s/actions/runs/%d", strings.TrimSuffix(g.ServerURL, "/"), g.Owner, g.Repo, g.RunID)
 }
 
-// Leviathan is what the testbot's runner hook exported to the job.
+// Leviathan is what the testbot's runner hook exported to the job: each
+// field is read from LEVIATHAN_ and its envconfig tag.
 type Leviathan struct {
 	WorkerURL       string `envconfig:"WORKER_URL"`
 	Lease           string `envconfig:"LEASE"`
@@ -180,6 +184,17 @@ type Config struct {
 	// Warnings are problems that do not stop the step (an allowed
 	// variable that is not set).
 	Warnings []string
+
+	// SuiteArch are the GOARCHes submit compiles the workspace suites for
+	// (the suite-arch input; bundle.DefaultArches when empty).
+	SuiteArch []string
+	// SuiteGoProxy lets a testbot that compiles a workspace suite fetch
+	// modules through the Go module proxy (the suite-go-proxy input);
+	// GOPROXY=off otherwise.
+	SuiteGoProxy bool
+	// SuiteCommit is GITHUB_SHA, the commit checked out, which submit
+	// records in its compiled suites' manifest.
+	SuiteCommit string
 
 	unusedKey string // the app-private-key input, for Secrets
 }
@@ -250,9 +265,7 @@ func (l *loader) input(name string) string {
 func (l *loader) load() {
 	c := l.c
 	l.context()
-	if err := envconfig.Process("LEVIATHAN", &c.Leviathan); err != nil {
-		l.failVar("LEVIATHAN_*", err)
-	}
+	l.leviathan()
 
 	switch m := Mode(strings.ToLower(l.input("mode"))); {
 	case m == "":
@@ -316,6 +329,7 @@ func (l *loader) load() {
 		}
 	}
 	l.source()
+	l.suiteBuild()
 
 	switch c.Mode {
 	case Submit:
@@ -366,6 +380,51 @@ func (l *loader) context() {
 	}
 	if ctx.HeadRef != "" {
 		g.Ref = ctx.HeadRef
+	}
+}
+
+// leviathan reads the Leviathan fields through the injected getenv (not
+// os.Getenv: the worker token may be kept out of the process's
+// environment), each from LEVIATHAN_ and the field's envconfig tag. Errors
+// name the variable.
+func (l *loader) leviathan() {
+	v := reflect.ValueOf(&l.c.Leviathan).Elem()
+	for i := range v.NumField() {
+		tag := v.Type().Field(i).Tag.Get("envconfig")
+		if tag == "" {
+			continue
+		}
+		name := "LEVIATHAN_" + tag
+		s := l.a.Getenv(name)
+		if s == "" {
+			continue
+		}
+		f := v.Field(i)
+		var err error
+		switch {
+		case f.Kind() == reflect.String:
+			f.SetString(s)
+		case f.Type() == reflect.TypeFor[time.Duration]():
+			var d time.Duration
+			if d, err = time.ParseDuration(s); err == nil {
+				f.SetInt(int64(d))
+			}
+		case f.Kind() == reflect.Bool:
+			var b bool
+			if b, err = strconv.ParseBool(s); err == nil {
+				f.SetBool(b)
+			}
+		case f.CanInt():
+			var n int64
+			if n, err = strconv.ParseInt(s, 10, 64); err == nil {
+				f.SetInt(n)
+			}
+		default:
+			err = fmt.Errorf("field %s of type %s cannot be read", v.Type().Field(i).Name, f.Type())
+		}
+		if err != nil {
+			l.failVar(name, err)
+		}
 	}
 }
 
@@ -501,6 +560,36 @@ func (l *loader) source() {
 		s.Artifact = c.Artifact
 	}
 	c.Source = s
+}
+
+// BuiltinSuite reports whether a suites entry names a built-in suite
+// ("os", shipped in the testrunner image) rather than a workspace
+// directory ("tests/suites/hup", "./os").
+func BuiltinSuite(s string) bool { return suiteName.MatchString(s) }
+
+// suiteBuild reads the inputs on how workspace suites are compiled:
+// suite-arch for submit, suite-go-proxy for test. Both have defaults in
+// action.yml, so each mode ignores the other's.
+func (l *loader) suiteBuild() {
+	c := l.c
+	c.SuiteCommit = strings.TrimSpace(l.a.Getenv("GITHUB_SHA"))
+	c.SuiteArch = l.list("suite-arch")
+	if len(c.SuiteArch) > 0 {
+		if err := bundle.CheckArches(c.SuiteArch); err != nil {
+			l.fail("suite-arch", "%w", err)
+		}
+	} else {
+		c.SuiteArch = bundle.DefaultArches
+	}
+	c.SuiteGoProxy = l.boolean("suite-go-proxy", false)
+	if c.Mode != Submit {
+		return
+	}
+	for _, s := range c.Suites {
+		if BuiltinSuite(s) {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("input \"suites\": %s is a built-in suite, shipped in the testrunner image; submit compiles only workspace directories (write ./%s for a directory named %s)", s, s, s))
+		}
+	}
 }
 
 func (l *loader) submit() {

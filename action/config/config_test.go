@@ -189,10 +189,10 @@ func TestEveryProblemAtOnce(t *testing.T) {
 
 func TestTestMode(t *testing.T) {
 	r := newRunner(t)
-	t.Setenv("LEVIATHAN_WORKER_URL", "http://127.0.0.1:4321")
-	t.Setenv("LEVIATHAN_LEASE", "lease-1")
-	t.Setenv("LEVIATHAN_WORKER_TOKEN", "worker-secret")
-	t.Setenv("LEVIATHAN_JOB_DIR", "/tmp/job")
+	r.vars["LEVIATHAN_WORKER_URL"] = "http://127.0.0.1:4321"
+	r.vars["LEVIATHAN_LEASE"] = "lease-1"
+	r.vars["LEVIATHAN_WORKER_TOKEN"] = "worker-secret"
+	r.vars["LEVIATHAN_JOB_DIR"] = "/tmp/job"
 	r.vars["BALENA_API_KEY"] = "api-secret-value"
 	c, err := r.load(map[string]string{
 		"mode": "test", "artifact": "build-artifacts", "artifact-member": "image/balena.img",
@@ -231,7 +231,7 @@ func TestTestMode(t *testing.T) {
 
 func TestWorkerURLInputWins(t *testing.T) {
 	r := newRunner(t)
-	t.Setenv("LEVIATHAN_WORKER_URL", "http://127.0.0.1:4321")
+	r.vars["LEVIATHAN_WORKER_URL"] = "http://127.0.0.1:4321"
 	c, err := r.load(map[string]string{"mode": "test", "image": "https://images.example.invalid/balena.img.zst", "worker-url": "http://10.0.0.2:4321"})
 	if err != nil {
 		t.Fatal(err)
@@ -239,9 +239,41 @@ func TestWorkerURLInputWins(t *testing.T) {
 	if c.WorkerURL != "http://10.0.0.2:4321" || c.Source.URL == "" || !slices.Equal(c.Suites, []string{config.DefaultSuite}) || !c.Verify {
 		t.Errorf("config %+v", c)
 	}
-	t.Setenv("LEVIATHAN_WORKER_URL", "not a url")
+	r.vars["LEVIATHAN_WORKER_URL"] = "not a url"
 	if _, err := r.load(map[string]string{"mode": "test", "image": "balena.img"}); err == nil || !strings.Contains(err.Error(), "LEVIATHAN_WORKER_URL") {
 		t.Errorf("bad LEVIATHAN_WORKER_URL: %v", err)
+	}
+}
+
+// TestLeviathanThroughGetenv checks that the LEVIATHAN_ variables come
+// from the injected getenv, never from the process's environment, which
+// may have had the worker token sealed out of it.
+func TestLeviathanThroughGetenv(t *testing.T) {
+	r := newRunner(t)
+	for _, v := range []string{"WORKER_URL", "LEASE", "WORKER_TOKEN", "TESTRUNNER_IMAGE", "JOB_DIR"} {
+		t.Setenv("LEVIATHAN_"+v, "from-os")
+	}
+	c, err := r.load(map[string]string{"mode": "report", "junit": "junit.xml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Leviathan != (config.Leviathan{}) {
+		t.Errorf("read from the process's environment: %+v", c.Leviathan)
+	}
+	for _, v := range []string{"WORKER_URL", "LEASE", "WORKER_TOKEN", "TESTRUNNER_IMAGE", "JOB_DIR"} {
+		r.vars["LEVIATHAN_"+v] = "getenv-" + v
+	}
+	r.vars["LEVIATHAN_WORKER_URL"] = "http://127.0.0.1:4321"
+	if c, err = r.load(map[string]string{"mode": "report", "junit": "junit.xml"}); err != nil {
+		t.Fatal(err)
+	}
+	want := config.Leviathan{WorkerURL: "http://127.0.0.1:4321", Lease: "getenv-LEASE", WorkerToken: "getenv-WORKER_TOKEN",
+		TestrunnerImage: "getenv-TESTRUNNER_IMAGE", JobDir: "getenv-JOB_DIR"}
+	if c.Leviathan != want {
+		t.Errorf("leviathan %+v, want %+v", c.Leviathan, want)
+	}
+	if !slices.Contains(c.Secrets(), "getenv-WORKER_TOKEN") {
+		t.Errorf("secrets %q lack the worker token", c.Secrets())
 	}
 }
 

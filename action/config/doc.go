@@ -3,7 +3,7 @@
 // context (GITHUB_* variables, go-githubactions' Context) and what
 // Leviathan's runner hook exported to the job (LEVIATHAN_WORKER_URL,
 // LEVIATHAN_LEASE, LEVIATHAN_WORKER_TOKEN, LEVIATHAN_TESTRUNNER_IMAGE,
-// LEVIATHAN_JOB_DIR, read with envconfig).
+// LEVIATHAN_JOB_DIR, the names Leviathan's envconfig tags give).
 //
 // Load validates everything at once and returns every problem joined, each
 // an *Error naming the input ("input \"boot-timeout\"") or the variable
@@ -22,9 +22,11 @@
 // (INPUT_GITHUB_TOKEN), the spelling the composite action.yml uses because
 // shells cannot name the first.
 //
-// Limits: Leviathan's variables come from the process environment, since
-// envconfig reads nothing else; the inputs and the GitHub context come
-// from the Action's getenv, which tests may replace. Lists are split on
+// Every variable is read through the Action's getenv, never os.Getenv:
+// the command passes one that serves the secrets it sealed out of its
+// environment (package internal/sealenv), and tests may replace it.
+//
+// Limits: Lists are split on
 // commas and newlines, or parsed as a JSON array when they start with
 // "["; an item cannot contain a comma. The config input is checked to be
 // JSON or YAML, not against any suite's schema.

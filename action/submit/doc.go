@@ -13,7 +13,18 @@
 // it to hash it. Result.ImageSHA256 is always the SHA-256 of the
 // uncompressed image, what the testbot checks after decompression.
 //
+// With Options.Suites, Submit first compiles the workspace's suites
+// (package bundle: static test binaries for each of Options.Arches), and
+// the artifact holds suites/manifest.json, then suites/<name>.<goarch>.test
+// for each, then the image, so that a testbot reads the suites and stops
+// before the image. A suite that is missing or does not compile is a
+// *SuitesError, with the compiler's output, and nothing is uploaded. The go
+// command runs without the step's INPUT_*, ACTIONS_*, GITHUB_TOKEN and
+// LEVIATHAN_* variables.
+//
 // Limits: one image per artifact; the artifact member is named after the
 // image file (plus ".zst" for a raw image); zip archives as input are
-// refused; sparse regions are read and compressed, not skipped.
+// refused; sparse regions are read and compressed, not skipped. The
+// compiled suites are kept in a temporary directory until they are
+// uploaded (tens of MB each).
 package submit

@@ -1,6 +1,7 @@
 package submit
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,13 +12,16 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/balena/leviathan-action/action/artifact"
 	"github.com/balena/leviathan-action/autokit/image"
+	"github.com/balena/leviathan-action/suites/bundle"
 )
 
 // DefaultArtifactName is the artifact name used when Options has none.
@@ -39,6 +43,22 @@ type Options struct {
 	Level zstd.EncoderLevel
 	// Logger receives progress; Submit is silent without one.
 	Logger *slog.Logger
+
+	// Suites are workspace-relative directories of Go test packages that
+	// Submit compiles (package bundle) and ships in the artifact before
+	// the image, with their manifest; none when empty.
+	Suites []string
+	// Workspace is the directory Suites are relative to (the current
+	// directory when empty).
+	Workspace string
+	// Arches are the GOARCHes to compile the suites for
+	// (bundle.DefaultArches when nil).
+	Arches []string
+	// Commit is recorded in the suites' manifest (GITHUB_SHA).
+	Commit string
+	// WorkDir holds the compiled suites until they are uploaded (the
+	// system's temporary directory when empty).
+	WorkDir string
 }
 
 // Result is what Submit uploaded: the action's outputs and the figures
@@ -61,6 +81,9 @@ type Result struct {
 	// Duration is the time from the first byte read to the finalized
 	// artifact.
 	Duration time.Duration
+	// Suites are the compiled suites shipped before the image, one per
+	// suite and architecture.
+	Suites []bundle.Entry
 }
 
 // Ratio is the compression ratio, uncompressed over uploaded size.
@@ -111,6 +134,13 @@ func Submit(ctx context.Context, up Uploader, path string, opts Options) (Result
 	if err != nil {
 		return Result{}, err
 	}
+	// The suites compile before anything is uploaded: a broken suite
+	// fails the step without an artifact.
+	suites, cleanup, err := compileSuites(ctx, opts, log)
+	if err != nil {
+		return Result{}, err
+	}
+	defer cleanup()
 	f, err := os.Open(path)
 	if err != nil {
 		return Result{}, fmt.Errorf("submit: %w", err)
@@ -148,9 +178,16 @@ func Submit(ctx context.Context, up Uploader, path string, opts Options) (Result
 	if fi, err := f.Stat(); err == nil {
 		file.ModTime = fi.ModTime()
 	}
-	log.InfoContext(ctx, "submit: uploading", "image", path, "format", img.Format, "bytes", img.Size, "artifact", opts.ArtifactName)
+	files := []artifact.File{file}
+	if len(suites) > 0 {
+		files = suiteFiles(res.Member, suites, file)
+		for _, b := range suites {
+			res.Suites = append(res.Suites, b.Entry)
+		}
+	}
+	log.InfoContext(ctx, "submit: uploading", "image", path, "format", img.Format, "bytes", img.Size, "artifact", opts.ArtifactName, "suites", len(suites))
 	start := time.Now()
-	a, err := up.Upload(ctx, opts.ArtifactName, file)
+	a, err := up.Upload(ctx, opts.ArtifactName, files...)
 	if err != nil {
 		return Result{}, fmt.Errorf("submit: %s: %w", path, err)
 	}
@@ -161,6 +198,82 @@ func Submit(ctx context.Context, up Uploader, path string, opts Options) (Result
 		"image_bytes", res.ImageSize, "uploaded_bytes", res.UploadedSize, "ratio", fmt.Sprintf("%.2f", res.Ratio()),
 		"MB/s", fmt.Sprintf("%.1f", float64(res.ImageSize)/1e6/res.Duration.Seconds()))
 	return res, nil
+}
+
+// compileSuites compiles opts.Suites into a temporary directory that
+// cleanup removes.
+func compileSuites(ctx context.Context, opts Options, log *slog.Logger) ([]bundle.Binary, func(), error) {
+	nop := func() {}
+	if len(opts.Suites) == 0 {
+		return nil, nop, nil
+	}
+	dir, err := os.MkdirTemp(opts.WorkDir, "leviathan-suites-")
+	if err != nil {
+		return nil, nop, fmt.Errorf("submit: %w", err)
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	ws := opts.Workspace
+	if ws == "" {
+		ws = "."
+	}
+	bins, err := bundle.Compile(ctx, bundle.CompileOptions{
+		Workspace: ws, Suites: opts.Suites, Arches: opts.Arches, Commit: opts.Commit,
+		OutDir: dir, Env: buildEnv(os.Environ()), Log: log,
+	})
+	if err != nil {
+		cleanup()
+		return nil, nop, &SuitesError{Err: err}
+	}
+	return bins, cleanup, nil
+}
+
+// SuitesError is a suite that does not exist or does not compile, found
+// before anything is uploaded. It carries the compiler's output.
+type SuitesError struct{ Err error }
+
+// Error names the suite.
+func (e *SuitesError) Error() string { return "submit: " + e.Err.Error() }
+
+// Unwrap returns the compile error.
+func (e *SuitesError) Unwrap() error { return e.Err }
+
+// secretEnv are the prefixes of variables the go command does not get
+// while it compiles the suites: the step's inputs (tokens, keys), the
+// runner's own credentials and Leviathan's.
+var secretEnv = []string{"INPUT_", "ACTIONS_", "GITHUB_TOKEN", "LEVIATHAN_"}
+
+// buildEnv is env without the variables that may hold the step's secrets.
+// Compiling runs no code of the suites, but what the go command does not
+// hold it cannot pass on.
+func buildEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !slices.ContainsFunc(secretEnv, func(p string) bool { return strings.HasPrefix(kv, p) }) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// suiteFiles are the artifact's members: the suites' manifest, their
+// binaries, then the image, so that a testbot reads the suites and stops
+// before the image.
+func suiteFiles(member string, bins []bundle.Binary, image artifact.File) []artifact.File {
+	m := bundle.NewManifest(member, bins)
+	files := []artifact.File{{Name: bundle.ManifestMember, Reader: bytes.NewReader(m.Marshal()), Compress: true, ModTime: image.ModTime}}
+	for _, b := range bins {
+		file := b.File
+		files = append(files, artifact.File{Name: b.Member(), Compress: true, ModTime: image.ModTime, Write: func(w io.Writer) error {
+			f, err := os.Open(file)
+			if err != nil {
+				return fmt.Errorf("submit: %w", err)
+			}
+			defer f.Close()
+			_, err = io.Copy(w, f)
+			return err
+		}})
+	}
+	return append(files, image)
 }
 
 // copyHashingDecompressed copies the compressed stream src to w and, in a

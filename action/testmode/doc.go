@@ -35,14 +35,27 @@
 // error path Run powers the DUT off.
 //
 // Suites run in the testrunner container (package container) when a
-// testrunner image is given, directly otherwise (package runner: compiled
-// with go test -c, then run through test2json). Built-in suites are bare
-// names ("os"): <SuitesDir>/os in direct mode, /suites/os.test in the
-// image. Anything else is a path in the workspace — a Go test package
-// (write "./mysuite" for a package in the current directory) or a compiled
-// suite ("os.test"). Suites are compiled before the DUT is touched. Only
-// the Env entries whose names are in AllowEnv reach the suites; Mask lists
-// their values for the job log's mask.
+// testrunner image is given, directly otherwise (package runner, through
+// test2json). Built-in suites are bare names ("os"): <SuitesDir>/os
+// compiled in direct mode, /suites/os.test in the image. Anything else is
+// a path in the workspace — a Go test package (write "./mysuite" for a
+// package in the current directory) or a compiled suite ("os.test").
+//
+// A workspace package comes compiled from the artifact when the image
+// source is an artifact that submit made with the suite (package bundle):
+// before anything else, Run reads the artifact's first members — the
+// manifest, the binaries for runtime.GOARCH of the suites named, matched by
+// their path relative to Options.Workspace — and stops before the image;
+// each binary's size, SHA-256 and build information are checked, and a
+// mismatch fails the run with the DUT untouched. Without Source.Member the
+// manifest names the image. A package the artifact does not hold is
+// compiled here, statically, in an environment without secrets
+// (runner.CleanBuildEnv; GOPROXY=off unless SuiteGoProxy), and the log says
+// why. The user's binaries are kept in a private directory (0700) under
+// WorkDir, in a subdirectory the container mounts read-only at
+// /user-suites, with modes 0755 so that the container's user, nobody, can
+// run them. Only the Env entries whose names are in AllowEnv reach the
+// suites; Mask lists their values for the job log's mask.
 //
 // Errors mean the run could not complete (bad options, the image source,
 // the flash, the boot, the infrastructure). Failing tests are not an
@@ -53,8 +66,8 @@
 // step's tokens (ACTIONS_RUNTIME_TOKEN, INPUT_*) never reach them.
 //
 // Limits:
-//   - User suites (paths) run only in direct mode; the testrunner
-//     container runs the built-in suites it ships.
+//   - A workspace suite's directory must exist on the testbot only when
+//     it is compiled there; the action's config checks it in any case.
 //   - The worker cache is looked up by the image's SHA-256, which equals
 //     the upload's only for raw images: a compressed image is always sent.
 //   - A checksum mismatch is recognised from the worker's 422 message,

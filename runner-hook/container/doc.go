@@ -12,7 +12,10 @@
 // read-only root file system, a tmpfs /tmp, an anonymous volume at
 // /reports (readable after exit, removed with the container), every
 // capability dropped, no-new-privileges, memory, CPU and PID limits, user
-// nobody and labels naming the run, job and lease. The worker listens on
+// nobody and labels naming the run, job and lease. Spec.UserSuitesDir, a
+// host directory of the user's compiled suites, is bind-mounted read-only
+// at /user-suites; Run refuses it unless nobody can list it and run every
+// file in it and it holds regular files only. The worker listens on
 // the host's loopback, which a container cannot reach, so Run forwards TCP
 // from the network's gateway address (the host's address on the bridge) to
 // the worker for as long as the container runs, and passes

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -35,6 +36,8 @@ const (
 const (
 	ReportsPath = "/reports"
 	TmpPath     = "/tmp"
+	// UserSuitesPath is where Spec.UserSuitesDir is mounted, read-only.
+	UserSuitesPath = "/user-suites"
 )
 
 // Defaults for the Spec limits.
@@ -72,6 +75,13 @@ type Spec struct {
 	// ReportsDir is the host directory /reports is copied into after the
 	// container exits; required.
 	ReportsDir string
+	// UserSuitesDir is a host directory of suite binaries (the user's
+	// compiled suites), bind-mounted read-only at UserSuitesPath; nothing
+	// is mounted when empty. It must be an absolute path to a directory
+	// that holds only regular files, it and they readable and executable
+	// by others: the container runs as nobody. Its parents may be private
+	// to the caller (0700): the engine resolves the path on the host.
+	UserSuitesDir string
 
 	Stdout io.Writer // the container's stdout, live; discarded when nil
 	Stderr io.Writer // the container's stderr, live; discarded when nil
@@ -128,6 +138,11 @@ func (e *InfraError) Error() string {
 func Run(ctx context.Context, cli Engine, s Spec) (Result, error) {
 	if s.Image == "" || s.RunID == "" || s.ReportsDir == "" {
 		return Result{}, errors.New("container: Spec needs Image, RunID and ReportsDir")
+	}
+	if s.UserSuitesDir != "" {
+		if err := checkUserSuites(s.UserSuitesDir); err != nil {
+			return Result{}, err
+		}
 	}
 	setDefaults(&s)
 	log := s.Log
@@ -223,6 +238,15 @@ func Run(ctx context.Context, cli Engine, s Spec) (Result, error) {
 			PidsLimit:  &pids,
 		},
 	}
+	if s.UserSuitesDir != "" {
+		hc.Mounts = append(hc.Mounts, mount.Mount{
+			Type:        mount.TypeBind,
+			Source:      s.UserSuitesDir,
+			Target:      UserSuitesPath,
+			ReadOnly:    true,
+			BindOptions: &mount.BindOptions{NonRecursive: true},
+		})
+	}
 	created, err := cli.ContainerCreate(ctx, cfg, hc, nil, nil, netName)
 	if err != nil {
 		return res, engineErr(host, "creating container", err)
@@ -306,6 +330,46 @@ func Run(ctx context.Context, cli Engine, s Spec) (Result, error) {
 	res.InfraError = classify(res, last.String())
 	log.Info("container: exited", "id", created.ID, "exit", res.ExitCode, "oom", res.OOMKilled, "junit", res.JUnit != "")
 	return res, runErr
+}
+
+// checkUserSuites fails unless dir is an absolute path to a directory
+// the user nobody can list, holding only regular files, not set-user-ID
+// or set-group-ID, that nobody can read and execute.
+func checkUserSuites(dir string) error {
+	if !filepath.IsAbs(dir) {
+		return fmt.Errorf("container: user suites directory %q is not an absolute path", dir)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("container: user suites directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("container: user suites directory %s is not a directory (%v)", dir, fi.Mode().Type())
+	}
+	if fi.Mode().Perm()&0o005 != 0o005 {
+		return fmt.Errorf("container: user suites directory %s has mode %v: the container's user (nobody) cannot list it; give it 0755", dir, fi.Mode().Perm())
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("container: user suites directory: %w", err)
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return fmt.Errorf("container: user suites directory: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("container: user suites directory %s: %s is not a regular file (%v); it may hold only suite binaries", dir, e.Name(), fi.Mode().Type())
+		}
+		if fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+			return fmt.Errorf("container: user suites directory %s: %s is set-user-ID or set-group-ID (%v)", dir, e.Name(), fi.Mode())
+		}
+		if fi.Mode().Perm()&0o005 != 0o005 {
+			return fmt.Errorf("container: user suites directory %s: %s has mode %v: the container's user (nobody) cannot run it; give it 0755", dir, e.Name(), fi.Mode().Perm())
+		}
+	}
+	return nil
 }
 
 // JobLabels are the labels Run sets on everything it creates; Cleanup

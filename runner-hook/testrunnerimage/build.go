@@ -3,9 +3,7 @@ package testrunnerimage
 import (
 	"bytes"
 	"context"
-	"debug/elf"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -127,8 +125,8 @@ func Build(ctx context.Context, o Options) (v1.Image, error) {
 	}
 	for _, f := range files {
 		if f.Source != "" {
-			if err := checkStatic(f.Source); err != nil {
-				return nil, err
+			if err := runner.CheckStatic(f.Source); err != nil {
+				return nil, fmt.Errorf("testrunnerimage: %w", err)
 			}
 		}
 	}
@@ -180,23 +178,6 @@ func (b builder) goCmdIn(ctx context.Context, dir, verb string, args ...string) 
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("testrunnerimage: go %s: %w\n%s", strings.Join(full, " "), err, strings.TrimSpace(out.String()))
-	}
-	return nil
-}
-
-// checkStatic fails when the ELF binary at p asks for a dynamic loader:
-// FROM scratch has none.
-func checkStatic(p string) error {
-	f, err := elf.Open(p)
-	if err != nil {
-		return fmt.Errorf("testrunnerimage: %s: %w", filepath.Base(p), err)
-	}
-	defer f.Close()
-	for _, prog := range f.Progs {
-		if prog.Type == elf.PT_INTERP {
-			interp, _ := io.ReadAll(prog.Open())
-			return fmt.Errorf("testrunnerimage: %s is dynamically linked (loader %s); build it with CGO_ENABLED=0", filepath.Base(p), strings.TrimRight(string(interp), "\x00"))
-		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@
 //	oom              allocate memory until killed
 //	sleep            print "sleeping" and sleep
 //	probe ADDR...    GET $LEVIATHAN_WORKER_URL, dial each ADDR, print results
+//	exec PATH ARG... try to write beside PATH, then run PATH with ARGs
 package main
 
 import (
@@ -15,8 +16,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -49,6 +52,8 @@ func main() {
 		time.Sleep(time.Hour)
 	case "probe":
 		probe(os.Args[2:])
+	case "exec":
+		run(os.Args[2], os.Args[2:])
 	}
 }
 
@@ -71,6 +76,15 @@ func report(code int) {
 		fmt.Println("reports write:", err)
 	}
 	os.Exit(code)
+}
+
+// run tries to write into the directory of path, then replaces this
+// process with path.
+func run(path string, args []string) {
+	fmt.Println("suites dir write:", result(os.WriteFile(filepath.Join(filepath.Dir(path), "x"), []byte("x"), 0o755)))
+	err := syscall.Exec(path, args, os.Environ())
+	fmt.Println("exec:", result(err))
+	os.Exit(3)
 }
 
 func result(err error) string {

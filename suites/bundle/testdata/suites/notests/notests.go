@@ -1,0 +1,2 @@
+// Package notests has no _test.go file.
+package notests
