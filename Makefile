@@ -19,10 +19,16 @@ testimage: ## build the test OS image (build/testimage/leviathan-testos.img)
 testrunner-image: ## build the testrunner container image as build/testrunner.tar (docker load -i …)
 	$(GO) run ./cmd/leviathan testrunner-image -o $(BUILD)/testrunner.tar
 
-install-runner-hook: build ## install leviathan-hook into a runner: make install-runner-hook RUNNER_DIR=/home/runner/actions-runner
+# install-runner-hook: where the hook reads its settings is compiled in
+# (a job can run the setgid program with any environment).
+HOOK_CONFIG ?= /etc/leviathan/hook.env
+HOOK_BIN    ?= /usr/local/bin/leviathan-hook
+
+install-runner-hook: ## as root: make install-runner-hook RUNNER_DIR=/opt/actions-runner RUNNER_USER=runner [HOOK_ARGS='--set K=V …']
 	@test -n "$(RUNNER_DIR)" || { echo "set RUNNER_DIR to the runner's directory (where config.sh is)"; exit 2; }
-	install -m 0755 $(BUILD)/bin/leviathan-hook /usr/local/bin/leviathan-hook
-	/usr/local/bin/leviathan-hook install --runner-dir "$(RUNNER_DIR)"
+	@test "$$(id -u)" = 0 || { echo "run as root (sudo make install-runner-hook …): the runner's user must not be able to change the hook"; exit 2; }
+	CGO_ENABLED=0 $(GO) build -ldflags "-X github.com/balena/leviathan-action/runner-hook/hook.ConfigFile=$(HOOK_CONFIG)" -o $(BUILD)/bin/leviathan-hook ./cmd/leviathan-hook
+	$(BUILD)/bin/leviathan-hook install --runner-dir "$(RUNNER_DIR)" $(if $(RUNNER_USER),--runner-user "$(RUNNER_USER)") --bin "$(HOOK_BIN)" $(HOOK_ARGS)
 
 demo: ## boot a QEMU DUT, flash the test image, run suites/os, write reports/
 	$(GO) run ./cmd/leviathan run --build-dir $(BUILD)

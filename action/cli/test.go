@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	docker "github.com/docker/docker/client"
 	"github.com/google/go-github/v60/github"
 
 	"github.com/balena/leviathan-action/action/artifact"
@@ -134,14 +133,6 @@ func defaultTester() Tester {
 			if strings.ContainsRune(s, '/') && !filepath.IsAbs(s) && req.Workspace != "" {
 				o.Suites[i] = filepath.Join(req.Workspace, s)
 			}
-		}
-		if o.Image != "" {
-			cli, err := docker.NewClientWithOpts(docker.FromEnv, docker.WithAPIVersionNegotiation())
-			if err != nil {
-				return nil, fmt.Errorf("cli: docker engine (for the testrunner image): %w", err)
-			}
-			defer cli.Close()
-			o.Docker = cli
 		}
 		res, err := testmode.Run(ctx, o)
 		if res == nil {

@@ -12,8 +12,9 @@
 // annotations appended across updates, get, list annotations, list for a
 // ref), workflow artifacts (list, get, download through a 302 redirect to a
 // blob URL on the same server, 410 once expired), workflow dispatches
-// (recorded), GitHub App installation tokens and the repository
-// installation lookup.
+// (recorded), GitHub App installation tokens, the repository
+// installation lookup and just-in-time self-hosted runner registrations
+// (repository and organisation; a name taken answers 409).
 //
 // Authentication follows GitHub: requests carry "Authorization: Bearer
 // <token>" or "token <token>"; unknown tokens get 401 "Bad credentials";

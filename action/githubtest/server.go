@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -58,6 +59,7 @@ type Server struct {
 	calls       map[string]int
 	handlers    map[string]handler
 	blobSecrets map[string]int64
+	runners     []*Runner
 }
 
 // tokenInfo is what a token may do.
@@ -130,6 +132,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		blobSecrets: map[string]int64{},
 	}
 	s.handlers = s.routes()
+	maps.Copy(s.handlers, s.runnerRoutes())
 	for _, o := range opts {
 		o(s)
 	}

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	docker "github.com/docker/docker/client"
-
 	"github.com/balena/leviathan-action/action/artifact"
 	"github.com/balena/leviathan-action/action/artifact/artifacttest"
 	"github.com/balena/leviathan-action/action/submit"
@@ -201,7 +199,7 @@ func TestContainerRefusesDynamicSuite(t *testing.T) {
 		t.Skip("the fixture suite is statically linked on this machine")
 	}
 	o, out := options(t, b, testmode.Source{Path: writeFile(t, "balena.img", gptImage())})
-	o.Image, o.Docker, o.RunID = "leviathan/testrunner@sha256:00", (*docker.Client)(nil), "1"
+	o.Image, o.RunID = "leviathan/testrunner@sha256:00", "1"
 	o.Suites = []string{bin}
 	_, err := testmode.Run(t.Context(), o)
 	if err == nil || !strings.Contains(err.Error(), "cannot run in the testrunner container") || !strings.Contains(err.Error(), "dynamically linked") {

@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
 
 	"github.com/balena/leviathan-action/action/artifact"
+	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/client"
 	"github.com/balena/leviathan-action/runner-hook/container"
 	"github.com/balena/leviathan-action/suites/bundle"
 	"github.com/balena/leviathan-action/suites/runner"
@@ -364,7 +367,7 @@ func copyExecutable(src, dst string) error {
 }
 
 // runSuites runs the planned suites against the leased, booted DUT.
-func (o *Options) runSuites(ctx context.Context, p *plan, env []string, res *Result) error {
+func (o *Options) runSuites(ctx context.Context, c *client.Client, p *plan, env []string, res *Result) error {
 	if err := os.MkdirAll(o.ReportDir, 0o755); err != nil {
 		return fmt.Errorf("testmode: %w", err)
 	}
@@ -377,28 +380,53 @@ func (o *Options) runSuites(ctx context.Context, p *plan, env []string, res *Res
 		res.fill(sum)
 		return nil
 	}
-	cmd := []string{"--reports", container.ReportsPath}
-	if o.Run != "" {
-		cmd = append(cmd, "--run", o.Run)
+	return o.inContainer(ctx, c, p, env, res)
+}
+
+// inContainer has the worker run the planned suites in the testrunner
+// container: the user's binaries are uploaded to the lease, the worker
+// starts the container with its own fixed spec and streams its output
+// back, and the reports come back as a tar. The job needs no Docker
+// Engine and holds no credential but its lease.
+func (o *Options) inContainer(ctx context.Context, c *client.Client, p *plan, env []string, res *Result) error {
+	var suites []string
+	for _, in := range p.inside {
+		if name, ok := strings.CutPrefix(in, ImageSuitesDir+"/"); ok {
+			suites = append(suites, strings.TrimSuffix(name, ".test"))
+			continue
+		}
+		name := path.Base(in)
+		if err := o.upload(ctx, c, filepath.Join(p.userDir, name), name); err != nil {
+			return err
+		}
+		suites = append(suites, name)
 	}
-	if o.SuiteTimeout > 0 {
-		cmd = append(cmd, "--timeout", o.SuiteTimeout.String())
+	g := container.NewGroupWriter(o.Out)
+	tr, err := c.RunTestrunner(ctx, api.TestrunnerRequest{
+		Image: o.Image, Suites: suites, Run: o.Run, TimeoutSeconds: o.SuiteTimeout.Seconds(),
+		Env: env, RunID: o.RunID, Job: o.Job,
+	}, g, o.Out)
+	if cerr := g.Close(); err == nil && cerr != nil {
+		err = cerr
 	}
-	cmd = append(cmd, p.inside...)
-	cr, err := container.Run(ctx, o.Docker, container.Spec{
-		Image: o.Image, Cmd: cmd, Env: env,
-		WorkerURL: o.WorkerURL, WorkerToken: o.Token,
-		RunID: o.RunID, Job: o.Job, Lease: o.Lease,
-		ReportsDir: o.ReportDir, UserSuitesDir: p.userDir,
-		Stdout: o.Out, Stderr: o.Out, GroupTests: true,
-		Log: o.Log,
-	})
 	if err != nil {
 		return fmt.Errorf("testmode: running the testrunner container: %w", err)
 	}
-	if cr.InfraError != nil {
-		res.Infra = cr.InfraError
-		return fmt.Errorf("testmode: the testrunner container did not report on the tests: %w", cr.InfraError)
+	if !tr.HostClosed {
+		o.Log.Warn("testmode: the worker could not close the testbot's other services to the testrunner container (not root, or no iptables)")
+	}
+	if tr.Infra != "" {
+		res.Infra = &container.InfraError{Reason: tr.Infra, ExitCode: tr.ExitCode, OOMKilled: tr.OOMKilled, Output: tr.InfraOutput}
+		return fmt.Errorf("testmode: the testrunner container did not report on the tests: %w", res.Infra)
+	}
+	rc, err := c.TestrunnerReports(ctx)
+	if err != nil {
+		return fmt.Errorf("testmode: fetching the testrunner's reports: %w", err)
+	}
+	err = container.ExtractReports(rc, o.ReportDir)
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("testmode: the testrunner's reports: %w", err)
 	}
 	b, err := os.ReadFile(filepath.Join(o.ReportDir, "summary.json"))
 	if err != nil {
@@ -409,11 +437,36 @@ func (o *Options) runSuites(ctx context.Context, p *plan, env []string, res *Res
 		return fmt.Errorf("testmode: reading the testrunner's summary: %w", err)
 	}
 	res.fill(&sum)
-	res.JUnit = cr.JUnit
-	if cr.TestsFailed() && res.OK() {
+	if j := filepath.Join(o.ReportDir, "junit.xml"); fileExists(j) {
+		res.JUnit = j
+	}
+	if tr.ExitCode != 0 && res.OK() {
 		return errors.New("testmode: the testrunner container failed although its summary reports no failure")
 	}
 	return nil
+}
+
+// upload sends a user suite's binary to the lease.
+func (o *Options) upload(ctx context.Context, c *client.Client, file, name string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("testmode: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("testmode: %w", err)
+	}
+	fmt.Fprintf(o.Out, "uploading suite %s (%.1f MiB) to the worker\n", name, float64(fi.Size())/(1<<20))
+	if err := c.UploadSuite(ctx, name, f, fi.Size()); err != nil {
+		return fmt.Errorf("testmode: uploading suite %s: %w", name, err)
+	}
+	return nil
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 func (r *Result) fill(s *runner.Summary) {

@@ -99,11 +99,10 @@ type Options struct {
 	LeaseTTL time.Duration
 
 	// Image is the testrunner image, already pulled (by digest). When
-	// set, suites run in the testrunner container through Docker; when
-	// empty, they are compiled and run directly.
+	// set, the worker runs the suites in the testrunner container (POST
+	// /v1/testrunner: the job needs no Docker Engine); when empty, they
+	// run directly.
 	Image string
-	// Docker is the engine that runs Image.
-	Docker container.Engine
 
 	// Suites are built-in suite names ("os"), directories of Go test
 	// packages in the workspace ("tests/suites/hup"), or paths of compiled
@@ -304,7 +303,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if err := o.boot(ctx, c, res); err != nil {
 		return res, err
 	}
-	if err := o.runUntrusted(ctx, plan, env, res); err != nil {
+	if err := o.runUntrusted(ctx, c, plan, env, res); err != nil {
 		return res, err
 	}
 	crashed := ""
@@ -320,11 +319,11 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 // log with workflow commands stopped (the container's test groups go
 // through the Writer's Command). Commands are resumed before it returns,
 // so the action's own lines and annotations after it work.
-func (o *Options) runUntrusted(ctx context.Context, p *plan, env []string, res *Result) error {
+func (o *Options) runUntrusted(ctx context.Context, c *client.Client, p *plan, env []string, res *Result) error {
 	log := ghlog.New(o.Out)
 	u := *o
 	u.Out = log
-	err := u.runSuites(ctx, p, env, res)
+	err := u.runSuites(ctx, c, p, env, res)
 	if cerr := log.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("testmode: %w", cerr)
 	}
@@ -384,9 +383,6 @@ func (o *Options) validate() error {
 		return errors.New("testmode: no report directory (LEVIATHAN_JOB_DIR/reports on a testbot)")
 	}
 	if o.Image != "" {
-		if o.Docker == nil {
-			return fmt.Errorf("testmode: testrunner image %s given but no Docker Engine client", o.Image)
-		}
 		if o.RunID == "" {
 			return errors.New("testmode: the testrunner container needs a run id (GITHUB_RUN_ID)")
 		}

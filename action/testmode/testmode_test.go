@@ -609,7 +609,6 @@ func TestBadOptions(t *testing.T) {
 		{"unknown built-in", func(o *testmode.Options) { o.Suites = []string{"nosuch"} }, "built-in suite \"nosuch\""},
 		{"no suites dir", func(o *testmode.Options) { o.SuitesDir = "" }, "no directory of built-in suites"},
 		{"not a package", func(o *testmode.Options) { o.Suites = []string{"./testdata"} }, "not a Go test package"},
-		{"image without docker", func(o *testmode.Options) { o.Image = "r/t@sha256:00" }, "no Docker Engine client"},
 		{"bad env", func(o *testmode.Options) { o.Env = []string{"SECRETVALUE"} }, "env entry 1 is not KEY=VALUE"},
 		{"reserved env", func(o *testmode.Options) {
 			o.Env = []string{"LEVIATHAN_LEASE=x"}

@@ -284,7 +284,8 @@ func frameWriter(s *frameStream, stream string) io.Writer {
 	})
 }
 
-// getTestrunnerReports sends the last run's reports as a tar stream.
+// getTestrunnerReports sends the last run's reports as a tar stream, the
+// entries under reports/ (as docker cp makes it).
 func (w *Worker) getTestrunnerReports(rw http.ResponseWriter, r *http.Request) error {
 	if _, err := w.testrunner(); err != nil {
 		return err
@@ -315,7 +316,7 @@ func (w *Worker) getTestrunnerReports(rw http.ResponseWriter, r *http.Request) e
 		if err != nil {
 			return err
 		}
-		hdr.Name = filepath.ToSlash(rel)
+		hdr.Name = "reports/" + filepath.ToSlash(rel)
 		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err

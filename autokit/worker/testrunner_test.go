@@ -114,7 +114,7 @@ func TestTestrunnerThroughTheWorker(t *testing.T) {
 		names[h.Name] = string(b)
 	}
 	rc.Close()
-	if names["junit.xml"] != "<testsuites/>" || names["tests/os/TestBoot.log"] != "ok" {
+	if names["reports/junit.xml"] != "<testsuites/>" || names["reports/tests/os/TestBoot.log"] != "ok" {
 		t.Errorf("reports tar: %v", names)
 	}
 

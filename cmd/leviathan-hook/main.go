@@ -1,5 +1,8 @@
-// Command leviathan-hook is a Leviathan testbot's GitHub runner hook: run
-// "leviathan-hook help" or see the README.
+// Command leviathan-hook is a Leviathan testbot's GitHub runner hook, its
+// installer and the supervisor of ephemeral runners: run "leviathan-hook
+// help" or see the README. Installed, it is setgid to the hook's group and
+// reads its settings from a file whose path is compiled in
+// (runner-hook/hook.ConfigFile; make install-runner-hook HOOK_CONFIG=…).
 package main
 
 import (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -50,7 +51,8 @@ one, flashing writes the DUT's storage (SD_MUX, or QEMU's disk) directly.`)
 	memory := fs.Int("memory", envInt("QEMU_MEMORY", 512), "QEMU DUT memory in MiB [$QEMU_MEMORY]")
 	cpus := fs.Int("cpus", envInt("QEMU_CPUS", 1), "QEMU DUT CPUs [$QEMU_CPUS]")
 	cacheGiB := fs.Float64("image-cache-gib", 8, "size of the cache of uploaded images kept in the state directory (0: no cache)")
-	dockerCleanup := fs.Bool("docker-cleanup", false, "when a lease ends, remove the Docker containers labelled with it (the runner hook's dead-man's switch)")
+	dockerCleanup := fs.Bool("docker-cleanup", false, "when a lease ends, remove the Docker containers labelled with it (the runner hook's dead-man's switch; on with --testrunner-image)")
+	trImage := fs.String("testrunner-image", os.Getenv("LEVIATHAN_TESTRUNNER_IMAGE"), "testrunner image (by digest) leases may run through the worker (POST /v1/testrunner), on this machine's Docker Engine; the runner hook may pull others through the worker [$LEVIATHAN_TESTRUNNER_IMAGE]")
 	procPath := fs.String("procedure", os.Getenv("PROCEDURE"), "flashing procedure: a YAML file or a directory of them [$PROCEDURE]")
 	deviceType := fs.String("device-type", os.Getenv("DEVICE_TYPE"), "the board's device type, choosing the procedure from a --procedure directory [$DEVICE_TYPE]")
 	verbose := fs.Bool("v", false, "log debug detail")
@@ -133,13 +135,21 @@ one, flashing writes the DUT's storage (SD_MUX, or QEMU's disk) directly.`)
 		}
 		opts = append(opts, worker.WithImageCache(imgs))
 	}
-	if *dockerCleanup {
-		end, closeDocker, err := dockerLeaseEnd(ctx, log)
+	if *dockerCleanup || *trImage != "" {
+		cli, err := openDocker(ctx)
 		if err != nil {
 			return err
 		}
-		defer closeDocker()
-		opts = append(opts, worker.WithLeaseEnd(end))
+		defer cli.Close()
+		opts = append(opts, worker.WithLeaseEnd(dockerLeaseEnd(cli, log)))
+		if *trImage != "" {
+			self, err := selfURL(*listen)
+			if err != nil {
+				return err
+			}
+			tr := container.WorkerTestrunner{Engine: cli, WorkerURL: self, Log: log}
+			opts = append(opts, worker.WithTestrunner(tr, filepath.Join(*dir, "testrunner"), *trImage))
+		}
 	}
 	w, err := worker.New(d, opts...)
 	if err != nil {
@@ -171,25 +181,43 @@ func envInt(k string, def int) int {
 	return def
 }
 
-// dockerLeaseEnd removes the containers, networks and volumes a job left
-// labelled with its lease once the lease ends, however it ended.
-func dockerLeaseEnd(ctx context.Context, log *slog.Logger) (worker.LeaseEndFunc, func(), error) {
+// openDocker connects to the Docker Engine (DOCKER_HOST) and checks it
+// answers.
+func openDocker(ctx context.Context) (*docker.Client, error) {
 	cli, err := docker.NewClientWithOpts(docker.FromEnv, docker.WithAPIVersionNegotiation())
 	if err != nil {
-		return nil, nil, fmt.Errorf("--docker-cleanup: %w (check DOCKER_HOST)", err)
+		return nil, fmt.Errorf("docker: %w (check DOCKER_HOST)", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := cli.Ping(pctx); err != nil {
 		cli.Close()
-		return nil, nil, fmt.Errorf("--docker-cleanup: the Docker Engine at %s does not answer (start it or set DOCKER_HOST): %w", cli.DaemonHost(), err)
+		return nil, fmt.Errorf("--docker-cleanup/--testrunner-image: the Docker Engine at %s does not answer (start it or set DOCKER_HOST): %w", cli.DaemonHost(), err)
 	}
-	end := func(ctx context.Context, l api.Lease, reason string) {
+	return cli, nil
+}
+
+// dockerLeaseEnd removes the containers, networks and volumes labelled
+// with a lease once it ends, however it ended.
+func dockerLeaseEnd(cli *docker.Client, log *slog.Logger) worker.LeaseEndFunc {
+	return func(ctx context.Context, l api.Lease, reason string) {
 		if err := container.Cleanup(ctx, cli, map[string]string{container.LabelLease: l.ID}); err != nil {
 			log.Error("removing the containers of an ended lease failed", "owner", l.Owner, "reason", reason, "err", err)
 			return
 		}
 		log.Info("removed the containers of an ended lease", "owner", l.Owner, "reason", reason)
 	}
-	return end, func() { cli.Close() }, nil
+}
+
+// selfURL is the URL this process reaches the worker at, from its listen
+// address (an unspecified host means loopback).
+func selfURL(listen string) (string, error) {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("--listen %q: %w", listen, err)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port), nil
 }

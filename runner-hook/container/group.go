@@ -51,6 +51,11 @@ type groupWriter struct {
 	open  string // the test whose group is open
 }
 
+// NewGroupWriter returns a writer that copies testrunner output to w with
+// each top-level test in a log group (see groupWriter); Close ends an open
+// group and, unless w is a *ghlog.Writer, resumes workflow commands.
+func NewGroupWriter(w io.Writer) io.WriteCloser { return &groupWriter{w: w} }
+
 func (g *groupWriter) Write(p []byte) (int, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

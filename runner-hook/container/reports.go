@@ -14,11 +14,12 @@ import (
 // maxReports bounds the bytes extracted from a container's reports.
 const maxReports = 1 << 30
 
-// extractReports writes the tar stream CopyFromContainer returns for a
-// directory (entries under that directory's base name) into dir. Only
+// ExtractReports writes a tar stream of a reports directory, entries under
+// that directory's base name (what CopyFromContainer and the worker's GET
+// /v1/testrunner/reports send), into dir. Only
 // regular files and directories are written, through an os.Root, so no
 // entry lands outside dir whatever its name; links and devices are skipped.
-func extractReports(r io.Reader, dir string) error {
+func ExtractReports(r io.Reader, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("container: reports: %w", err)
 	}

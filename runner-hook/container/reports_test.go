@@ -47,7 +47,7 @@ func TestExtractReportsStaysInside(t *testing.T) {
 		tar.Header{Name: "reports/link/through", Typeflag: tar.TypeReg, Mode: 0o644},
 		tar.Header{Name: "reports/hard", Typeflag: tar.TypeLink, Linkname: "/etc/passwd"},
 	)
-	if err := extractReports(bytes.NewReader(archive), dir); err != nil {
+	if err := ExtractReports(bytes.NewReader(archive), dir); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "junit.xml")); err != nil || string(b) != "data of reports/junit.xml" {

@@ -465,7 +465,7 @@ func copyReports(ctx context.Context, cli Engine, id, dir string) error {
 		return engineErr(cli.DaemonHost(), "copying reports", err)
 	}
 	defer rc.Close()
-	return extractReports(rc, dir)
+	return ExtractReports(rc, dir)
 }
 
 var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)

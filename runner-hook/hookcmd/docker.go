@@ -4,45 +4,37 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"time"
 
-	"github.com/docker/docker/client"
-
-	"github.com/balena/leviathan-action/runner-hook/container"
+	"github.com/balena/leviathan-action/autokit/client"
 )
 
-// dockerEngine is hook.Docker over the Docker Engine API.
-type dockerEngine struct {
-	cli *client.Client
-	log *slog.Logger
+// workerEngine is hook.Docker through the worker: the worker pulls the
+// testrunner image (POST /v1/testrunner/pull, with the worker's token) and
+// runs and removes the containers itself, so neither the hook nor the
+// job needs the Docker Engine, which is root on the testbot.
+type workerEngine struct {
+	c *client.Client
 }
 
-// newDocker connects to the engine named by DOCKER_HOST (the default
-// socket when unset) and checks that it answers.
-func newDocker(ctx context.Context, log *slog.Logger) (*dockerEngine, error) {
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+// newWorkerEngine reaches the worker at url with the admin token.
+func newWorkerEngine(url, token string) (*workerEngine, error) {
+	c, err := client.New(url, client.WithToken(token))
 	if err != nil {
-		return nil, fmt.Errorf("docker engine: %w (check DOCKER_HOST)", err)
+		return nil, err
 	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := cli.Ping(pctx); err != nil {
-		cli.Close()
-		return nil, fmt.Errorf("docker engine unreachable at %s (start it, or point DOCKER_HOST at its socket): %w", cli.DaemonHost(), err)
-	}
-	return &dockerEngine{cli: cli, log: log}, nil
+	return &workerEngine{c: c}, nil
 }
 
 // Pull implements hook.Docker.
-func (d *dockerEngine) Pull(ctx context.Context, ref string, w io.Writer) error {
-	_, err := container.Pull(ctx, d.cli, ref, w, container.WithLogger(d.log))
-	return err
+func (d *workerEngine) Pull(ctx context.Context, ref string, w io.Writer) error {
+	fmt.Fprintf(w, "the worker pulls %s\n", ref)
+	if err := d.c.PullTestrunner(ctx, ref); err != nil {
+		return fmt.Errorf("pulling the testrunner image through the worker (start it with --testrunner-image and a Docker Engine): %w", err)
+	}
+	return nil
 }
 
-// Remove implements hook.Docker.
-func (d *dockerEngine) Remove(ctx context.Context, labels map[string]string) error {
-	return container.Cleanup(ctx, d.cli, labels)
-}
-
-func (d *dockerEngine) Close() error { return d.cli.Close() }
+// Remove implements hook.Docker. The worker removes the containers of a
+// lease when the lease ends (released at job-completed, or expired when
+// the job died), so there is nothing left for the hook to do.
+func (d *workerEngine) Remove(ctx context.Context, labels map[string]string) error { return nil }

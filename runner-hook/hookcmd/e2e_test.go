@@ -158,7 +158,13 @@ func TestTestbotJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	endings := make(chan string, 8)
+	// The worker runs the testrunner container (the job never touches the
+	// Docker Engine) and has a token, which only the hook holds: the job
+	// and its container act with the lease's id alone.
+	tr := &container.WorkerTestrunner{Engine: cli}
 	local, err := localrun.StartLocal(ctx, localrun.LocalConfig{ParentDir: t.TempDir(), WorkerOptions: []worker.Option{
+		worker.WithToken(e2eAdminToken),
+		worker.WithTestrunner(tr, t.TempDir(), ref),
 		worker.WithLeaseCheckInterval(250 * time.Millisecond),
 		worker.WithLeaseEnd(func(ctx context.Context, l api.Lease, reason string) {
 			if err := container.Cleanup(ctx, cli, map[string]string{container.LabelLease: l.ID}); err != nil {
@@ -171,8 +177,10 @@ func TestTestbotJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer local.Close()
+	tr.WorkerURL = local.URL
 	stateDir := t.TempDir()
 	t.Setenv("LEVIATHAN_WORKER_URL", local.URL)
+	t.Setenv("LEVIATHAN_WORKER_TOKEN", e2eAdminToken)
 	t.Setenv("LEVIATHAN_STATE_DIR", stateDir)
 	t.Setenv("LEVIATHAN_TESTRUNNER_IMAGE", ref)
 	t.Setenv("LEVIATHAN_LEASE_TTL", "6s")
@@ -191,18 +199,30 @@ func TestTestbotJobs(t *testing.T) {
 	res, err := testmode.Run(ctx, testmode.Options{
 		Source: testmode.Source{Path: m.Image}, SHA256: m.SHA256,
 		WorkerURL: env["LEVIATHAN_WORKER_URL"], Lease: env["LEVIATHAN_LEASE"],
-		Image: env["LEVIATHAN_TESTRUNNER_IMAGE"], Docker: cli, Suites: []string{"os"},
+		Image: env["LEVIATHAN_TESTRUNNER_IMAGE"], Suites: []string{"os"},
 		RunID: "5001", Job: "test", ReportDir: filepath.Join(env["LEVIATHAN_JOB_DIR"], "reports"),
 		Out: &log,
 	})
 	if err != nil || !res.OK() {
 		t.Fatalf("test step: %+v, %v\n%s", res, err, log.String())
 	}
+	if _, ok := env["LEVIATHAN_WORKER_TOKEN"]; ok {
+		t.Error("job-started handed the job the worker's token")
+	}
+	// In the container the os suite reaches the DUT's services through
+	// the worker's tunnels: nothing is skipped.
+	if res.Skipped != 0 || res.Passed < 13 {
+		t.Errorf("the os suite in the container: %d passed, %d skipped; want all passed\n%s", res.Passed, res.Skipped, log.String())
+	}
 	if !strings.Contains(log.String(), "::group::") {
 		t.Errorf("the container's log has no ::group:: per test:\n%s", log.String())
 	}
 	if code, out := hookRun(t, ctx, hookBin, "job-completed"); code != 0 {
 		t.Fatalf("job-completed: %d\n%s", code, out)
+	}
+	jc, _ := client.New(env["LEVIATHAN_WORKER_URL"], client.WithLease(env["LEVIATHAN_LEASE"]))
+	if _, err := jc.Health(ctx); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("after job-completed the job's lease still works: %v", err)
 	}
 	if h, err := wc.Health(ctx); err != nil || h.Leased || h.Power != dut.PowerOff {
 		t.Fatalf("after job 1: %+v, %v: want the DUT free and off", h, err)
@@ -292,9 +312,13 @@ func TestTestbotJobs(t *testing.T) {
 	}
 }
 
+// e2eAdminToken is the worker's token in TestTestbotJobs: the hook's.
+const e2eAdminToken = "testbot-admin-token"
+
+// mustClient is a client of the testbot's admin.
 func mustClient(t *testing.T, url string) *client.Client {
 	t.Helper()
-	c, err := client.New(url)
+	c, err := client.New(url, client.WithToken(e2eAdminToken))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,18 @@
 // Package hookcmd implements the leviathan-hook command: the GitHub
 // runner's job-started and job-completed hooks for a Leviathan testbot,
-// the heartbeat they leave running, a status report and an installer for
-// the runner's hook scripts. It wires runner-hook/hook to the policy gate
-// and the Docker Engine; it is driven through Env so tests run it
-// in-process (configuration and the job's variables come from the process
-// environment, as the runner gives them).
+// the heartbeat they leave running, a status report, the installer and
+// the ephemeral runners' supervisor. It wires runner-hook/hook to the
+// policy gate and the Docker Engine, and runner-hook/supervisor to GitHub;
+// it is driven through Env so tests run it in-process.
+//
+// Installed (install, as root) the program is setgid to the hook's group,
+// which alone can read the configuration file (hook.ConfigFile, holding
+// the worker's token) and write the state directory. Run that way — by the
+// runner, or by a job, which can run it too — it takes its settings from
+// that file only and the job's facts (GITHUB_*, RUNNER_*) from the
+// environment; see privileged.go for what else changes. Not installed
+// (development, tests) the environment's LEVIATHAN_* variables apply over
+// the file.
 package hookcmd
 
 import (
@@ -15,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/balena/leviathan-action/runner-hook/hook"
@@ -25,12 +34,15 @@ import (
 type Env struct {
 	Stdout, Stderr io.Writer
 	Args           []string // without the program name
-	// Docker overrides the Docker Engine connection (tests); nil connects
-	// through DOCKER_HOST or the default socket when an image is set.
+	// Docker overrides how the testrunner image is pulled (tests); nil
+	// asks the worker, which pulls it on its own Docker Engine.
 	Docker hook.Docker
 	// Executable is the program the heartbeat runs as (os.Executable when
 	// empty).
 	Executable string
+
+	// secrets are replaced by *** in what a privileged run prints.
+	secrets *secretsList
 }
 
 type command struct {
@@ -43,7 +55,8 @@ var commands = map[string]command{
 	"job-completed": {"the runner's job-completed hook: clean up, power the DUT off, release it", jobCompleted},
 	"heartbeat":     {"keep a job's lease alive while its runner lives (started by job-started)", heartbeat},
 	"status":        {"print the DUT's health record and the current job", status},
-	"install":       {"install the hook scripts into a runner's directory", install},
+	"install":       {"install the hook for a runner, as root (setgid program, settings, state, scripts)", install},
+	"supervise":     {"run ephemeral one-job runners over and over, as root, cleaning up after each job", supervise},
 }
 
 // Execute runs the subcommand named by the first argument and returns the
@@ -57,11 +70,28 @@ func (e Env) Execute(ctx context.Context) int {
 		}
 		return 0
 	}
+	if hook.Privileged() {
+		if os.Geteuid() != os.Getuid() {
+			fmt.Fprintln(e.Stderr, "leviathan-hook: installed setuid: it must be setgid to the hook's group only (sudo leviathan-hook install)")
+			return 1
+		}
+		// Run by the runner or by a job: nothing from the environment but
+		// the job's facts, and no secret in what it prints.
+		scrubEnv()
+		e.secrets = &secretsList{}
+		e.Stdout, e.Stderr = e.secrets.wrap(e.Stdout), e.secrets.wrap(e.Stderr)
+	}
 	cmd, ok := commands[e.Args[0]]
 	if !ok {
 		fmt.Fprintf(e.Stderr, "leviathan-hook: unknown command %q\n\n", e.Args[0])
 		e.usage(e.Stderr)
 		return 2
+	}
+	if hook.Privileged() && os.Getuid() != 0 && !jobCommands[e.Args[0]] {
+		// With the hook's group, for someone else than root: the job's
+		// commands only.
+		fmt.Fprintf(e.Stderr, "leviathan-hook %s: must run as root (sudo)\n", e.Args[0])
+		return 1
 	}
 	err := cmd.run(ctx, e, e.Args[1:])
 	switch {
@@ -79,6 +109,10 @@ func (e Env) Execute(ctx context.Context) int {
 
 var errUsage = errors.New("usage")
 
+// jobCommands are what the installed program does for the runner's user
+// (and so for any job, which can run it too).
+var jobCommands = map[string]bool{"job-started": true, "job-completed": true, "heartbeat": true, "status": true}
+
 func (e Env) usage(w io.Writer) {
 	fmt.Fprintf(w, `leviathan-hook runs a Leviathan testbot's side of each GitHub Actions job.
 
@@ -94,9 +128,9 @@ commands:
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-14s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintf(w, "\nConfiguration comes from the environment (the runner's .env file):\n")
+	fmt.Fprintf(w, "\nSettings come from %s (written by install; the environment's are\nignored when the program runs installed, setgid):\n", hook.ConfigFile)
 	hook.Usage(w)
-	fmt.Fprintf(w, "\nRun \"leviathan-hook install --runner-dir DIR\" once per runner; see the README.\n")
+	fmt.Fprintf(w, "\nRun \"sudo leviathan-hook install --runner-dir DIR --runner-user USER\" once per runner; see the README.\n")
 }
 
 func (e Env) flags(name, about string) *flag.FlagSet {
@@ -128,9 +162,20 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// newHook builds the hook from the environment.
-func (e Env) newHook(ctx context.Context, log *slog.Logger) (*hook.Hook, func(), error) {
+// loadConfig reads the configuration and keeps its secrets out of what
+// the command prints.
+func (e Env) loadConfig() (hook.Config, error) {
 	cfg, err := hook.LoadConfig()
+	if err != nil {
+		return cfg, err
+	}
+	e.secrets.add(cfg.Secrets()...)
+	return cfg, nil
+}
+
+// newHook builds the hook from the configuration and the environment.
+func (e Env) newHook(ctx context.Context, log *slog.Logger) (*hook.Hook, func(), error) {
+	cfg, err := e.loadConfig()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -153,17 +198,11 @@ func (e Env) newHook(ctx context.Context, log *slog.Logger) (*hook.Hook, func(),
 	case e.Docker != nil:
 		h.Docker = e.Docker
 	default:
-		d, err := newDocker(ctx, log)
+		d, err := newWorkerEngine(cfg.WorkerURL, cfg.WorkerToken)
 		if err != nil {
-			if cfg.TestrunnerImage != "" {
-				return nil, nil, err
-			}
-			// Without an image the engine is only needed to clean up
-			// containers; a testbot without Docker has none.
-			fmt.Fprintf(e.Stdout, "leviathan: no Docker Engine (%v): container clean-up skipped\n", err)
-		} else {
-			h.Docker, closeDocker = d, func() { d.Close() }
+			return nil, nil, err
 		}
+		h.Docker = d
 	}
 	return h, closeDocker, nil
 }
@@ -196,6 +235,8 @@ func jobCompleted(ctx context.Context, e Env, args []string) error {
 }
 
 // runHook parses a hook's (empty) flags, builds the hook and runs it.
+// Privileged, it hands the hook the job's files opened as the caller and
+// makes and removes the job's scratch directory itself, as the caller.
 func (e Env) runHook(ctx context.Context, args []string, name, about string, run func(*hook.Hook, context.Context) error) error {
 	fs := e.flags(name, about)
 	if err := parse(fs, args); err != nil {
@@ -207,7 +248,26 @@ func (e Env) runHook(ctx context.Context, args []string, name, about string, run
 		return err
 	}
 	defer done()
-	return run(h, ctx)
+	if !hook.Privileged() {
+		return run(h, ctx)
+	}
+	if name == "job-completed" {
+		err := run(h, ctx)
+		if rerr := removeJobDir(); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing the job's scratch directory: %w", rerr))
+		}
+		return err
+	}
+	jf, err := openJobFiles()
+	if err != nil {
+		return err
+	}
+	defer jf.Close()
+	h.Getenv = jf.getenv
+	if err := run(h, ctx); err != nil {
+		return err
+	}
+	return jf.exportJobDir(e.Stdout)
 }
 
 func heartbeat(ctx context.Context, e Env, args []string) error {
@@ -218,6 +278,17 @@ func heartbeat(ctx context.Context, e Env, args []string) error {
 	if fs.NArg() != 1 {
 		return fmt.Errorf("%w: heartbeat takes the state directory", errUsage)
 	}
+	dir := fs.Arg(0)
+	if hook.Privileged() {
+		// A job may run the program: it serves the configured state only.
+		cfg, err := e.loadConfig()
+		if err != nil {
+			return err
+		}
+		if filepath.Clean(dir) != filepath.Clean(cfg.StateDir) {
+			return fmt.Errorf("heartbeat: %s is not the configured state directory", dir)
+		}
+	}
 	log := slog.New(slog.NewTextHandler(e.Stderr, nil))
-	return hook.Heartbeat(ctx, fs.Arg(0), log)
+	return hook.Heartbeat(ctx, dir, log)
 }

@@ -3,12 +3,17 @@ package hookcmd
 import (
 	"bytes"
 	"context"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/balena/leviathan-action/autokit/client"
+	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/duttest"
+	"github.com/balena/leviathan-action/autokit/worker"
 	"github.com/balena/leviathan-action/internal/testenv"
 )
 
@@ -29,45 +34,6 @@ func TestUsage(t *testing.T) {
 	}
 	if code, _, errs := run(t, "heartbeat"); code != 2 || !strings.Contains(errs, "state directory") {
 		t.Errorf("heartbeat without a directory: %d %s", code, errs)
-	}
-}
-
-func TestInstall(t *testing.T) {
-	dir := t.TempDir()
-	env := filepath.Join(dir, ".env")
-	os.WriteFile(env, []byte("LANG=C.UTF-8\nACTIONS_RUNNER_HOOK_JOB_STARTED=/old/hook.sh\n"), 0o644)
-	for range 2 { // idempotent
-		code, out, errs := run(t, "install", "--runner-dir", dir, "--bin", "/usr/local/bin/leviathan-hook", "--set", "LEVIATHAN_WORKER_URL=http://127.0.0.1:4321")
-		if code != 0 {
-			t.Fatalf("install: %d %s %s", code, out, errs)
-		}
-	}
-	b, _ := os.ReadFile(env)
-	want := "LANG=C.UTF-8\nLEVIATHAN_WORKER_URL=http://127.0.0.1:4321\n" +
-		"ACTIONS_RUNNER_HOOK_JOB_STARTED=" + filepath.Join(dir, "leviathan", "job-started.sh") + "\n" +
-		"ACTIONS_RUNNER_HOOK_JOB_COMPLETED=" + filepath.Join(dir, "leviathan", "job-completed.sh") + "\n"
-	if string(b) != want {
-		t.Errorf(".env =\n%s\nwant\n%s", b, want)
-	}
-	script, err := os.ReadFile(filepath.Join(dir, "leviathan", "job-started.sh"))
-	if err != nil || !strings.Contains(string(script), "exec '/usr/local/bin/leviathan-hook' job-started") {
-		t.Errorf("job-started.sh = %q, %v", script, err)
-	}
-	if st, _ := os.Stat(filepath.Join(dir, "leviathan", "job-completed.sh")); st == nil || st.Mode()&0o111 == 0 {
-		t.Error("job-completed.sh is not executable")
-	}
-
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"install"}, "--runner-dir is required"},
-		{[]string{"install", "--runner-dir", filepath.Join(dir, "nope")}, "not a directory"},
-		{[]string{"install", "--runner-dir", dir, "--set", "NOEQUALS"}, "KEY=VALUE"},
-	} {
-		if code, _, errs := run(t, tc.args...); code == 0 || !strings.Contains(errs, tc.want) {
-			t.Errorf("%v: %d %s, want %q", tc.args, code, errs, tc.want)
-		}
 	}
 }
 
@@ -142,12 +108,27 @@ func TestJobStartedRefusals(t *testing.T) {
 	}
 }
 
-func TestJobStartedDockerUnreachable(t *testing.T) {
+// TestJobStartedWorkerCannotPull: the hook pulls the testrunner image
+// through the worker; a worker that runs no testrunner refuses, and the
+// job fails with the DUT free and off.
+func TestJobStartedWorkerCannotPull(t *testing.T) {
 	jobEnv(t, "push", "push.json", "balena-os/balena-generic")
-	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	d := duttest.New(t)
+	w, err := worker.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close(context.Background()) })
+	srv := httptest.NewServer(w.Handler())
+	t.Cleanup(srv.Close)
+	t.Setenv("LEVIATHAN_WORKER_URL", srv.URL)
 	t.Setenv("LEVIATHAN_TESTRUNNER_IMAGE", "127.0.0.1:5000/leviathan/testrunner@sha256:"+strings.Repeat("a", 64))
 	code, out, errs := run(t, "job-started")
-	if code != 1 || !strings.Contains(errs, "docker engine unreachable") || !strings.Contains(errs, "DOCKER_HOST") {
-		t.Fatalf("job-started without an engine: exit %d\n%s%s", code, out, errs)
+	if code != 1 || !strings.Contains(errs, "through the worker") || !strings.Contains(errs, "--testrunner-image") {
+		t.Fatalf("job-started with a worker that runs no testrunner: exit %d\n%s%s", code, out, errs)
+	}
+	c, _ := client.New(srv.URL)
+	if h, err := c.Health(context.Background()); err != nil || h.Leased || h.Power != dut.PowerOff {
+		t.Errorf("after the failure: %+v, %v: want the DUT free and off", h, err)
 	}
 }

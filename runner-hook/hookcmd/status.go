@@ -17,7 +17,7 @@ func status(ctx context.Context, e Env, args []string) error {
 	if err := parse(flags, args); err != nil {
 		return err
 	}
-	cfg, err := hook.LoadConfig()
+	cfg, err := e.loadConfig()
 	if err != nil {
 		return err
 	}
@@ -27,7 +27,18 @@ func status(ctx context.Context, e Env, args []string) error {
 	}
 	out := map[string]any{"state_dir": cfg.StateDir, "health": h}
 	if b, err := os.ReadFile(filepath.Join(cfg.StateDir, "job.json")); err == nil {
-		out["job"] = json.RawMessage(b)
+		var job map[string]any
+		if err := json.Unmarshal(b, &job); err != nil {
+			return fmt.Errorf("reading the job state: %w", err)
+		}
+		if hook.Privileged() && os.Getuid() != 0 {
+			// The lease's id is the running job's credential: a job (or
+			// a process a job left) asking must not learn another's.
+			if _, ok := job["lease_id"]; ok {
+				job["lease_id"] = "(hidden: run status as root)"
+			}
+		}
+		out["job"] = job
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("reading the job state: %w", err)
 	}

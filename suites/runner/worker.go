@@ -18,10 +18,12 @@ type Worker struct {
 
 // RunOnWorker runs the suites against a worker. It checks the worker
 // answers, takes a lease unless one is given (heartbeating it and releasing
-// it at the end), passes the worker to the suites through the environment
-// and gives each test its console excerpt.
+// it at the end), passes the worker and the lease to the suites through
+// the environment and gives each test its console excerpt. The suites get
+// the lease's id as their only credential, never w.Token: on a worker with
+// a token it is good for that lease only, while it lives.
 func RunOnWorker(ctx context.Context, w Worker, opts Options) (*Summary, error) {
-	c, err := client.New(w.URL, client.WithToken(w.Token))
+	c, err := client.New(w.URL, client.WithToken(w.Token), client.WithLease(w.Lease))
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}

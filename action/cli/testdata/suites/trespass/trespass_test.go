@@ -174,11 +174,37 @@ func TestWorkflowCommands(t *testing.T) {
 	t.Log("::error::pwned")
 }
 
-// TestLeaseProbes (c) is for probes of the lease's limits: acting on
-// another lease, outliving the job, using the worker's admin endpoints.
+// TestLeaseProbes (c): the suite holds the lease's id only; with it, it
+// tries to take the DUT for longer, end the job's lease to take a fresh
+// one, renew another lease, tear down, and pull images: each must be
+// refused.
 func TestLeaseProbes(t *testing.T) {
-	// TODO(lead): lease probes — with the lease-scoped token the job and
-	// the container get, try what only the worker's admin token may do
-	// and another lease's endpoints; PASS when each is refused.
-	t.Skip("lease probes: not written yet (lease-scoped tokens)")
+	d := sdk.Get(t)
+	ctx := t.Context()
+	if tok := os.Getenv("LEVIATHAN_WORKER_TOKEN"); tok != "" {
+		t.Errorf("the suite was given the worker's token")
+	}
+	lease := os.Getenv("LEVIATHAN_LEASE")
+	if lease == "" {
+		t.Fatal("no LEVIATHAN_LEASE: the suite should hold its lease")
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		if err == nil {
+			t.Errorf("%s: allowed with the lease's id", what)
+		} else if !strings.Contains(err.Error(), "403") {
+			t.Errorf("%s: %v; want 403 Forbidden", what, err)
+		}
+	}
+	_, err := d.Client.Lease(ctx, "trespass", 9000000000*time.Second)
+	refused("taking a lease until the year 2312", err)
+	refused("releasing the job's lease", d.Client.Release(ctx, lease))
+	refused("tearing down", d.Client.Teardown(ctx))
+	_, err = d.Client.Heartbeat(ctx, "SOMEONEELSESLEASE")
+	refused("renewing another lease", err)
+	refused("pulling an image", d.Client.PullTestrunner(ctx, "evil.example/root@sha256:"+strings.Repeat("0", 64)))
+	// The lease is still the job's, and still works.
+	if h, err := d.Client.Health(ctx); err != nil || !h.Leased {
+		t.Errorf("after the probes: health %+v, %v", h, err)
+	}
 }
