@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/balena/leviathan-action/internal/ctxtime"
 	"io"
 	"log/slog"
 	"net/http"
@@ -54,20 +55,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		p.MaxWait = time.Minute
 	}
 	if p.Sleep == nil {
-		p.Sleep = sleep
+		p.Sleep = ctxtime.Sleep
 	}
 	return p
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func (c ClientConfig) baseURL() (*url.URL, error) {

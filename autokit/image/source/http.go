@@ -3,13 +3,13 @@ package source
 import (
 	"context"
 	"fmt"
+	"github.com/balena/leviathan-action/internal/ctxtime"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 )
 
 // httpSource is an image fetched with GET, resumed with Range requests.
@@ -47,7 +47,7 @@ func openHTTP(parent context.Context, u *url.URL, cfg config) (*httpSource, erro
 		if attempt > 0 {
 			wait := cfg.backoff(attempt)
 			cfg.log.Warn("source: retrying", "url", s.name, "attempt", attempt+1, "wait", wait, "err", last)
-			if err := sleep(ctx, wait); err != nil {
+			if err := ctxtime.Sleep(ctx, wait); err != nil {
 				cancel()
 				return nil, fmt.Errorf("source: GET %s: %w (after %v)", s.name, err, last)
 			}
@@ -233,7 +233,7 @@ func (s *httpSource) resume(cause error) error {
 		attempts++
 		wait := s.cfg.backoff(s.failures)
 		s.cfg.log.Info("source: resuming", "url", s.name, "offset", s.off, "attempt", attempts, "wait", wait)
-		if err := sleep(s.ctx, wait); err != nil {
+		if err := ctxtime.Sleep(s.ctx, wait); err != nil {
 			if stop := s.stopped(); stop != nil {
 				return stop
 			}
@@ -381,19 +381,4 @@ func statusError(name string, resp *http.Response) *StatusError {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	return &StatusError{URL: name, StatusCode: resp.StatusCode, Status: resp.Status, Body: string(b)}
-}
-
-// sleep waits d, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

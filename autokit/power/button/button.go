@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/balena/leviathan-action/internal/ctxtime"
 	"log/slog"
 	"sync"
 	"time"
@@ -148,7 +149,7 @@ func (d *Driver) to(ctx context.Context, want dut.PowerState, hold time.Duration
 		if time.Now().After(deadline) {
 			return fmt.Errorf("button: pressed channel %d for %v but the sensor still says %s after %v", d.cfg.Channel, hold, s, d.cfg.Settle)
 		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := ctxtime.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return fmt.Errorf("button: waiting for the board to turn %s: %w", want, err)
 		}
 	}
@@ -162,7 +163,7 @@ func (d *Driver) press(ctx context.Context, hold time.Duration) error {
 		d.release(ctx)
 		return fmt.Errorf("button: closing relay channel %d: %w", d.cfg.Channel, err)
 	}
-	held := sleep(ctx, hold)
+	held := ctxtime.Sleep(ctx, hold)
 	if err := d.release(ctx); err != nil {
 		return err
 	}
@@ -179,15 +180,4 @@ func (d *Driver) release(ctx context.Context) error {
 		return fmt.Errorf("button: releasing relay channel %d: %w", d.cfg.Channel, err)
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
