@@ -91,6 +91,32 @@ func TestTunnel(t *testing.T) {
 		_, err := job.Dial(ctx, port)
 		wantStatus(t, err, http.StatusBadGateway, "nothing listens on port "+strconv.Itoa(port))
 	})
+	t.Run("the DUT resets the connection", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.(*net.TCPConn).SetLinger(0) // close with a reset
+			c.Close()
+		}()
+		c, err := job.Dial(ctx, ln.Addr().(*net.TCPAddr).Port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
+			t.Fatalf("read after the DUT's reset: %d, %v; want the tunnel closed", n, err)
+		} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("the tunnel stayed open after the DUT reset the connection")
+		}
+	})
 	t.Run("port out of range", func(t *testing.T) {
 		for _, p := range []int{0, -1, 65536} {
 			if _, err := job.Dial(ctx, p); err == nil || !strings.Contains(err.Error(), "1 to 65535") {

@@ -87,4 +87,3 @@ func (t WorkerTestrunner) log() *slog.Logger {
 	}
 	return t.Log
 }
-

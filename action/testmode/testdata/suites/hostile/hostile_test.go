@@ -26,5 +26,3 @@ func TestFailsLoudly(t *testing.T) {
 	fmt.Print(strings.Join(ghlogtest.Hostile, "\n") + "\n")
 	t.Fatal("::error::fatal\n::add-mask::x")
 }
-
-
