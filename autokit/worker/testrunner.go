@@ -184,12 +184,17 @@ func (w *Worker) postTestrunner(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.mu.Lock()
-	if w.trRunning {
+	l := w.liveLease(time.Now())
+	switch {
+	case l == nil:
+		w.mu.Unlock()
+		return errorf(http.StatusLocked, "worker: the lease ended")
+	case w.trRunning:
 		w.mu.Unlock()
 		return errorf(http.StatusConflict, "worker: the testrunner container is already running for this lease")
 	}
 	w.trRunning = true
-	run.Lease = w.lease.id
+	run.Lease = l.id
 	w.mu.Unlock()
 	defer func() {
 		w.mu.Lock()
