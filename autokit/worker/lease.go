@@ -84,7 +84,7 @@ func (w *Worker) postLease(rw http.ResponseWriter, r *http.Request) error {
 	if l := w.lease; l != nil {
 		return errorf(http.StatusConflict, "worker: the DUT is already leased by %q until %s", l.owner, l.expires.Format(time.RFC3339))
 	}
-	l := &lease{id: rand.Text(), owner: req.Owner, ttl: ttl, expires: time.Now().Add(ttl), consoleStart: w.consoleLen()}
+	l := &lease{id: rand.Text(), owner: req.Owner, ttl: ttl, expires: time.Now().Add(ttl), consoleStart: w.consoleLen(), done: make(chan struct{})}
 	w.lease = l
 	w.log.Info("lease taken", "owner", l.owner, "lease", short(l.id), "ttl", ttl)
 	writeJSON(rw, http.StatusCreated, l.api())
@@ -134,6 +134,7 @@ func (w *Worker) release(ctx context.Context, id, why string) error {
 		return errorf(http.StatusNotFound, "worker: lease %s is unknown or expired", short(id))
 	}
 	w.lease = nil
+	close(l.done)
 	w.mu.Unlock()
 	w.log.Info(why, "owner", l.owner, "lease", short(l.id))
 	err := w.powerOff(ctx)
@@ -191,6 +192,7 @@ func (w *Worker) reapLocked() {
 		return
 	}
 	w.lease = nil
+	close(l.done)
 	w.stats.LeasesExpired++
 	w.mu.Unlock()
 	w.log.Warn("lease expired without a heartbeat; powering the DUT off", "owner", l.owner, "lease", short(l.id), "expired", l.expires)

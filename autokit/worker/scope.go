@@ -17,6 +17,8 @@ type scope struct {
 	// consoleStart is the console offset when that lease began; earlier
 	// output belongs to earlier jobs.
 	consoleStart int64
+	// done is closed when that lease ends.
+	done <-chan struct{}
 }
 
 type scopeKey struct{}
@@ -41,7 +43,7 @@ func (w *Worker) leaseScope(id string) (scope, bool) {
 	if l == nil || subtle.ConstantTimeCompare([]byte(id), []byte(l.id)) != 1 {
 		return scope{}, false
 	}
-	return scope{lease: l.id, consoleStart: l.consoleStart}, true
+	return scope{lease: l.id, consoleStart: l.consoleStart, done: l.done}, true
 }
 
 // minConsoleOffset is the first console byte the request may read.
@@ -50,4 +52,21 @@ func (s scope) minConsoleOffset() int64 {
 		return 0
 	}
 	return s.consoleStart
+}
+
+// bound returns ctx ended also when the request's lease ends: a stream a
+// lease's token started (following the console, waiting for a pattern)
+// must not go on into the next lease's output.
+func (s scope) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if s.done != nil {
+		go func() {
+			select {
+			case <-s.done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return ctx, cancel
 }

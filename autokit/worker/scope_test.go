@@ -75,9 +75,35 @@ func TestLeaseTokenStaysInItsLease(t *testing.T) {
 		wantStatus(t, err, http.StatusUnauthorized, "wrong token")
 	})
 
+	// Streams the token started end with the lease: they must not go on
+	// into the next job's console.
+	var followed bytes.Buffer
+	followDone := make(chan error, 1)
+	go func() { followDone <- job.FollowSerial(ctx, 0, &followed) }()
+	expectDone := make(chan error, 1)
+	go func() {
+		_, err := job.Expect(ctx, "next job's secret", 0, time.Hour)
+		expectDone <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // both are waiting
+
 	// The hook releases the lease when the job completes: its token dies.
 	if err := admin.Release(ctx, l.ID); err != nil {
 		t.Fatal(err)
+	}
+	e.d.Print("next job's secret\n")
+	for name, done := range map[string]chan error{"expect": expectDone, "follow": followDone} {
+		select {
+		case err := <-done:
+			if name == "expect" && err == nil {
+				t.Error("an expect of the ended lease matched the next output")
+			}
+		case <-time.After(3 * time.Second):
+			t.Errorf("the ended lease's %s goes on", name)
+		}
+	}
+	if bytes.Contains(followed.Bytes(), []byte("next job")) {
+		t.Errorf("the ended lease's follow read the next output: %q", followed.String())
 	}
 	_, err = job.Health(ctx)
 	wantStatus(t, err, http.StatusUnauthorized, "lease's id stops working when the lease ends")

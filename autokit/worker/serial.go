@@ -47,8 +47,11 @@ func (w *Worker) getSerial(rw http.ResponseWriter, r *http.Request) error {
 	rc := http.NewResponseController(rw)
 	rw.WriteHeader(http.StatusOK)
 	rc.Flush()
-	// Follow until the client goes away; its error is of no interest.
-	capture.Follow(r.Context(), off, flushWriter{rw, rc})
+	// Follow until the client goes away, or its lease ends; the error is
+	// of no interest.
+	ctx, cancel := scopeOf(r.Context()).bound(r.Context())
+	defer cancel()
+	capture.Follow(ctx, off, flushWriter{rw, rc})
 	return nil
 }
 
@@ -102,8 +105,10 @@ func (w *Worker) postExpect(rw http.ResponseWriter, r *http.Request) error {
 	if timeout <= 0 {
 		timeout = api.DefaultExpectTimeout
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	ctx, cancel := scopeOf(r.Context()).bound(r.Context())
 	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, timeout)
+	defer cancelT()
 	off, match, err := c.Log().Expect(ctx, max(req.Offset, scopeOf(r.Context()).minConsoleOffset()), re)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {

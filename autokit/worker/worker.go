@@ -106,6 +106,8 @@ type lease struct {
 	// files is the lease's private directory (uploaded suites, reports);
 	// "" until used.
 	files string
+	// done is closed when the lease ends, ending what its token started.
+	done chan struct{}
 }
 
 func (l *lease) api() api.Lease { return api.Lease{ID: l.id, Owner: l.owner, Expires: l.expires} }
