@@ -64,12 +64,13 @@ type DUT struct {
 }
 
 var (
-	_ dut.DUT      = (*DUT)(nil)
-	_ dut.Storage  = (*DUT)(nil)
-	_ dut.Console  = (*DUT)(nil)
-	_ dut.Network  = (*DUT)(nil)
-	_ dut.Screen   = (*DUT)(nil)
-	_ dut.Keyboard = (*DUT)(nil)
+	_ dut.DUT        = (*DUT)(nil)
+	_ dut.Storage    = (*DUT)(nil)
+	_ dut.Console    = (*DUT)(nil)
+	_ dut.Network    = (*DUT)(nil)
+	_ dut.PortDialer = (*DUT)(nil)
+	_ dut.Screen     = (*DUT)(nil)
+	_ dut.Keyboard   = (*DUT)(nil)
 )
 
 // running is one powered-on period: a QEMU process and its connections.
@@ -79,6 +80,8 @@ type running struct {
 	port    *serialconsole.Port
 	sshPort int
 	sockDir string
+	fwdMu   sync.Mutex
+	fwd     map[int]int   // guest port → host port on 127.0.0.1, added by DialPort
 	exited  chan struct{} // closed when the QEMU process has ended
 	once    sync.Once
 }
@@ -436,6 +439,64 @@ func (d *DUT) Address(ctx context.Context) (dut.Address, error) {
 		return dut.Address{}, errors.New("qemukit: the DUT is powered off; it has no address")
 	}
 	return dut.Address{IP: GuestIP, Gateway: GatewayIP, SSH: net.JoinHostPort("127.0.0.1", strconv.Itoa(d.run.sshPort))}, nil
+}
+
+// DialPort implements dut.PortDialer: it connects to the guest's port
+// through a user-networking forward on the host's loopback, added through
+// QMP on first use (the forwards live as long as the QEMU process). Note
+// that user networking accepts the host side of a forward even when nothing
+// listens in the guest, and then closes it: callers that need to know
+// whether the port is open ask the guest first (the worker does, over SSH).
+func (d *DUT) DialPort(ctx context.Context, port int) (net.Conn, error) {
+	if port < 1 || port > 65535 {
+		return nil, fmt.Errorf("qemukit: port %d: want 1 to 65535", port)
+	}
+	r, err := d.running()
+	if err != nil {
+		return nil, err
+	}
+	host, err := r.forward(ctx, port)
+	if err != nil {
+		return nil, err
+	}
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(host)))
+	if err != nil {
+		return nil, fmt.Errorf("qemukit: connecting to guest port %d: %w", port, err)
+	}
+	return c, nil
+}
+
+// forward returns the host port forwarded to guest port, adding the
+// forward when there is none.
+func (r *running) forward(ctx context.Context, guest int) (int, error) {
+	r.fwdMu.Lock()
+	defer r.fwdMu.Unlock()
+	if h, ok := r.fwd[guest]; ok {
+		return h, nil
+	}
+	var last error
+	for range 3 { // a port found free may be taken before QEMU binds it
+		h, err := freePort()
+		if err != nil {
+			return 0, fmt.Errorf("qemukit: %w", err)
+		}
+		var out string
+		cmd := fmt.Sprintf("hostfwd_add net0 tcp:127.0.0.1:%d-:%d", h, guest)
+		if err := r.qmp.Execute(ctx, "human-monitor-command", map[string]string{"command-line": cmd}, &out); err != nil {
+			return 0, fmt.Errorf("qemukit: forwarding guest port %d: %w", guest, err)
+		}
+		if out = strings.TrimSpace(out); out != "" {
+			last = fmt.Errorf("qemukit: forwarding guest port %d: %s", guest, out)
+			continue
+		}
+		if r.fwd == nil {
+			r.fwd = map[int]int{}
+		}
+		r.fwd[guest] = h
+		return h, nil
+	}
+	return 0, last
 }
 
 // Screenshot implements dut.Screen.

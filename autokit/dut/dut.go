@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 )
 
 // ErrPoweredOn is returned by Storage.Open when the DUT is powered: the
@@ -85,6 +86,15 @@ type Address struct {
 type Network interface {
 	// Address reports how to reach the DUT.
 	Address(ctx context.Context) (Address, error)
+}
+
+// PortDialer is a Network that can connect to a TCP port of the DUT on its
+// network address without going through the DUT's SSH server (a QEMU port
+// forward, a routed DUT network). The worker's tunnels use it, when the
+// port is open on that address, to spare the DUT encrypting every byte
+// twice; it is optional.
+type PortDialer interface {
+	DialPort(ctx context.Context, port int) (net.Conn, error)
 }
 
 // Screen captures the DUT's display.

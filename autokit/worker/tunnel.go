@@ -15,10 +15,10 @@ import (
 )
 
 // getTunnel connects the request's connection to a TCP port of the leased
-// DUT. The DUT end is opened through the worker's SSH connection to the
-// DUT (a direct-tcpip channel to 127.0.0.1:port on the DUT), so it works
-// the same behind QEMU's user networking and on a board's DUT network,
-// and reaches only the DUT. Tunnels close when the DUT is powered off or
+// DUT. The DUT end is a direct connection to the port on the DUT's network
+// address when the DUT offers one (see dialDirect), and otherwise opened
+// through the worker's SSH connection to the DUT (a direct-tcpip channel
+// to 127.0.0.1:port on the DUT); either way it reaches only the DUT. Tunnels close when the DUT is powered off or
 // the lease ends.
 func (w *Worker) getTunnel(rw http.ResponseWriter, r *http.Request) error {
 	if _, ok := dut.As[dut.Network](w.d, dut.CapNetwork); !ok {
@@ -36,6 +36,9 @@ func (w *Worker) getTunnel(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if dc, ok := w.dialDirect(r, addr, port); ok {
+		return w.carry(rw, dc, "tunnel to port "+ps+" (direct)")
+	}
 	target := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	dc, err := w.pool.DialTCP(r.Context(), addr, target)
 	var de *sshexec.DialError
@@ -48,6 +51,38 @@ func (w *Worker) getTunnel(rw http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusBadGateway, "worker: opening a tunnel to port %d of the DUT: %w", port, err)
 	}
 	return w.carry(rw, dc, "tunnel to port "+ps)
+}
+
+// dialDirect connects to port on the DUT's network address without the
+// DUT's SSH server, when the DUT can (dut.PortDialer: a QEMU forward, a
+// routed DUT network) and the port is open on that address — which the
+// DUT's SSH server is asked first, since a forward may accept a connection
+// to a closed port. Otherwise the tunnel goes through SSH to the DUT's
+// loopback, which also reaches services bound to loopback only.
+func (w *Worker) dialDirect(r *http.Request, sshAddr string, port int) (net.Conn, bool) {
+	n, ok := dut.As[dut.Network](w.d, dut.CapNetwork)
+	if !ok {
+		return nil, false
+	}
+	pd, ok := n.(dut.PortDialer)
+	if !ok {
+		return nil, false
+	}
+	a, err := n.Address(r.Context())
+	if err != nil || a.IP == "" {
+		return nil, false
+	}
+	probe, err := w.pool.DialTCP(r.Context(), sshAddr, net.JoinHostPort(a.IP, strconv.Itoa(port)))
+	if err != nil {
+		return nil, false
+	}
+	probe.Close()
+	c, err := pd.DialPort(r.Context(), port)
+	if err != nil {
+		w.log.Debug("direct connection to the DUT failed; tunnelling through SSH", "port", port, "err", err)
+		return nil, false
+	}
+	return c, true
 }
 
 // isUpgrade reports whether r asks to become a tunnel.

@@ -2,17 +2,22 @@ package worker_test
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/client"
+	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/duttest"
 	"github.com/balena/leviathan-action/autokit/worker"
 )
 
@@ -248,4 +253,65 @@ func TestListenForTheDUT(t *testing.T) {
 		t.Fatal("Serve did not return after the lease ended")
 	}
 	ln.Close()
+}
+
+// portDialerDUT is the fake DUT with a network address and a direct way to
+// its ports, as QemuKit's forwards or a routed DUT network give.
+type portDialerDUT struct {
+	*duttest.DUT
+	mu     sync.Mutex
+	dialed []int
+}
+
+func (d *portDialerDUT) Address(ctx context.Context) (dut.Address, error) {
+	a, err := d.DUT.Address(ctx)
+	a.IP = "127.0.0.1"
+	return a, err
+}
+
+func (d *portDialerDUT) DialPort(ctx context.Context, port int) (net.Conn, error) {
+	d.mu.Lock()
+	d.dialed = append(d.dialed, port)
+	d.mu.Unlock()
+	var nd net.Dialer
+	return nd.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+}
+
+func TestTunnelDirect(t *testing.T) {
+	var pd *portDialerDUT
+	e := newEnvFor(t, func(d *duttest.DUT) dut.DUT { pd = &portDialerDUT{DUT: d}; return pd })
+	ctx := ctxT(t, 10*time.Second)
+	c := e.leased(t)
+	if err := c.PowerOn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	port := upperEcho(t)
+	conn, err := c.Dial(ctx, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(conn, "direct")
+	conn.(interface{ CloseWrite() error }).CloseWrite()
+	if b, err := io.ReadAll(conn); err != nil || string(b) != "DIRECT" {
+		t.Fatalf("read %q, %v", b, err)
+	}
+	conn.Close()
+	pd.mu.Lock()
+	dialed := slices.Clone(pd.dialed)
+	pd.mu.Unlock()
+	if !slices.Equal(dialed, []int{port}) {
+		t.Errorf("DialPort calls %v, want the direct path for port %d", dialed, port)
+	}
+	// A closed port is found closed by asking the DUT over SSH, not
+	// through the direct path (which may accept and drop).
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	_, err = c.Dial(ctx, closed)
+	wantStatus(t, err, http.StatusBadGateway, "nothing listens on port")
+	pd.mu.Lock()
+	defer pd.mu.Unlock()
+	if len(pd.dialed) != 1 {
+		t.Errorf("DialPort was used for a closed port: %v", pd.dialed)
+	}
 }
