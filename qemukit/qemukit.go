@@ -43,7 +43,13 @@ type Config struct {
 	QEMU      string // QEMU binary; qemu-system-x86_64 from PATH when empty
 	Accel     string // "auto" (default), "kvm" or "tcg"
 	SSHPort   int    // guest SSH port to forward; 22222 when 0
-	Logger    *slog.Logger
+	// Isolated cuts the guest off from the host and the outside (QEMU's
+	// user networking with restrict=on): the DUT reaches no host service
+	// (with user networking the gateway 10.0.2.2 is the host's loopback:
+	// the worker, a registry, anything listening there) and nothing
+	// upstream. The worker's SSH and port forwards still reach the DUT.
+	Isolated bool
+	Logger   *slog.Logger
 }
 
 // DUT is a QEMU virtual DUT. It implements dut.DUT, dut.Storage,
@@ -266,7 +272,7 @@ func (d *DUT) args(r *running) []string {
 		"-drive", "if=pflash,format=raw,unit=1,file=" + filepath.Join(d.cfg.Dir, "efivars.fd"),
 		"-drive", "file=" + d.DiskPath() + ",format=raw,if=none,id=disk0",
 		"-device", "virtio-blk-pci,drive=disk0",
-		"-netdev", fmt.Sprintf("user,id=net0,hostfwd=tcp:127.0.0.1:%d-:%d", r.sshPort, d.cfg.SSHPort),
+		"-netdev", d.netdev(r),
 		"-device", "virtio-net-pci,netdev=net0,romfile=",
 		"-device", "virtio-rng-pci",
 		"-chardev", "pty,id=serial0",
@@ -439,6 +445,15 @@ func (d *DUT) Address(ctx context.Context) (dut.Address, error) {
 		return dut.Address{}, errors.New("qemukit: the DUT is powered off; it has no address")
 	}
 	return dut.Address{IP: GuestIP, Gateway: GatewayIP, SSH: net.JoinHostPort("127.0.0.1", strconv.Itoa(d.run.sshPort))}, nil
+}
+
+// netdev is the user-networking backend's option string.
+func (d *DUT) netdev(r *running) string {
+	nd := fmt.Sprintf("user,id=net0,hostfwd=tcp:127.0.0.1:%d-:%d", r.sshPort, d.cfg.SSHPort)
+	if d.cfg.Isolated {
+		nd += ",restrict=on"
+	}
+	return nd
 }
 
 // DialPort implements dut.PortDialer: it connects to the guest's port

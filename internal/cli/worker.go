@@ -50,6 +50,7 @@ one, flashing writes the DUT's storage (SD_MUX, or QEMU's disk) directly.`)
 	hostname := fs.String("hostname", "", "hostname provisioned into flashed images (default: leviathan-<name>)")
 	memory := fs.Int("memory", envInt("QEMU_MEMORY", 512), "QEMU DUT memory in MiB [$QEMU_MEMORY]")
 	cpus := fs.Int("cpus", envInt("QEMU_CPUS", 1), "QEMU DUT CPUs [$QEMU_CPUS]")
+	isolated := fs.Bool("isolated", os.Getenv("QEMU_ISOLATED") == "true", "cut the QEMU DUT off from this machine's services and the outside (user networking restrict=on); without it the DUT reaches every service on this machine's loopback through 10.0.2.2 [$QEMU_ISOLATED=true]")
 	cacheGiB := fs.Float64("image-cache-gib", 8, "size of the cache of uploaded images kept in the state directory (0: no cache)")
 	dockerCleanup := fs.Bool("docker-cleanup", false, "when a lease ends, remove the Docker containers labelled with it (the runner hook's dead-man's switch; on with --testrunner-image)")
 	trImage := fs.String("testrunner-image", os.Getenv("LEVIATHAN_TESTRUNNER_IMAGE"), "testrunner image (by digest) leases may run through the worker (POST /v1/testrunner), on this machine's Docker Engine; the runner hook may pull others through the worker [$LEVIATHAN_TESTRUNNER_IMAGE]")
@@ -100,7 +101,7 @@ one, flashing writes the DUT's storage (SD_MUX, or QEMU's disk) directly.`)
 		}
 		d, devs.Mux = b, b.Mux()
 	} else {
-		q, err := qemukit.New(qemukit.Config{Name: *name, Dir: *dir, MemoryMiB: *memory, CPUs: *cpus, Logger: log})
+		q, err := qemukit.New(qemukit.Config{Name: *name, Dir: *dir, MemoryMiB: *memory, CPUs: *cpus, Isolated: *isolated, Logger: log})
 		if err != nil {
 			return err
 		}
@@ -112,6 +113,9 @@ one, flashing writes the DUT's storage (SD_MUX, or QEMU's disk) directly.`)
 			return checkQEMU(e)
 		}
 		d, fatal = q, qemukit.BootFailures
+		if !*isolated {
+			log.Warn("the QEMU DUT reaches this machine's loopback services through its gateway 10.0.2.2 (user networking); on a testbot for untrusted images use --isolated")
+		}
 	}
 	signer, pub, err := provision.NewKey()
 	if err != nil {

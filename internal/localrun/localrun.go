@@ -352,6 +352,7 @@ type Local struct {
 type LocalConfig struct {
 	ParentDir string     // the DUT's state directory is made inside it
 	MemoryMiB int        // QEMU memory
+	Isolated  bool       // cut the QEMU DUT off from the host and the outside (qemukit.Config.Isolated)
 	CPUs      int        // QEMU CPUs
 	Signer    ssh.Signer // the worker's SSH key; a new one when nil
 	Logger    *slog.Logger
@@ -388,7 +389,7 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 		l.Close()
 		return nil, err
 	}
-	l.DUT, err = qemukit.New(qemukit.Config{Name: "qemu-" + filepath.Base(dir), Dir: dir, MemoryMiB: cfg.MemoryMiB, CPUs: cfg.CPUs, Logger: cfg.Logger})
+	l.DUT, err = qemukit.New(qemukit.Config{Name: "qemu-" + filepath.Base(dir), Dir: dir, MemoryMiB: cfg.MemoryMiB, CPUs: cfg.CPUs, Isolated: cfg.Isolated, Logger: cfg.Logger})
 	if err != nil {
 		return fail(err)
 	}

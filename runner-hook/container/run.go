@@ -96,6 +96,7 @@ type Spec struct {
 type Result struct {
 	ContainerID string
 	Network     string // the job network's name
+	Bridge      string // its bridge interface on the host
 	// HostClosed is true when firewall rules kept the container from
 	// every host service but the worker (see Spec.WorkerURL); false when
 	// they could not be set (not root, no iptables) and host services
@@ -167,7 +168,7 @@ func Run(ctx context.Context, cli Engine, s Spec) (Result, error) {
 	if err != nil {
 		return Result{}, engineErr(host, "creating network "+netName, err)
 	}
-	res := Result{Network: netName, Reports: s.ReportsDir}
+	res := Result{Network: netName, Bridge: bridge, Reports: s.ReportsDir}
 	defer func() {
 		cctx, cancel := context.WithTimeout(bg, 30*time.Second)
 		defer cancel()
