@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -139,14 +138,14 @@ func (g GitHub) RunURL() string {
 	return fmt.Sprintf("%s/%s/%s/actions/runs/%d", strings.TrimSuffix(g.ServerURL, "/"), g.Owner, g.Repo, g.RunID)
 }
 
-// Leviathan is what the testbot's runner hook exported to the job: each
-// field is read from LEVIATHAN_ and its envconfig tag.
+// Leviathan is what the testbot's runner hook exported to the job:
+// LEVIATHAN_WORKER_URL, _LEASE, _WORKER_TOKEN, _TESTRUNNER_IMAGE, _JOB_DIR.
 type Leviathan struct {
-	WorkerURL       string `envconfig:"WORKER_URL"`
-	Lease           string `envconfig:"LEASE"`
-	WorkerToken     string `envconfig:"WORKER_TOKEN"`
-	TestrunnerImage string `envconfig:"TESTRUNNER_IMAGE"`
-	JobDir          string `envconfig:"JOB_DIR"`
+	WorkerURL       string
+	Lease           string
+	WorkerToken     string
+	TestrunnerImage string
+	JobDir          string
 }
 
 // Config is the action's configuration for one step.
@@ -383,49 +382,13 @@ func (l *loader) context() {
 	}
 }
 
-// leviathan reads the Leviathan fields through the injected getenv (not
-// os.Getenv: the worker token may be kept out of the process's
-// environment), each from LEVIATHAN_ and the field's envconfig tag. Errors
-// name the variable.
+// leviathan reads what the runner hook exported through the injected
+// getenv (not os.Getenv: the worker token may be kept out of the
+// process's environment).
 func (l *loader) leviathan() {
-	v := reflect.ValueOf(&l.c.Leviathan).Elem()
-	for i := range v.NumField() {
-		tag := v.Type().Field(i).Tag.Get("envconfig")
-		if tag == "" {
-			continue
-		}
-		name := "LEVIATHAN_" + tag
-		s := l.a.Getenv(name)
-		if s == "" {
-			continue
-		}
-		f := v.Field(i)
-		var err error
-		switch {
-		case f.Kind() == reflect.String:
-			f.SetString(s)
-		case f.Type() == reflect.TypeFor[time.Duration]():
-			var d time.Duration
-			if d, err = time.ParseDuration(s); err == nil {
-				f.SetInt(int64(d))
-			}
-		case f.Kind() == reflect.Bool:
-			var b bool
-			if b, err = strconv.ParseBool(s); err == nil {
-				f.SetBool(b)
-			}
-		case f.CanInt():
-			var n int64
-			if n, err = strconv.ParseInt(s, 10, 64); err == nil {
-				f.SetInt(n)
-			}
-		default:
-			err = fmt.Errorf("field %s of type %s cannot be read", v.Type().Field(i).Name, f.Type())
-		}
-		if err != nil {
-			l.failVar(name, err)
-		}
-	}
+	get := func(name string) string { return l.a.Getenv("LEVIATHAN_" + name) }
+	l.c.Leviathan = Leviathan{WorkerURL: get("WORKER_URL"), Lease: get("LEASE"), WorkerToken: get("WORKER_TOKEN"),
+		TestrunnerImage: get("TESTRUNNER_IMAGE"), JobDir: get("JOB_DIR")}
 }
 
 // path resolves a workspace-relative path.

@@ -3,7 +3,7 @@
 // context (GITHUB_* variables, go-githubactions' Context) and what
 // Leviathan's runner hook exported to the job (LEVIATHAN_WORKER_URL,
 // LEVIATHAN_LEASE, LEVIATHAN_WORKER_TOKEN, LEVIATHAN_TESTRUNNER_IMAGE,
-// LEVIATHAN_JOB_DIR, the names Leviathan's envconfig tags give).
+// LEVIATHAN_JOB_DIR), all read through the injected getenv.
 //
 // Load validates everything at once and returns every problem joined, each
 // an *Error naming the input ("input \"boot-timeout\"") or the variable
