@@ -59,8 +59,14 @@ type TestrunnerSuite struct {
 	Uploaded bool
 }
 
-// maxSuiteSize bounds an uploaded suite binary.
-const maxSuiteSize = 1 << 30
+// DefaultSuiteUploadLimit bounds what one lease may upload in suite
+// binaries, all files together (see WithSuiteUploadLimit).
+const DefaultSuiteUploadLimit = 2 << 30
+
+// WithSuiteUploadLimit bounds the bytes of suite binaries one lease may
+// keep uploaded (DefaultSuiteUploadLimit by default), so a job cannot fill
+// the worker's disk.
+func WithSuiteUploadLimit(n int64) Option { return func(w *Worker) { w.trUploadLimit = n } }
 
 var (
 	uploadName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.test$`)
@@ -137,20 +143,27 @@ func (w *Worker) putTestrunnerSuite(rw http.ResponseWriter, r *http.Request) err
 	if err := os.MkdirAll(suites, 0o755); err != nil {
 		return errorf(http.StatusInternalServerError, "worker: %w", err)
 	}
+	// One upload at a time, so the lease's total stays within the limit.
+	w.trUploadMu.Lock()
+	defer w.trUploadMu.Unlock()
+	room := w.trUploadLimit - uploadedBytes(suites, name)
+	if room <= 0 {
+		return errorf(http.StatusRequestEntityTooLarge, "worker: this lease's suites already take the %d bytes it may upload", w.trUploadLimit)
+	}
 	f, err := os.CreateTemp(suites, ".upload-")
 	if err != nil {
 		return errorf(http.StatusInternalServerError, "worker: %w", err)
 	}
 	defer os.Remove(f.Name())
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), http.MaxBytesReader(rw, r.Body, maxSuiteSize))
+	n, err := io.Copy(io.MultiWriter(f, h), http.MaxBytesReader(rw, r.Body, room))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return errorf(http.StatusRequestEntityTooLarge, "worker: suite %s is larger than %d MiB", name, maxSuiteSize>>20)
+		return errorf(http.StatusRequestEntityTooLarge, "worker: suite %s does not fit: a lease may upload %d bytes of suites in all", name, w.trUploadLimit)
 	case err != nil:
 		return errorf(http.StatusBadRequest, "worker: receiving suite %s: %w", name, err)
 	case n == 0:
@@ -164,6 +177,19 @@ func (w *Worker) putTestrunnerSuite(rw http.ResponseWriter, r *http.Request) err
 	}
 	writeJSON(rw, http.StatusCreated, map[string]any{"name": name, "size": n, "sha256": hex.EncodeToString(h.Sum(nil))})
 	return nil
+}
+
+// uploadedBytes is the size of the suites in dir, except one named skip
+// (about to be replaced).
+func uploadedBytes(dir, skip string) int64 {
+	entries, _ := os.ReadDir(dir)
+	var n int64
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && e.Name() != skip && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+	}
+	return n
 }
 
 func (w *Worker) postTestrunner(rw http.ResponseWriter, r *http.Request) error {

@@ -167,6 +167,27 @@ func TestTestrunnerThroughTheWorker(t *testing.T) {
 	}
 }
 
+// TestSuiteUploadLimit: a job cannot fill the worker's disk with uploads.
+func TestSuiteUploadLimit(t *testing.T) {
+	e := newEnv(t, worker.WithTestrunner(&recordingTestrunner{}, t.TempDir(), testrunnerImage), worker.WithSuiteUploadLimit(100))
+	c := e.leased(t)
+	ctx := ctxT(t, 5*time.Second)
+	put := func(name string, n int) error {
+		return c.UploadSuite(ctx, name, bytes.NewReader(make([]byte, n)), int64(n))
+	}
+	if err := put("a.test", 60); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, put("b.test", 60), http.StatusRequestEntityTooLarge, "may upload 100 bytes")
+	if err := put("a.test", 90); err != nil {
+		t.Fatalf("replacing a suite counts its old size: %v", err)
+	}
+	if err := put("b.test", 10); err != nil {
+		t.Fatalf("what still fits is refused: %v", err)
+	}
+	wantStatus(t, put("c.test", 1), http.StatusRequestEntityTooLarge, "already take the 100 bytes")
+}
+
 func TestNoTestrunner(t *testing.T) {
 	e := newEnv(t)
 	c := e.leased(t)

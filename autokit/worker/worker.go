@@ -81,6 +81,9 @@ type Worker struct {
 	trImages  []string // guarded by mu
 	trRunning bool     // guarded by mu
 
+	trUploadMu    sync.Mutex // held during a suite upload
+	trUploadLimit int64
+
 	tunMu     sync.Mutex
 	tunnels   map[net.Conn]struct{} // open tunnels' DUT ends
 	listeners map[string]*dutListener
@@ -191,16 +194,17 @@ func New(d dut.DUT, opts ...Option) (*Worker, error) {
 		return nil, errors.New("worker: no DUT")
 	}
 	w := &Worker{
-		d:          d,
-		log:        slog.New(slog.DiscardHandler),
-		leaseEvery: DefaultLeaseCheckInterval,
-		maxTTL:     DefaultMaxLeaseTTL,
-		fatal:      []string{KernelPanic},
-		started:    time.Now(),
-		bootOffset: -1,
-		flash:      api.FlashStatus{State: api.FlashIdle},
-		stop:       make(chan struct{}),
-		loopDone:   make(chan struct{}),
+		d:             d,
+		log:           slog.New(slog.DiscardHandler),
+		leaseEvery:    DefaultLeaseCheckInterval,
+		maxTTL:        DefaultMaxLeaseTTL,
+		trUploadLimit: DefaultSuiteUploadLimit,
+		fatal:         []string{KernelPanic},
+		started:       time.Now(),
+		bootOffset:    -1,
+		flash:         api.FlashStatus{State: api.FlashIdle},
+		stop:          make(chan struct{}),
+		loopDone:      make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(w)
