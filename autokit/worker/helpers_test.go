@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/client"
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/duttest"
@@ -123,3 +124,17 @@ func (b bareDUT) Name() string                                      { return "ba
 func (b bareDUT) On(ctx context.Context) error                      { return b.d.On(ctx) }
 func (b bareDUT) Off(ctx context.Context) error                     { return b.d.Off(ctx) }
 func (b bareDUT) State(ctx context.Context) (dut.PowerState, error) { return b.d.State(ctx) }
+
+// jobLease is what a testbot sets up for a job on a worker whose token is
+// token: the admin (the runner hook) takes a lease, and the job holds only
+// the lease's id. admin keeps no lease of its own.
+func (e *env) jobLease(t *testing.T, token string) (admin, job *client.Client, l *api.Lease) {
+	t.Helper()
+	admin = e.client(t, client.WithToken(token))
+	l, err := admin.Lease(ctxT(t, 5*time.Second), "github:acme/os run 1 job test", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.SetLease("")
+	return admin, e.client(t, client.WithLease(l.ID)), l
+}

@@ -15,17 +15,9 @@ import (
 func TestLeaseTokenStaysInItsLease(t *testing.T) {
 	e := newEnv(t, worker.WithToken("admin-secret"))
 	ctx := ctxT(t, 10*time.Second)
-	admin := e.client(t, client.WithToken("admin-secret"))
-
 	e.d.Print("earlier job: password=hunter2\n")
-	l, err := admin.Lease(ctx, "github:acme/os run 1 job test", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin.SetLease("") // the admin client keeps no lease of its own
+	admin, job, l := e.jobLease(t, "admin-secret")
 	e.d.Print("this job: booting\n")
-
-	job := e.client(t, client.WithLease(l.ID))
 	if h, err := job.Health(ctx); err != nil || !h.Leased {
 		t.Fatalf("the lease's token cannot read health: %+v, %v", h, err)
 	}
@@ -105,7 +97,7 @@ func TestLeaseTokenStaysInItsLease(t *testing.T) {
 	if bytes.Contains(followed.Bytes(), []byte("next job")) {
 		t.Errorf("the ended lease's follow read the next output: %q", followed.String())
 	}
-	_, err = job.Health(ctx)
+	_, err := job.Health(ctx)
 	wantStatus(t, err, http.StatusUnauthorized, "lease's id stops working when the lease ends")
 	wantStatus(t, job.PowerOn(ctx), http.StatusUnauthorized)
 	_, err = job.Heartbeat(ctx, l.ID)

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/api"
-	"github.com/balena/leviathan-action/autokit/client"
 	"github.com/balena/leviathan-action/autokit/worker"
 )
 
@@ -65,13 +64,7 @@ func TestTestrunnerThroughTheWorker(t *testing.T) {
 	dir := t.TempDir()
 	e := newEnv(t, worker.WithToken("admin"), worker.WithTestrunner(tr, dir, testrunnerImage))
 	ctx := ctxT(t, 10*time.Second)
-	admin := e.client(t, client.WithToken("admin"))
-	l, err := admin.Lease(ctx, "ci", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin.SetLease("")
-	job := e.client(t, client.WithLease(l.ID))
+	admin, job, l := e.jobLease(t, "admin")
 
 	bin := []byte("\x7fELF a suite binary")
 	if err := job.UploadSuite(ctx, "hup.test", bytes.NewReader(bin), int64(len(bin))); err != nil {

@@ -49,12 +49,7 @@ func upperEcho(t *testing.T) int {
 func TestTunnel(t *testing.T) {
 	e := newEnv(t, worker.WithToken("admin"))
 	ctx := ctxT(t, 10*time.Second)
-	admin := e.client(t, client.WithToken("admin"))
-	l, err := admin.Lease(ctx, "ci", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := e.client(t, client.WithLease(l.ID))
+	admin, job, l := e.jobLease(t, "admin")
 	if err := job.PowerOn(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -191,12 +186,7 @@ func rawTunnel(t *testing.T, base, lease, query string, upgrade bool) (int, stri
 func TestListenForTheDUT(t *testing.T) {
 	e := newEnv(t, worker.WithToken("admin"))
 	ctx := ctxT(t, 20*time.Second)
-	admin := e.client(t, client.WithToken("admin"))
-	l, err := admin.Lease(ctx, "ci", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	job := e.client(t, client.WithLease(l.ID))
+	admin, job, l := e.jobLease(t, "admin")
 	if err := job.PowerOn(ctx); err != nil {
 		t.Fatal(err)
 	}
