@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/api"
@@ -222,11 +223,17 @@ func (w *Worker) postTestrunner(rw http.ResponseWriter, r *http.Request) error {
 	w.trRunning = true
 	run.Lease = l.id
 	w.mu.Unlock()
-	defer func() {
-		w.mu.Lock()
-		w.trRunning = false
-		w.mu.Unlock()
-	}()
+	// The run is over before its last frame goes out: a client that asks
+	// again as soon as it has the result must not find it still running.
+	var doneOnce sync.Once
+	done := func() {
+		doneOnce.Do(func() {
+			w.mu.Lock()
+			w.trRunning = false
+			w.mu.Unlock()
+		})
+	}
+	defer done()
 	run.ReportsDir = filepath.Join(dir, "reports")
 	if err := os.RemoveAll(run.ReportsDir); err != nil {
 		return errorf(http.StatusInternalServerError, "worker: %w", err)
@@ -239,6 +246,7 @@ func (w *Worker) postTestrunner(rw http.ResponseWriter, r *http.Request) error {
 	run.Stderr = frameWriter(s, api.StreamStderr)
 	w.log.Info("testrunner container starting", "image", run.Image, "suites", len(run.Suites))
 	res, err := tr.Run(r.Context(), run)
+	done()
 	if err != nil {
 		if !s.started {
 			return errorf(http.StatusBadGateway, "worker: running the testrunner container: %w", err)
