@@ -44,7 +44,7 @@ func (w *Worker) getTunnel(rw http.ResponseWriter, r *http.Request) error {
 	var de *sshexec.DialError
 	switch {
 	case errors.Is(err, sshexec.ErrRefused):
-		return errorf(http.StatusBadGateway, "worker: nothing listens on port %d of the DUT (connection refused): %w", port, err)
+		return errorf(http.StatusBadGateway, "worker: nothing listens on port %d of the DUT, or it reset the connection: %w", port, err)
 	case errors.As(err, &de):
 		return errorf(http.StatusBadGateway, "worker: cannot reach the DUT over SSH to open the tunnel (is it booted?): %w", err)
 	case err != nil:
