@@ -44,7 +44,7 @@ vet:
 	$(GO) vet ./...
 
 lint-workflows: ## actionlint the example workflows against action.yml (part of make test)
-	$(GO) test -count=1 -run 'TestExampleWorkflows|TestActionYAML' -v ./action/cli
+	$(GO) test -count=1 -run 'TestExampleWorkflows|TestActionYAML' -v ./action/actioncmd
 
 bench: bench-run bench-flash bench-report bench-artifact ## every benchmark, with ratios against the tools a user would otherwise use
 

@@ -16,9 +16,9 @@ import (
 	"github.com/balena/leviathan-action/action/artifact"
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/client"
-	"github.com/balena/leviathan-action/runner-hook/container"
+	"github.com/balena/leviathan-action/autokit/testrunner"
 	"github.com/balena/leviathan-action/suites/bundle"
-	"github.com/balena/leviathan-action/suites/runner"
+	"github.com/balena/leviathan-action/suites/gotest"
 )
 
 // ImageSuitesDir is where the testrunner image keeps the built-in suites,
@@ -32,10 +32,10 @@ var builtinName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 // plan is the suites ready to run: binaries in direct mode, paths inside
 // the container in container mode.
 type plan struct {
-	direct []runner.Suite
+	direct []gotest.Suite
 	inside []string
 	// userDir is the host directory of the user's binaries, mounted at
-	// container.UserSuitesPath in container mode; "" when there are none.
+	// testrunner.UserSuitesPath in container mode; "" when there are none.
 	userDir string
 }
 
@@ -84,7 +84,7 @@ func (o *Options) planSuites(ctx context.Context) (*plan, func(), error) {
 					return nil, nop, fmt.Errorf("testmode: built-in suite %q: no directory of built-in suites (GITHUB_ACTION_PATH/suites); write ./%s for a suite in the workspace", s, s)
 				}
 				w.path = filepath.Join(o.SuitesDir, s)
-				if err := runner.Check(w.path); err != nil {
+				if err := gotest.Check(w.path); err != nil {
 					return nil, nop, fmt.Errorf("testmode: built-in suite %q: %w", s, err)
 				}
 			}
@@ -262,12 +262,12 @@ func orUnknown(s string) string {
 // compileHere compiles the suites that are still to be built: built-in
 // suites in direct mode, from the action's own checkout; workspace suites
 // the artifact did not hold, statically, in an environment that holds no
-// secret (runner.CleanBuildEnv: GOPROXY=off unless SuiteGoProxy). Every
+// secret (gotest.CleanBuildEnv: GOPROXY=off unless SuiteGoProxy). Every
 // directory is checked before anything is compiled.
 func (o *Options) compileHere(ctx context.Context, suites []wanted, tmp, bin string, files, why map[int]string) error {
 	for i, w := range suites {
 		if _, done := files[i]; !done && w.kind == packageSuite {
-			if err := runner.Check(w.path); err != nil {
+			if err := gotest.Check(w.path); err != nil {
 				return fmt.Errorf("testmode: %w (it is compiled on the testbot because %s)", err, why[i])
 			}
 		}
@@ -281,7 +281,7 @@ func (o *Options) compileHere(ctx context.Context, suites []wanted, tmp, bin str
 		switch {
 		case w.kind == builtinSuite && o.Image == "":
 			fmt.Fprintf(o.Out, "compiling suite %s\n", w.path)
-			s, err := runner.Build(ctx, w.path, build)
+			s, err := gotest.Build(ctx, w.path, build)
 			if err != nil {
 				return fmt.Errorf("testmode: %w", err)
 			}
@@ -293,7 +293,7 @@ func (o *Options) compileHere(ctx context.Context, suites []wanted, tmp, bin str
 					return fmt.Errorf("testmode: %w", err)
 				}
 				var err error
-				if env, err = runner.CleanBuildEnv(ctx, home, o.SuiteGoProxy); err != nil {
+				if env, err = gotest.CleanBuildEnv(ctx, home, o.SuiteGoProxy); err != nil {
 					return fmt.Errorf("testmode: %w", err)
 				}
 			}
@@ -302,7 +302,7 @@ func (o *Options) compileHere(ctx context.Context, suites []wanted, tmp, bin str
 				proxy = "the module proxy allowed (suite-go-proxy)"
 			}
 			fmt.Fprintf(o.Out, "compiling suite %s on the testbot, in an environment without secrets (%s): %s\n", w.given, proxy, why[i])
-			s, err := runner.BuildWith(ctx, w.path, build, runner.BuildOptions{
+			s, err := gotest.BuildWith(ctx, w.path, build, gotest.BuildOptions{
 				GOARCH: runtime.GOARCH, Static: true, TrimPath: true, Locked: true, Env: env,
 			})
 			if err != nil {
@@ -332,14 +332,14 @@ func (o *Options) assemble(suites []wanted, files map[int]string, bin string) *p
 			if w.kind == binarySuite {
 				f = w.path
 			}
-			p.direct = append(p.direct, runner.Suite{Name: w.name, Binary: f})
+			p.direct = append(p.direct, gotest.Suite{Name: w.name, Binary: f})
 			continue
 		}
 		if w.kind == builtinSuite {
 			p.inside = append(p.inside, ImageSuitesDir+"/"+w.name+".test")
 			continue
 		}
-		p.inside = append(p.inside, container.UserSuitesPath+"/"+filepath.Base(files[i]))
+		p.inside = append(p.inside, testrunner.UserSuitesPath+"/"+filepath.Base(files[i]))
 		p.userDir = bin
 	}
 	return p
@@ -372,8 +372,8 @@ func (o *Options) runSuites(ctx context.Context, c *client.Client, p *plan, env 
 		return fmt.Errorf("testmode: %w", err)
 	}
 	if o.Image == "" {
-		sum, err := runner.RunOnWorker(ctx, runner.Worker{URL: o.WorkerURL, Token: o.Token, Lease: o.Lease},
-			runner.Options{Suites: p.direct, Env: env, CleanEnv: true, ReportDir: o.ReportDir, Run: o.Run, Timeout: o.SuiteTimeout, Out: o.Out})
+		sum, err := gotest.RunOnWorker(ctx, gotest.Worker{URL: o.WorkerURL, Token: o.Token, Lease: o.Lease},
+			gotest.Options{Suites: p.direct, Env: env, CleanEnv: true, ReportDir: o.ReportDir, Run: o.Run, Timeout: o.SuiteTimeout, Out: o.Out})
 		if err != nil {
 			return fmt.Errorf("testmode: running the suites: %w", err)
 		}
@@ -401,7 +401,7 @@ func (o *Options) inContainer(ctx context.Context, c *client.Client, p *plan, en
 		}
 		suites = append(suites, name)
 	}
-	g := container.NewGroupWriter(o.Out)
+	g := testrunner.NewGroupWriter(o.Out)
 	tr, err := c.RunTestrunner(ctx, api.TestrunnerRequest{
 		Image: o.Image, Suites: suites, Run: o.Run, TimeoutSeconds: o.SuiteTimeout.Seconds(),
 		Env: env, RunID: o.RunID, Job: o.Job,
@@ -416,14 +416,14 @@ func (o *Options) inContainer(ctx context.Context, c *client.Client, p *plan, en
 		o.Log.Warn("testmode: the worker could not close the testbot's other services to the testrunner container (not root, or no iptables)")
 	}
 	if tr.Infra != "" {
-		res.Infra = &container.InfraError{Reason: tr.Infra, ExitCode: tr.ExitCode, OOMKilled: tr.OOMKilled, Output: tr.InfraOutput}
+		res.Infra = &testrunner.InfraError{Reason: tr.Infra, ExitCode: tr.ExitCode, OOMKilled: tr.OOMKilled, Output: tr.InfraOutput}
 		return fmt.Errorf("testmode: the testrunner container did not report on the tests: %w", res.Infra)
 	}
 	rc, err := c.TestrunnerReports(ctx)
 	if err != nil {
 		return fmt.Errorf("testmode: fetching the testrunner's reports: %w", err)
 	}
-	err = container.ExtractReports(rc, o.ReportDir)
+	err = testrunner.ExtractReports(rc, o.ReportDir)
 	rc.Close()
 	if err != nil {
 		return fmt.Errorf("testmode: the testrunner's reports: %w", err)
@@ -432,7 +432,7 @@ func (o *Options) inContainer(ctx context.Context, c *client.Client, p *plan, en
 	if err != nil {
 		return fmt.Errorf("testmode: the testrunner container left no summary: %w", err)
 	}
-	var sum runner.Summary
+	var sum gotest.Summary
 	if err := json.Unmarshal(b, &sum); err != nil {
 		return fmt.Errorf("testmode: reading the testrunner's summary: %w", err)
 	}
@@ -469,7 +469,7 @@ func fileExists(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-func (r *Result) fill(s *runner.Summary) {
+func (r *Result) fill(s *gotest.Summary) {
 	r.Passed, r.Failed, r.Skipped = s.Passed, s.Failed, s.Skipped
 	r.Errors = s.Errors
 	r.JUnit = s.JUnit

@@ -16,8 +16,8 @@ import (
 	"github.com/balena/leviathan-action/action/artifact"
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/client"
+	"github.com/balena/leviathan-action/autokit/testrunner"
 	"github.com/balena/leviathan-action/internal/ghlog"
-	"github.com/balena/leviathan-action/runner-hook/container"
 )
 
 // Defaults for Options.
@@ -196,7 +196,7 @@ type Result struct {
 	// Infra is set when the testrunner container ran but said nothing
 	// about the tests (OOM-killed, killed by a signal, no junit.xml); Run
 	// then returns an error too.
-	Infra *container.InfraError
+	Infra *testrunner.InfraError
 }
 
 // OK reports whether the suites ran, some test passed or was skipped, and

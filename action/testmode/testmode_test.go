@@ -33,7 +33,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/image/cache"
 	"github.com/balena/leviathan-action/autokit/worker"
 	"github.com/balena/leviathan-action/internal/syncio"
-	"github.com/balena/leviathan-action/suites/runner"
+	"github.com/balena/leviathan-action/suites/gotest"
 )
 
 // bot is a testbot: a real worker over a fake DUT, served on loopback.
@@ -132,7 +132,7 @@ var fixtures struct {
 func suite(t *testing.T, name string) string {
 	t.Helper()
 	fixtures.Do(func() {
-		if _, err := runner.FindTest2JSON(); err != nil {
+		if _, err := gotest.FindTest2JSON(); err != nil {
 			fixtures.err = err
 			return
 		}
@@ -145,7 +145,7 @@ func suite(t *testing.T, name string) string {
 			if s == &fixtures.fail {
 				n = "fail"
 			}
-			built, err := runner.Build(context.Background(), filepath.Join("testdata", "suites", n), fixtures.dir)
+			built, err := gotest.Build(context.Background(), filepath.Join("testdata", "suites", n), fixtures.dir)
 			if err != nil {
 				fixtures.err = err
 				return

@@ -13,7 +13,7 @@ import (
 
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/duttest"
-	"github.com/balena/leviathan-action/autokit/network/runner"
+	"github.com/balena/leviathan-action/autokit/hostcmd"
 	"github.com/balena/leviathan-action/autokit/power/dummy"
 	"github.com/balena/leviathan-action/autokit/sdmux"
 )
@@ -123,7 +123,7 @@ func TestFlasherCarrier(t *testing.T) {
 func TestUSBBoot(t *testing.T) {
 	d := dummy.New()
 	dev := filepath.Join(t.TempDir(), "mmcblk")
-	f := &runner.Fake{Reply: func(c runner.Call) ([]byte, error) {
+	f := &hostcmd.Fake{Reply: func(c hostcmd.Call) ([]byte, error) {
 		go func() {
 			time.Sleep(50 * time.Millisecond)
 			os.WriteFile(dev, nil, 0o644)
@@ -149,7 +149,7 @@ func TestUSBBoot(t *testing.T) {
 func TestUSBBootNoDevice(t *testing.T) {
 	d := dummy.New()
 	p := parse(t, "device-types: [x]\nprocedure: usb-boot\nusb-boot: {command: rpiboot, device: /nonexistent/lvt-dev, timeout: 300ms}\n")
-	err := p.Run(t.Context(), Devices{Power: d, Flash: writeImage("x"), Run: (&runner.Fake{}).Run})
+	err := p.Run(t.Context(), Devices{Power: d, Flash: writeImage("x"), Run: (&hostcmd.Fake{}).Run})
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/lvt-dev did not appear") {
 		t.Fatalf("err = %v", err)
 	}

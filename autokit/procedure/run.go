@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/dut"
-	"github.com/balena/leviathan-action/autokit/network/runner"
+	"github.com/balena/leviathan-action/autokit/hostcmd"
 	"github.com/balena/leviathan-action/autokit/sdmux"
 )
 
@@ -30,8 +30,8 @@ type Devices struct {
 	// Carrier reports an interface's carrier; it reads
 	// /sys/class/net/<iface>/carrier when nil.
 	Carrier func(iface string) (bool, error)
-	// Run runs the usb-boot tool; runner.Exec when nil.
-	Run runner.Runner
+	// Run runs the usb-boot tool; hostcmd.Exec when nil.
+	Run hostcmd.Runner
 	// OpenDevice opens the block device usb-boot exposed; os.OpenFile
 	// read-write when nil.
 	OpenDevice func(path string) (dut.Target, error)
@@ -301,7 +301,7 @@ func sysCarrier(iface string) (bool, error) {
 func (r *run) usbBoot(ctx context.Context, s Step) error {
 	run := r.d.Run
 	if run == nil {
-		run = runner.Exec
+		run = hostcmd.Exec
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()

@@ -22,7 +22,7 @@ import (
 
 // Testrunner starts the testrunner container on the worker's Docker
 // Engine, so that no job needs the engine (root-equivalent) itself. It is
-// implemented outside autokit (runner-hook/container); the worker decides
+// implemented in package autokit/testrunner; the worker decides
 // what runs, the implementation owns the container's fixed, locked-down
 // spec.
 type Testrunner interface {

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/balena/leviathan-action/action/githubtest"
-	"github.com/balena/leviathan-action/suites/runner"
+	"github.com/balena/leviathan-action/suites/gotest"
 )
 
 // secrets are the planted credentials; each holds the marker, but the
@@ -64,7 +64,7 @@ func build(t *testing.T, s secrets) (bin, probe string) {
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	suite, err := runner.Build(ctx, filepath.Join("testdata", "probe"), dir)
+	suite, err := gotest.Build(ctx, filepath.Join("testdata", "probe"), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

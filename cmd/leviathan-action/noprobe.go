@@ -2,8 +2,8 @@
 
 package main
 
-import "github.com/balena/leviathan-action/action/cli"
+import "github.com/balena/leviathan-action/action/actioncmd"
 
 // probeTester is nil: the test hook exists only in binaries built with
 // -tags leviathan_probe (see probe.go).
-func probeTester(func(string) string) cli.Tester { return nil }
+func probeTester(func(string) string) actioncmd.Tester { return nil }

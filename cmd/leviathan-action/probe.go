@@ -7,8 +7,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 
-	"github.com/balena/leviathan-action/action/cli"
-	"github.com/balena/leviathan-action/suites/runner"
+	"github.com/balena/leviathan-action/action/actioncmd"
+	"github.com/balena/leviathan-action/suites/gotest"
 )
 
 // probeVar names the test binary probeTester runs as the only suite.
@@ -17,16 +17,16 @@ const probeVar = "LEVIATHAN_ACTION_TEST_PROBE"
 // probeTester is a test hook, compiled only with -tags leviathan_probe
 // (main_test.go builds the command so): when probeVar is set, the test
 // mode runs that program as its only suite, started as the direct path
-// starts suites (runner.Run with a clean environment plus the allowed
+// starts suites (gotest.Run with a clean environment plus the allowed
 // variables and the suite config), with no worker and no DUT. Before, it
 // prints hashes of the credentials the action received, to show they
 // reached it through getenv.
-func probeTester(getenv func(string) string) cli.Tester {
+func probeTester(getenv func(string) string) actioncmd.Tester {
 	probe := getenv(probeVar)
 	if probe == "" {
 		return nil
 	}
-	return cli.TesterFunc(func(ctx context.Context, req cli.TestRequest) (*cli.TestResult, error) {
+	return actioncmd.TesterFunc(func(ctx context.Context, req actioncmd.TestRequest) (*actioncmd.TestResult, error) {
 		fmt.Fprintf(req.Out, "probe: worker token sha256:%x\n", sha256.Sum256([]byte(req.WorkerToken)))
 		if req.Artifacts != nil {
 			ids := req.Artifacts.BackendIDs()
@@ -37,13 +37,13 @@ func probeTester(getenv func(string) string) cli.Tester {
 			env = append(env, k+"="+v)
 		}
 		if req.Config != nil {
-			env = append(env, cli.EnvSuiteConfig+"="+string(req.Config))
+			env = append(env, actioncmd.EnvSuiteConfig+"="+string(req.Config))
 		}
-		sum, err := runner.Run(ctx, runner.Options{Suites: []runner.Suite{{Name: "probe", Binary: probe}},
+		sum, err := gotest.Run(ctx, gotest.Options{Suites: []gotest.Suite{{Name: "probe", Binary: probe}},
 			Env: env, CleanEnv: true, ReportDir: req.ReportDir, Out: req.Out})
 		if err != nil {
 			return nil, err
 		}
-		return &cli.TestResult{JUnit: sum.JUnit, ReportDir: req.ReportDir, DeviceType: req.DeviceType}, nil
+		return &actioncmd.TestResult{JUnit: sum.JUnit, ReportDir: req.ReportDir, DeviceType: req.DeviceType}, nil
 	})
 }

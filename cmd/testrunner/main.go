@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/balena/leviathan-action/suites/runner"
+	"github.com/balena/leviathan-action/suites/gotest"
 )
 
 func main() {
@@ -25,8 +25,8 @@ func main() {
 		fmt.Fprintf(fs.Output(), "usage: testrunner --worker URL [flags] SUITE.test...\n\nRuns compiled suites against a worker and writes reports.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	var w runner.Worker
-	var o runner.Options
+	var w gotest.Worker
+	var o gotest.Options
 	fs.StringVar(&w.URL, "worker", os.Getenv("LEVIATHAN_WORKER_URL"), "worker URL [$LEVIATHAN_WORKER_URL]")
 	fs.StringVar(&w.Token, "token", os.Getenv("LEVIATHAN_WORKER_TOKEN"), "worker token [$LEVIATHAN_WORKER_TOKEN]")
 	fs.StringVar(&w.Lease, "lease", os.Getenv("LEVIATHAN_LEASE"), "lease id held by the job; one is taken when empty [$LEVIATHAN_LEASE]")
@@ -40,12 +40,12 @@ func main() {
 		os.Exit(2)
 	}
 	for _, bin := range fs.Args() {
-		o.Suites = append(o.Suites, runner.Suite{Name: strings.TrimSuffix(filepath.Base(bin), ".test"), Binary: bin})
+		o.Suites = append(o.Suites, gotest.Suite{Name: strings.TrimSuffix(filepath.Base(bin), ".test"), Binary: bin})
 	}
 	o.Out = os.Stdout
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	sum, err := runner.RunOnWorker(ctx, w, o)
+	sum, err := gotest.RunOnWorker(ctx, w, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testrunner:", err)
 		os.Exit(1)

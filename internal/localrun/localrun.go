@@ -32,7 +32,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/worker"
 	"github.com/balena/leviathan-action/qemukit"
 	"github.com/balena/leviathan-action/qemukit/testimage"
-	"github.com/balena/leviathan-action/suites/runner"
+	"github.com/balena/leviathan-action/suites/gotest"
 	"github.com/balena/leviathan-action/suites/sdk"
 )
 
@@ -54,7 +54,7 @@ type Options struct {
 
 // Result is a finished run.
 type Result struct {
-	Summary  *runner.Summary
+	Summary  *gotest.Summary
 	Flash    image.Result
 	BootTime time.Duration // power-on to SSH ready
 }
@@ -98,7 +98,7 @@ func (o *Options) check() error {
 		return errors.New("localrun: no suites given")
 	}
 	for _, dir := range o.Suites {
-		if err := runner.Check(dir); err != nil {
+		if err := gotest.Check(dir); err != nil {
 			return err
 		}
 	}
@@ -234,7 +234,7 @@ func (o *Options) run(ctx context.Context, stage *string) (*Result, error) {
 	if token != "" {
 		env = append(env, sdk.EnvToken+"="+token)
 	}
-	res.Summary, err = runner.Run(ctx, runner.Options{
+	res.Summary, err = gotest.Run(ctx, gotest.Options{
 		Suites:    cr.suites,
 		Env:       env,
 		ReportDir: o.ReportDir,
@@ -276,14 +276,14 @@ func writeFailure(dir, stage string, err error) {
 }
 
 type compileResult struct {
-	suites []runner.Suite
+	suites []gotest.Suite
 	err    error
 }
 
 func compileSuites(ctx context.Context, dirs []string, out string) compileResult {
 	var r compileResult
 	for _, dir := range dirs {
-		s, err := runner.Build(ctx, dir, out)
+		s, err := gotest.Build(ctx, dir, out)
 		if err != nil {
 			return compileResult{err: err}
 		}

@@ -15,7 +15,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/client"
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/image"
-	"github.com/balena/leviathan-action/suites/runner"
+	"github.com/balena/leviathan-action/suites/gotest"
 )
 
 // isTerminal reports whether w is an interactive terminal.
@@ -109,7 +109,7 @@ func boot(ctx context.Context, o Options, c *client.Client, mark int64) error {
 }
 
 // printTable prints the result table.
-func printTable(w io.Writer, s *runner.Summary) {
+func printTable(w io.Writer, s *gotest.Summary) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SUITE\tTEST\tRESULT\tTIME")

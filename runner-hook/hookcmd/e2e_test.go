@@ -22,12 +22,12 @@ import (
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/client"
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/testrunner"
 	"github.com/balena/leviathan-action/autokit/worker"
 	"github.com/balena/leviathan-action/internal/localrun"
 	"github.com/balena/leviathan-action/internal/testenv"
+	"github.com/balena/leviathan-action/internal/testrunnerimage"
 	"github.com/balena/leviathan-action/qemukit/testimage"
-	"github.com/balena/leviathan-action/runner-hook/container"
-	"github.com/balena/leviathan-action/runner-hook/testrunnerimage"
 )
 
 // containerSpecEnv makes the test binary run one testrunner container (as
@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 func runContainer(spec string) int {
-	var s container.Spec
+	var s testrunner.Spec
 	if err := json.Unmarshal([]byte(spec), &s); err != nil {
 		os.Stderr.WriteString(err.Error())
 		return 3
@@ -53,7 +53,7 @@ func runContainer(spec string) int {
 		return 3
 	}
 	s.Stdout, s.Stderr = os.Stdout, os.Stderr
-	res, err := container.Run(context.Background(), cli, s)
+	res, err := testrunner.Run(context.Background(), cli, s)
 	if err != nil || !res.Passed() {
 		return 1
 	}
@@ -161,13 +161,13 @@ func TestTestbotJobs(t *testing.T) {
 	// The worker runs the testrunner container (the job never touches the
 	// Docker Engine) and has a token, which only the hook holds: the job
 	// and its container act with the lease's id alone.
-	tr := &container.WorkerTestrunner{Engine: cli}
+	tr := &testrunner.WorkerTestrunner{Engine: cli}
 	local, err := localrun.StartLocal(ctx, localrun.LocalConfig{ParentDir: t.TempDir(), WorkerOptions: []worker.Option{
 		worker.WithToken(e2eAdminToken),
 		worker.WithTestrunner(tr, t.TempDir(), ref),
 		worker.WithLeaseCheckInterval(250 * time.Millisecond),
 		worker.WithLeaseEnd(func(ctx context.Context, l api.Lease, reason string) {
-			if err := container.Cleanup(ctx, cli, map[string]string{container.LabelLease: l.ID}); err != nil {
+			if err := testrunner.Cleanup(ctx, cli, map[string]string{testrunner.LabelLease: l.ID}); err != nil {
 				t.Errorf("lease-end clean-up: %v", err)
 			}
 			endings <- reason
@@ -234,7 +234,7 @@ func TestTestbotJobs(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(kept, "reports", "junit.xml")); err != nil {
 		t.Errorf("the job's reports were not kept: %v", err)
 	}
-	if left := leftovers(t, cli, container.LabelRunID, "5001"); len(left) > 0 {
+	if left := leftovers(t, cli, testrunner.LabelRunID, "5001"); len(left) > 0 {
 		t.Errorf("job 1 left %v", left)
 	}
 	<-endings // released
@@ -249,7 +249,7 @@ func TestTestbotJobs(t *testing.T) {
 	if err := c.PowerOn(ctx); err != nil {
 		t.Fatal(err)
 	}
-	spec, _ := json.Marshal(container.Spec{
+	spec, _ := json.Marshal(testrunner.Spec{
 		Image: env["LEVIATHAN_TESTRUNNER_IMAGE"], WorkerURL: env["LEVIATHAN_WORKER_URL"],
 		RunID: "5002", Job: "test", Lease: env["LEVIATHAN_LEASE"],
 		ReportsDir: filepath.Join(env["LEVIATHAN_JOB_DIR"], "reports"),
@@ -262,7 +262,7 @@ func TestTestbotJobs(t *testing.T) {
 	var running string
 	deadline := time.Now().Add(2 * time.Minute)
 	for running == "" && time.Now().Before(deadline) {
-		cs, _ := cli.ContainerList(ctx, containertypes.ListOptions{Filters: filters.NewArgs(filters.Arg("label", container.LabelRunID+"=5002"))})
+		cs, _ := cli.ContainerList(ctx, containertypes.ListOptions{Filters: filters.NewArgs(filters.Arg("label", testrunner.LabelRunID+"=5002"))})
 		if len(cs) > 0 {
 			running = cs[0].ID
 		}
@@ -289,7 +289,7 @@ func TestTestbotJobs(t *testing.T) {
 	if err != nil || h.Leased || h.Power != dut.PowerOff || h.Stats.LeasesExpired != 1 {
 		t.Fatalf("after the dead-man's switch: %+v, %v: want the DUT free and off", h, err)
 	}
-	if left := leftovers(t, cli, container.LabelRunID, "5002"); len(left) > 0 {
+	if left := leftovers(t, cli, testrunner.LabelRunID, "5002"); len(left) > 0 {
 		t.Errorf("the dead job left %v after its lease expired", left)
 	}
 
@@ -303,7 +303,7 @@ func TestTestbotJobs(t *testing.T) {
 		t.Fatalf("job-completed: %d\n%s", code, out)
 	}
 	for _, run := range []string{"5001", "5002", "5003"} {
-		if left := leftovers(t, cli, container.LabelRunID, run); len(left) > 0 {
+		if left := leftovers(t, cli, testrunner.LabelRunID, run); len(left) > 0 {
 			t.Errorf("run %s left %v", run, left)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/balena/leviathan-action/suites/runner"
+	"github.com/balena/leviathan-action/suites/gotest"
 )
 
 // CompileOptions configure Compile.
@@ -30,7 +30,7 @@ type CompileOptions struct {
 	Commit string
 	// OutDir receives the binaries.
 	OutDir string
-	// Env is the go command's environment (see runner.BuildOptions.Env).
+	// Env is the go command's environment (see gotest.BuildOptions.Env).
 	Env []string
 	// Log receives a line per binary; silent when nil.
 	Log *slog.Logger
@@ -70,7 +70,7 @@ func Compile(ctx context.Context, o CompileOptions) ([]Binary, error) {
 			continue
 		}
 		dir := filepath.Join(o.Workspace, filepath.FromSlash(rel))
-		if err := runner.Check(dir); err != nil {
+		if err := gotest.Check(dir); err != nil {
 			errs = append(errs, fmt.Errorf("bundle: suite %s: %w", rel, err))
 			continue
 		}
@@ -94,11 +94,11 @@ func Compile(ctx context.Context, o CompileOptions) ([]Binary, error) {
 	var out []Binary
 	for _, s := range suites {
 		for _, arch := range o.Arches {
-			built, err := runner.BuildWith(ctx, s.dir, o.OutDir, runner.BuildOptions{
+			built, err := gotest.BuildWith(ctx, s.dir, o.OutDir, gotest.BuildOptions{
 				GOARCH: arch, Static: true, TrimPath: true, Locked: true, Env: o.Env,
 			})
 			if err != nil {
-				var be *runner.BuildError
+				var be *gotest.BuildError
 				if errors.As(err, &be) {
 					return nil, fmt.Errorf("bundle: suite %s does not compile for linux/%s: %w\n%s", s.rel, arch, be.Err, be.Output)
 				}

@@ -12,7 +12,7 @@
 //
 // Compile builds the binaries where no secret and no hardware is (submit,
 // on the build runner): `go test -c -trimpath -mod=readonly`, CGO_ENABLED=0,
-// GOOS=linux, GOTOOLCHAIN=local, for each GOARCH, through suites/runner's
+// GOOS=linux, GOTOOLCHAIN=local, for each GOARCH, through suites/gotest's
 // BuildWith. A suite that does not exist or does not compile is an error
 // naming it, with the compiler's output, before anything is uploaded.
 //

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/balena/leviathan-action/suites/runner"
+	"github.com/balena/leviathan-action/suites/gotest"
 )
 
 // ErrMismatch is wrapped by the errors of a binary whose size, SHA-256 or
@@ -150,7 +150,7 @@ func CheckBinary(p, arch string) error {
 	if goos != "linux" || goarch != arch {
 		return fmt.Errorf("%w: built for %s/%s, not linux/%s", ErrMismatch, goos, goarch, arch)
 	}
-	if err := runner.CheckStatic(p); err != nil {
+	if err := gotest.CheckStatic(p); err != nil {
 		return fmt.Errorf("%w: %w", ErrMismatch, err)
 	}
 	return nil

@@ -19,11 +19,11 @@ import (
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/hostcmd"
 	"github.com/balena/leviathan-action/autokit/network/internal/dutfilter"
 	"github.com/balena/leviathan-action/autokit/network/internal/fallback"
 	"github.com/balena/leviathan-action/autokit/network/leases"
 	"github.com/balena/leviathan-action/autokit/network/mdns"
-	"github.com/balena/leviathan-action/autokit/network/runner"
 )
 
 // Config is the driver's configuration (NETWORK=dnsmasq, variables
@@ -50,8 +50,8 @@ type Option func(*Network)
 func WithLogger(l *slog.Logger) Option { return func(n *Network) { n.log = l } }
 
 // WithRunner runs the ip and nft commands through r instead of
-// runner.Exec.
-func WithRunner(r runner.Runner) Option { return func(n *Network) { n.run = r } }
+// hostcmd.Exec.
+func WithRunner(r hostcmd.Runner) Option { return func(n *Network) { n.run = r } }
 
 // Network is the DUT network served by a dnsmasq child process. It
 // implements dut.Network. Start brings it up, Close takes it down.
@@ -63,7 +63,7 @@ type Network struct {
 	allow  []netip.Prefix
 	leases string
 	log    *slog.Logger
-	run    runner.Runner
+	run    hostcmd.Runner
 
 	mu        sync.Mutex
 	cmd       *exec.Cmd
@@ -80,7 +80,7 @@ var _ dut.Network = (*Network)(nil)
 // New checks cfg and returns a network that is not up yet. It touches
 // nothing on the host.
 func New(cfg Config, opts ...Option) (*Network, error) {
-	n := &Network{cfg: cfg, log: slog.New(slog.DiscardHandler), run: runner.Exec}
+	n := &Network{cfg: cfg, log: slog.New(slog.DiscardHandler), run: hostcmd.Exec}
 	for _, o := range opts {
 		o(n)
 	}

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/hostcmd"
 	"github.com/balena/leviathan-action/autokit/network/internal/dutfilter"
-	"github.com/balena/leviathan-action/autokit/network/runner"
 )
 
 func config(iface string) Config {
@@ -97,7 +97,7 @@ func TestBadConfig(t *testing.T) {
 }
 
 func TestStartMissingInterface(t *testing.T) {
-	f := &runner.Fake{}
+	f := &hostcmd.Fake{}
 	n, err := New(config("lvt-absent0"), WithRunner(f.Run))
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestStartMissingInterface(t *testing.T) {
 }
 
 func TestStartMissingDnsmasq(t *testing.T) {
-	f := &runner.Fake{}
+	f := &hostcmd.Fake{}
 	c := config("lo")
 	c.Dnsmasq = "/nonexistent/dnsmasq"
 	c.StateDir = t.TempDir()
@@ -134,7 +134,7 @@ func TestStartFailsUndoes(t *testing.T) {
 		t.Skip("needs true(1)")
 	}
 	boom := errors.New("boom")
-	f := &runner.Fake{Reply: func(c runner.Call) ([]byte, error) {
+	f := &hostcmd.Fake{Reply: func(c hostcmd.Call) ([]byte, error) {
 		if c.String() == "ip link set dev lo up" {
 			return nil, boom
 		}
@@ -199,7 +199,7 @@ func TestDnsmasqExitsAtStart(t *testing.T) {
 	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'dnsmasq: failed to create listening socket for port 67: Address in use' >&2\nexit 2\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	f := &runner.Fake{Reply: func(c runner.Call) ([]byte, error) {
+	f := &hostcmd.Fake{Reply: func(c hostcmd.Call) ([]byte, error) {
 		if c.Args[0] == "ip" && c.Args[1] == "-j" {
 			return []byte("[]"), nil
 		}

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/hostcmd"
 	"github.com/balena/leviathan-action/autokit/network/internal/fallback"
 	"github.com/balena/leviathan-action/autokit/network/leases"
 	"github.com/balena/leviathan-action/autokit/network/mdns"
-	"github.com/balena/leviathan-action/autokit/network/runner"
 )
 
 // Config is the driver's configuration (NETWORK=nmshared, variables
@@ -42,8 +42,8 @@ type Option func(*Network)
 // from. Silent by default.
 func WithLogger(l *slog.Logger) Option { return func(n *Network) { n.log = l } }
 
-// WithRunner runs nmcli through r instead of runner.Exec.
-func WithRunner(r runner.Runner) Option { return func(n *Network) { n.run = r } }
+// WithRunner runs nmcli through r instead of hostcmd.Exec.
+func WithRunner(r hostcmd.Runner) Option { return func(n *Network) { n.run = r } }
 
 // Network is a NetworkManager shared connection. It implements
 // dut.Network.
@@ -52,7 +52,7 @@ type Network struct {
 	host netip.Prefix
 	mac  net.HardwareAddr
 	log  *slog.Logger
-	run  runner.Runner
+	run  hostcmd.Runner
 	up   bool
 }
 
@@ -60,7 +60,7 @@ var _ dut.Network = (*Network)(nil)
 
 // New checks cfg and returns a network that is not up yet.
 func New(cfg Config, opts ...Option) (*Network, error) {
-	n := &Network{cfg: cfg, log: slog.New(slog.DiscardHandler), run: runner.Exec}
+	n := &Network{cfg: cfg, log: slog.New(slog.DiscardHandler), run: hostcmd.Exec}
 	for _, o := range opts {
 		o(n)
 	}
@@ -159,7 +159,7 @@ func (n *Network) nmcli(ctx context.Context, args ...string) error {
 	shown := n.redact(args)
 	n.log.Info("nmcli", "args", shown)
 	_, err := n.run(ctx, nil, "nmcli", args...)
-	var ee *runner.ExitError
+	var ee *hostcmd.ExitError
 	if errors.As(err, &ee) {
 		ee.Args = append([]string{"nmcli"}, shown...)
 	}
@@ -186,7 +186,7 @@ const Unfiltered = "NETWORK=nmshared does not filter the DUT's traffic: the DUT 
 func (n *Network) Start(ctx context.Context) error {
 	n.log.Warn(Unfiltered, "interface", n.cfg.Interface)
 	if err := n.nmcli(ctx, n.DeleteArgs()...); err != nil {
-		var ee *runner.ExitError
+		var ee *hostcmd.ExitError
 		if !errors.As(err, &ee) || ee.Code != exitNotFound {
 			return fmt.Errorf("nmshared: removing an old connection %s: %w", n.cfg.Connection, err)
 		}

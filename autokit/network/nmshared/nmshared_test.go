@@ -12,23 +12,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/hostcmd"
 	"github.com/balena/leviathan-action/autokit/network/leases"
-	"github.com/balena/leviathan-action/autokit/network/runner"
 )
 
 func cfg() Config {
 	return Config{Interface: "eth1", Subnet: "10.42.0.1/24", SSHPort: 22222, LeaseDir: "/nm", Timeout: time.Minute}
 }
 
-func notFound(c runner.Call) ([]byte, error) {
+func notFound(c hostcmd.Call) ([]byte, error) {
 	if slices.Contains(c.Args, "delete") {
-		return nil, &runner.ExitError{Args: c.Args, Code: exitNotFound, Err: errors.New("exit status 10")}
+		return nil, &hostcmd.ExitError{Args: c.Args, Code: exitNotFound, Err: errors.New("exit status 10")}
 	}
 	return nil, nil
 }
 
 func TestWiredCommands(t *testing.T) {
-	f := &runner.Fake{Reply: notFound}
+	f := &hostcmd.Fake{Reply: notFound}
 	var logs strings.Builder
 	n, err := New(cfg(), WithRunner(f.Run), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {
@@ -85,9 +85,9 @@ func TestWifiAPCommands(t *testing.T) {
 func TestPSKRedacted(t *testing.T) {
 	c := cfg()
 	c.WifiSSID, c.WifiPSK = "ap", "s3cret-passphrase"
-	f := &runner.Fake{Reply: func(c runner.Call) ([]byte, error) {
+	f := &hostcmd.Fake{Reply: func(c hostcmd.Call) ([]byte, error) {
 		if slices.Contains(c.Args, "add") {
-			return nil, &runner.ExitError{Args: c.Args, Code: 4, Err: errors.New("exit status 4"), Output: "Error: failed"}
+			return nil, &hostcmd.ExitError{Args: c.Args, Code: 4, Err: errors.New("exit status 4"), Output: "Error: failed"}
 		}
 		return nil, nil
 	}}
@@ -99,8 +99,8 @@ func TestPSKRedacted(t *testing.T) {
 }
 
 func TestOldConnectionDeleteFails(t *testing.T) {
-	f := &runner.Fake{Reply: func(c runner.Call) ([]byte, error) {
-		return nil, &runner.ExitError{Args: c.Args, Code: 8, Err: errors.New("exit status 8"), Output: "Error: NetworkManager is not running."}
+	f := &hostcmd.Fake{Reply: func(c hostcmd.Call) ([]byte, error) {
+		return nil, &hostcmd.ExitError{Args: c.Args, Code: 8, Err: errors.New("exit status 8"), Output: "Error: NetworkManager is not running."}
 	}}
 	n, _ := New(cfg(), WithRunner(f.Run))
 	err := n.Start(t.Context())
@@ -113,9 +113,9 @@ func TestOldConnectionDeleteFails(t *testing.T) {
 }
 
 func TestUpFailsDeletes(t *testing.T) {
-	f := &runner.Fake{Reply: func(c runner.Call) ([]byte, error) {
+	f := &hostcmd.Fake{Reply: func(c hostcmd.Call) ([]byte, error) {
 		if slices.Contains(c.Args, "up") {
-			return nil, &runner.ExitError{Args: c.Args, Code: 4, Err: errors.New("exit status 4")}
+			return nil, &hostcmd.ExitError{Args: c.Args, Code: 4, Err: errors.New("exit status 4")}
 		}
 		return nil, nil
 	}}

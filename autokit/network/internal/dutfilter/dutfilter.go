@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/balena/leviathan-action/autokit/network/runner"
+	"github.com/balena/leviathan-action/autokit/hostcmd"
 )
 
 // Config is the DUT network to filter and what the DUT may reach.
@@ -266,15 +266,15 @@ type Option func(*Filter)
 // WithLogger logs what Apply and Remove do. Silent by default.
 func WithLogger(l *slog.Logger) Option { return func(f *Filter) { f.log = l } }
 
-// WithRunner runs ip, nft and iptables through r instead of runner.Exec.
-func WithRunner(r runner.Runner) Option { return func(f *Filter) { f.run = r } }
+// WithRunner runs ip, nft and iptables through r instead of hostcmd.Exec.
+func WithRunner(r hostcmd.Runner) Option { return func(f *Filter) { f.run = r } }
 
 // Filter is the DUT network's filter on this host. Apply puts it in
 // place, Remove takes it away. It is not safe for concurrent use.
 type Filter struct {
 	cfg      Config
 	log      *slog.Logger
-	run      runner.Runner
+	run      hostcmd.Runner
 	table    string     // the table Apply loaded, to delete
 	iptRules [][]string // DOCKER-USER rules Apply inserted, to delete
 }
@@ -282,7 +282,7 @@ type Filter struct {
 // New returns the filter for c, not yet in place. It touches nothing on
 // the host.
 func New(c Config, opts ...Option) *Filter {
-	f := &Filter{cfg: c, log: slog.New(slog.DiscardHandler), run: runner.Exec}
+	f := &Filter{cfg: c, log: slog.New(slog.DiscardHandler), run: hostcmd.Exec}
 	for _, o := range opts {
 		o(f)
 	}

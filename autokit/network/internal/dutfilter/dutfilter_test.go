@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/balena/leviathan-action/autokit/hostcmd"
 	"github.com/balena/leviathan-action/autokit/network/internal/netnslab"
-	"github.com/balena/leviathan-action/autokit/network/runner"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -286,7 +286,7 @@ func TestApply(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &runner.Fake{Reply: func(c runner.Call) ([]byte, error) {
+			f := &hostcmd.Fake{Reply: func(c hostcmd.Call) ([]byte, error) {
 				if c.String() == routes {
 					return routesJSON, nil
 				}
@@ -338,7 +338,7 @@ func TestApply(t *testing.T) {
 
 // TestApplyNoDefaultRoute checks the warning when the DUT has no way out.
 func TestApplyNoDefaultRoute(t *testing.T) {
-	f := &runner.Fake{Reply: func(c runner.Call) ([]byte, error) {
+	f := &hostcmd.Fake{Reply: func(c hostcmd.Call) ([]byte, error) {
 		if strings.HasPrefix(c.String(), "ip ") {
 			return []byte("[]"), nil
 		}

@@ -1,0 +1,419 @@
+package leviathancmd
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/image"
+	"github.com/balena/leviathan-action/autokit/image/bmap"
+	"github.com/balena/leviathan-action/autokit/image/inject"
+	"github.com/balena/leviathan-action/autokit/image/source"
+)
+
+func flashCmd(ctx context.Context, e Env, args []string) error {
+	fs := e.flags("flash --image SRC --target PATH [flags]", `Write an image to a file or block device. The image is a path or an
+http(s) URL (a dropped download resumes); raw, gzip, xz, zstd or bzip2,
+or a zip holding one image (itself raw or compressed), detected from its
+bytes, decompressed on the fly. Blocks of zeros are skipped on a new file;
+with --bmap only the mapped blocks are written and checked; with --delta
+only blocks that differ from the target's are written. What was written is
+read back and compared unless --no-verify.
+
+Checksums: --sha256 is the decompressed image's. It is checked as the
+image streams, so a mismatch is found once the image was written: the
+flash then fails and the target's partition tables are wiped (the target
+is "marked dirty"), like any failure after writing started. With
+--precheck, a local image is first read and decompressed once to compare
+its SHA-256, and a mismatch is refused before the target is opened (this
+reads the image twice). --image-sha256 is the SHA-256 of the file as read
+(the download), or "published" to fetch it from <URL>.sha256; it is
+checked as the image streams and fails the flash before the final sync.
+
+Configuration: --file NAME=PATH (repeatable) writes PATH's contents as
+NAME into the image's FAT boot partition while the image streams to the
+target — config.json the way OS images are provisioned per device — in
+Go, without root or mounting. The files are part of what is written, so
+verification reads them back too. The boot partition (the first FAT
+partition of the GPT or MBR) is held in memory, at most --file-buffer
+MiB; an image without one, one that ends inside it, or files that do not
+fit fail the flash, usually before the target is opened. --sha256,
+--precheck and --image-sha256 check the image as published, before the
+files went in; the digest verified and printed "as written" is the
+configured image's. --delta compares the configured image with the
+target, all of it. --bmap cannot be combined with --file: the block map's checksums
+describe the image without the files, and the blocks it leaves out may be
+where the files go.`)
+	src := fs.String("image", "", "image to write: a path or an http(s) URL (required)")
+	target := fs.String("target", "", "file or block device to write to (required)")
+	bmapPath := fs.String("bmap", "", "bmaptool block map of the image (.bmap)")
+	noVerify := fs.Bool("no-verify", false, "do not read the target back after writing")
+	delta := fs.Bool("delta", false, "write only blocks that differ from what the target holds")
+	sum := fs.String("sha256", "", "expected SHA-256 of the decompressed image")
+	precheck := fs.Bool("precheck", false, "with --sha256 and a local image: check the decompressed image's SHA-256 before opening the target (reads the image twice)")
+	srcSum := fs.String("image-sha256", "", `expected SHA-256 of the image file as read (the download), or "published" for <URL>.sha256`)
+	quiet := fs.Bool("q", false, "no progress bar")
+	var files stringList
+	fs.Var(&files, "file", "NAME=PATH: write PATH into the image's FAT boot partition as NAME, as part of the image written (repeatable)")
+	fileBuffer := fs.Int64("file-buffer", inject.DefaultMemoryLimit>>20, "with --file: MiB of the image held in memory at most; the boot partition must fit")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *src == "" || *target == "" {
+		return usageError("both --image and --target are required")
+	}
+	if len(files) > 0 && *bmapPath != "" {
+		return usageError("--bmap cannot be combined with --file: the block map describes the image without the files (its checksums would fail, and the blocks it leaves out may be where the files go); drop --bmap")
+	}
+	if *fileBuffer <= 0 || *fileBuffer > 1<<20 {
+		return usageError("--file-buffer must be a positive number of MiB (at most 1048576)")
+	}
+	remote := strings.HasPrefix(*src, "http://") || strings.HasPrefix(*src, "https://")
+	if *precheck && (*sum == "" || remote) {
+		return usageError("--precheck needs --sha256 and a local image (for a URL, use --image-sha256)")
+	}
+	opts := image.Options{Verify: !*noVerify, Delta: *delta, SHA256: strings.ToLower(*sum)}
+	for _, s := range []string{*sum, *srcSum} {
+		if b, err := hex.DecodeString(s); s != "" && s != "published" && (err != nil || len(b) != 32) {
+			return usageError("%q is not a hex SHA-256", s)
+		}
+	}
+	switch *srcSum {
+	case "":
+	case "published":
+		if !remote {
+			return usageError("--image-sha256 published needs an http(s) URL")
+		}
+		published, err := source.PublishedSHA256(ctx, *src)
+		if err != nil {
+			return err
+		}
+		opts.SourceSHA256 = published
+	default:
+		opts.SourceSHA256 = strings.ToLower(*srcSum)
+	}
+	if *bmapPath != "" {
+		f, err := os.Open(*bmapPath)
+		if err != nil {
+			return err
+		}
+		opts.Bmap, err = bmap.Parse(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", *bmapPath, err)
+		}
+	}
+	injections, err := readInjections(files)
+	if err != nil {
+		return err
+	}
+	if *precheck {
+		if err := precheckSHA256(ctx, *src, opts.SHA256); err != nil {
+			return err
+		}
+	}
+	in, err := source.Open(ctx, *src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	var stream io.Reader = in
+	var configured *configuredImage
+	if len(injections) > 0 {
+		// Before the target is opened: an image the files cannot go into
+		// is refused with the target untouched.
+		configured, err = configure(in, injections, &opts, *fileBuffer<<20)
+		if err != nil {
+			return fmt.Errorf("--file: %w", err)
+		}
+		defer configured.release()
+		stream = configured
+	}
+	dst, err := openTarget(*target, *delta)
+	if err != nil {
+		return err
+	}
+	if !*quiet && isTerminal(e.Stderr) {
+		total := int64(-1)
+		if opts.Bmap != nil {
+			total = opts.Bmap.ImageSize
+		} else if f, ok := in.(interface{ File() *os.File }); ok && in.Size() > 0 {
+			head := make([]byte, 8)
+			if n, _ := f.File().ReadAt(head, 0); image.Sniff(head[:n]) == image.Raw {
+				total = in.Size()
+			}
+		}
+		bar := progressbar.NewOptions64(total, progressbar.OptionSetWriter(e.Stderr),
+			progressbar.OptionSetDescription("flashing"), progressbar.OptionShowBytes(true),
+			progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
+		defer bar.Finish()
+		meter := image.NewMeter(0)
+		opts.Progress = func(n int64) {
+			meter.Set(n)
+			bar.Describe(progressText(n, total, meter.Rate()))
+			bar.Set64(n)
+		}
+	}
+	res, err := image.Flash(ctx, dst, stream, opts)
+	if configured != nil {
+		res.Format = configured.format
+	}
+	if cerr := dst.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("flashing %s: %w", *target, err)
+	}
+	verified := "not verified"
+	if res.Verified {
+		verified = fmt.Sprintf("verified in %.1fs", res.VerifyDuration.Seconds())
+	}
+	digest := "sha256 " + res.SHA256
+	if res.SHA256 == "" {
+		digest = "sha256 not computed (--no-verify)"
+	}
+	if configured != nil {
+		digest = "image sha256 " + configured.r.InputSHA256() + ", as written " + digest
+	}
+	fmt.Fprintf(e.Stdout, "wrote %s (%s, %d bytes) to %s in %.1fs (%.0f MB/s): %d bytes written, %d zeros skipped, %d unchanged, %d unmapped; %s; %s\n",
+		*src, res.Format, res.ImageBytes, *target, res.Duration.Seconds(), res.MBps(),
+		res.Written, res.Skipped, res.Unchanged, res.Unmapped, verified, digest)
+	if configured != nil {
+		p, _ := configured.r.Partition()
+		for _, f := range injections {
+			fmt.Fprintf(e.Stdout, "wrote %s (%d bytes) into the boot partition (partition %d, %s) as part of the image\n", f.name, len(f.data), p.Index, p.Type)
+		}
+	}
+	return nil
+}
+
+// injection is a file for the image's boot partition.
+type injection struct {
+	name string
+	data []byte
+}
+
+// readInjections reads the --file NAME=PATH arguments before anything is
+// written, so a missing file fails the command with the target untouched.
+func readInjections(args []string) ([]injection, error) {
+	var out []injection
+	for _, a := range args {
+		name, path, ok := strings.Cut(a, "=")
+		if !ok || name == "" || path == "" {
+			return nil, usageError("--file %q: want NAME=PATH, such as config.json=./config.json", a)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--file %s: %w", name, err)
+		}
+		out = append(out, injection{name, data})
+	}
+	return out, nil
+}
+
+// configuredImage is the decompressed image with the --file files written
+// into its boot partition (package inject), checked as image.Flash checks
+// an image: --sha256 against the image before the files went in,
+// --image-sha256 against the source as read. A mismatch fails the read at
+// the image's end, so image.Flash fails before its final sync and marks
+// the target dirty.
+type configuredImage struct {
+	*bufio.Reader
+	r       *inject.Reader
+	format  image.Format
+	release func()
+}
+
+// configure decompresses src and starts writing files into it. It takes
+// the checksums out of o (Flash would compare them with the configured
+// image) and checks them itself. It reads up to the first byte of the
+// image: when the boot partition and what precedes it fit in limit, that
+// is where the files are written, so a failure comes before any target
+// is opened.
+func configure(src io.Reader, files []injection, o *image.Options, limit int64) (*configuredImage, error) {
+	var download hash.Hash // the source as read, for --image-sha256
+	if o.SourceSHA256 != "" {
+		download = sha256.New()
+		src = io.TeeReader(src, download)
+	}
+	dec, format, release, err := image.Decompress(src)
+	if err != nil {
+		return nil, err
+	}
+	fl := make([]inject.File, len(files))
+	for i, f := range files {
+		fl[i] = inject.File{Name: f.name, Data: f.data}
+	}
+	r := inject.New(dec, fl, inject.WithMemoryLimit(limit))
+	wantImage, wantDownload := o.SHA256, o.SourceSHA256
+	o.SHA256, o.SourceSHA256 = "", ""
+	checked := &checkAtEOF{r: r, check: func() error {
+		if got := r.InputSHA256(); wantImage != "" && got != wantImage {
+			return &image.ChecksumError{What: "image (before the --file files were written into it)", Want: wantImage, Got: got}
+		}
+		if download != nil {
+			// What follows the image in the source (a zip's central
+			// directory, padding) is part of the download's digest.
+			if _, err := io.Copy(io.Discard, src); err != nil {
+				return fmt.Errorf("reading the rest of the source: %w", err)
+			}
+			if got := hex.EncodeToString(download.Sum(nil)); got != wantDownload {
+				return &image.ChecksumError{What: "download", Want: wantDownload, Got: got}
+			}
+		}
+		return nil
+	}}
+	c := &configuredImage{Reader: bufio.NewReaderSize(checked, 64<<10), r: r, format: format, release: release}
+	if _, err := c.Peek(1); err != nil {
+		release()
+		if errors.Is(err, inject.ErrTooLarge) {
+			err = fmt.Errorf("%w (--file-buffer %d)", err, limit>>20)
+		}
+		return nil, fmt.Errorf("refused before writing: %w", err)
+	}
+	return c, nil
+}
+
+// checkAtEOF calls check when r ends, and fails the read in place of
+// io.EOF when it returns an error.
+type checkAtEOF struct {
+	r     io.Reader
+	check func() error
+	done  bool
+	err   error
+}
+
+func (c *checkAtEOF) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.r.Read(p)
+	if err == io.EOF && !c.done {
+		c.done = true
+		if c.err = c.check(); c.err != nil {
+			return n, c.err
+		}
+	}
+	return n, err
+}
+
+// precheckSHA256 decompresses the local image at path and compares its
+// SHA-256 with want, before any target is opened.
+func precheckSHA256(ctx context.Context, path, want string) error {
+	f, err := source.Open(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	got, _, format, err := image.DecompressedSHA256(ctx, f)
+	if err != nil {
+		return fmt.Errorf("--precheck: %w", err)
+	}
+	if got != want {
+		return fmt.Errorf("--precheck: refused before writing: %w", &image.ChecksumError{What: fmt.Sprintf("image (%s, %s)", path, format), Want: want, Got: got})
+	}
+	return nil
+}
+
+// progressText describes the progress: MB/s over the last seconds and,
+// when the total is known, the time left.
+func progressText(done, total int64, rate float64) string {
+	s := fmt.Sprintf("flashing %.1f MB/s", rate/1e6)
+	if eta, ok := image.ETA(done, total, rate); ok {
+		s += fmt.Sprintf(", ETA %s", eta.Round(time.Second))
+	}
+	return s
+}
+
+// target is an opened flash target.
+type target interface {
+	dut.Target
+	io.Closer
+}
+
+// openTarget opens a block device as it is. A regular file is replaced
+// (it then reads back zeros) unless keep is set for a delta flash, which
+// compares with what it holds. A missing path is created as a file,
+// except under /dev (a missing device is a card not plugged in) or in a
+// directory that does not exist. Errors name the path.
+func openTarget(path string, keep bool) (target, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if dir := filepath.Dir(path); dir == "/dev" || strings.HasPrefix(dir, "/dev/") {
+			return nil, fmt.Errorf("target %s does not exist: no such device (is the medium plugged in?)", path)
+		}
+		if _, derr := os.Stat(filepath.Dir(path)); derr != nil {
+			return nil, fmt.Errorf("target %s: its directory %s: %w", path, filepath.Dir(path), derr)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("target %s: %w", path, err)
+	case fi.IsDir():
+		return nil, fmt.Errorf("target %s is a directory", path)
+	case fi.Mode()&os.ModeDevice != 0:
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return nil, targetOpenError(path, err)
+		}
+		size, err := f.Seek(0, io.SeekEnd)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("target %s: finding its size: %w", path, err)
+		}
+		return &device{File: f, size: size}, nil
+	}
+	if keep {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, targetOpenError(path, err)
+		}
+		return f, nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, targetOpenError(path, err)
+	}
+	return zeroedFile{f}, nil
+}
+
+// targetOpenError says a target cannot be opened for writing, and why.
+func targetOpenError(path string, err error) error {
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		return fmt.Errorf("target %s is not writable: %w", path, err)
+	}
+	return fmt.Errorf("target %s: %w", path, err)
+}
+
+// zeroedFile is a file emptied on open.
+type zeroedFile struct{ *os.File }
+
+func (zeroedFile) Zeroed() bool { return true }
+
+// device is a block device of a known size.
+type device struct {
+	*os.File
+	size int64
+}
+
+func (d *device) Capacity() int64 { return d.size }
+
+// isTerminal reports whether w is an interactive terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

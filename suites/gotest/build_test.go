@@ -1,0 +1,64 @@
+package gotest
+
+import (
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestCleanBuildEnv: compiling an untrusted suite sees none of this
+// process's variables but PATH and the go command's caches.
+func TestCleanBuildEnv(t *testing.T) {
+	t.Setenv("INPUT_GITHUB_TOKEN", "not-for-the-compiler")
+	t.Setenv("ACTIONS_RUNTIME_TOKEN", "not-for-the-compiler")
+	t.Setenv("GOFLAGS", "-mod=mod")
+	home := t.TempDir()
+	env, err := CleanBuildEnv(t.Context(), home, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.Join(env, "\n")
+	if strings.Contains(all, "not-for-the-compiler") || strings.Contains(all, "-mod=mod") {
+		t.Errorf("the environment carries this process's variables:\n%s", all)
+	}
+	for _, want := range []string{"HOME=" + home, "GOFLAGS=-mod=readonly", "GOTOOLCHAIN=local", "CGO_ENABLED=0", "GOPROXY=off"} {
+		if !slices.Contains(env, want) {
+			t.Errorf("no %s in\n%s", want, all)
+		}
+	}
+	for _, prefix := range []string{"PATH=", "GOCACHE=", "GOMODCACHE="} {
+		if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, prefix) }) {
+			t.Errorf("no %s… in\n%s", prefix, all)
+		}
+	}
+	proxied, err := CleanBuildEnv(t.Context(), home, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(proxied, "GOPROXY=off") {
+		t.Errorf("the proxy is allowed, yet GOPROXY=off:\n%s", strings.Join(proxied, "\n"))
+	}
+}
+
+// TestBuildWithStatic compiles a suite statically for this machine in the
+// clean environment, offline.
+func TestBuildWithStatic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles a suite; skipped with -short")
+	}
+	env, err := CleanBuildEnv(t.Context(), t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := BuildWith(t.Context(), "testdata/fixture", t.TempDir(), BuildOptions{GOARCH: runtime.GOARCH, Static: true, TrimPath: true, Locked: true, Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckStatic(s.Binary); err != nil {
+		t.Error(err)
+	}
+	if _, err := BuildWith(t.Context(), "testdata/notests", t.TempDir(), BuildOptions{Env: env}); err == nil || !strings.Contains(err.Error(), "not a Go test package") {
+		t.Errorf("BuildWith(notests) = %v", err)
+	}
+}
