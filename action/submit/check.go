@@ -52,21 +52,15 @@ func Check(path string) (Image, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Image{}, fmt.Errorf("submit: image %s: %w", path, err)
 	}
-	r, _, release, err := image.Decompress(f)
-	if err != nil {
-		return Image{}, fmt.Errorf("submit: image %s: %w", path, err)
-	}
-	defer release()
-	first := make([]byte, 1024)
-	n, err = io.ReadFull(r, first)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return Image{}, fmt.Errorf("submit: image %s: reading its %s stream: %w", path, format, err)
-	}
-	if !image.IsDiskImage(first[:n]) {
-		if format == image.Raw {
-			return Image{}, fmt.Errorf("submit: image %s (%d bytes): %w", path, fi.Size(), image.ErrNotDiskImage)
+	if _, _, err := image.CheckHead(f); err != nil {
+		switch {
+		case !errors.Is(err, image.ErrNotDiskImage):
+			return Image{}, fmt.Errorf("submit: image %s: reading its %s stream: %w", path, format, err)
+		case format == image.Raw:
+			return Image{}, fmt.Errorf("submit: image %s (%d bytes): %w", path, fi.Size(), err)
+		default:
+			return Image{}, fmt.Errorf("submit: image %s is %s-compressed but what it holds: %w", path, format, err)
 		}
-		return Image{}, fmt.Errorf("submit: image %s is %s-compressed but what it holds: %w", path, format, image.ErrNotDiskImage)
 	}
 	return Image{Path: path, Size: fi.Size(), Format: format}, nil
 }

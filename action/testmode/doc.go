@@ -1,7 +1,8 @@
 // Package testmode is the action's "test" mode as a library: on a
-// testbot's self-hosted runner it gets an OS image, flashes the leased DUT
-// through the local worker, checks the image's SHA-256, boots the DUT,
-// runs the suites and leaves their reports in a directory.
+// testbot's self-hosted runner it says where the OS image and the suites
+// come from, and package testbot does the run — flash the leased DUT
+// through the local worker, check the image's SHA-256, boot the DUT, run
+// the suites and leave their reports in a directory.
 //
 // The image comes from one of four sources (Source): a local path, an
 // http(s) URL (package source: a broken download resumes with Range
@@ -17,11 +18,11 @@
 // artifact's member size is not known before it is read, so that upload is
 // sent chunked (the worker does not need the size). Before the upload
 // starts, the first MiB is read and decompressed in memory to check that it
-// holds a partition table, so a wrong file fails at once (ErrNotDiskImage)
+// holds a partition table, so a wrong file fails at once (image.ErrNotDiskImage)
 // without touching the DUT's storage.
 //
 // The worker checks Options.SHA256 against the decompressed image while it
-// flashes; a mismatch fails the flash and Run returns ErrChecksumMismatch.
+// flashes; a mismatch fails the flash and Run returns testbot.ErrChecksumMismatch.
 // When a SHA-256 is given and the worker's image cache holds an upload with
 // that SHA-256 (a raw image flashed before), the cached copy is flashed and
 // nothing is downloaded.
@@ -34,9 +35,9 @@
 // and releases it before it returns, which powers the DUT off. On every
 // error path Run powers the DUT off.
 //
-// Suites run in the testrunner container (package container) when a
-// testrunner image is given, directly otherwise (package runner, through
-// test2json). Built-in suites are bare names ("os"): <SuitesDir>/os
+// Suites run in the testrunner container (package autokit/testrunner, started
+// by the worker) when a testrunner image is given, directly otherwise
+// (package gotest, through test2json). Built-in suites are bare names ("os"): <SuitesDir>/os
 // compiled in direct mode, /suites/os.test in the image. Anything else is
 // a path in the workspace — a Go test package (write "./mysuite" for a
 // package in the current directory) or a compiled suite ("os.test").
@@ -50,11 +51,10 @@
 // mismatch fails the run with the DUT untouched. Without Source.Member the
 // manifest names the image. A package the artifact does not hold is
 // compiled here, statically, in an environment without secrets
-// (runner.CleanBuildEnv; GOPROXY=off unless SuiteGoProxy), and the log says
+// (gotest.CleanBuildEnv; GOPROXY=off unless SuiteGoProxy), and the log says
 // why. The user's binaries are kept in a private directory (0700) under
-// WorkDir, in a subdirectory the container mounts read-only at
-// /user-suites, with modes 0755 so that the container's user, nobody, can
-// run them. Only the Env entries whose names are in AllowEnv reach the
+// WorkDir and, in container mode, uploaded to the lease; the worker mounts
+// them read-only into the container. Only the Env entries whose names are in AllowEnv reach the
 // suites; Mask lists their values for the job log's mask.
 //
 // Errors mean the run could not complete (bad options, the image source,

@@ -2,42 +2,23 @@ package testmode
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
 
 	"github.com/balena/leviathan-action/action/artifact"
-	"github.com/balena/leviathan-action/autokit/api"
-	"github.com/balena/leviathan-action/autokit/client"
-	"github.com/balena/leviathan-action/autokit/testrunner"
 	"github.com/balena/leviathan-action/suites/bundle"
 	"github.com/balena/leviathan-action/suites/gotest"
+	"github.com/balena/leviathan-action/testbot"
 )
-
-// ImageSuitesDir is where the testrunner image keeps the built-in suites,
-// as <name>.test.
-const ImageSuitesDir = "/suites"
 
 // builtinName matches the names of built-in suites; anything else is a
 // path.
 var builtinName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
-
-// plan is the suites ready to run: binaries in direct mode, paths inside
-// the container in container mode.
-type plan struct {
-	direct []gotest.Suite
-	inside []string
-	// userDir is the host directory of the user's binaries, mounted at
-	// testrunner.UserSuitesPath in container mode; "" when there are none.
-	userDir string
-}
 
 // suiteKind is what an entry of Options.Suites names.
 type suiteKind int
@@ -66,52 +47,15 @@ type wanted struct {
 // DUT. When the source is an artifact and Source.Member is empty, the
 // artifact's manifest names the image's member. The returned cleanup
 // removes the private directory.
-func (o *Options) planSuites(ctx context.Context) (*plan, func(), error) {
+func (o *Options) planSuites(ctx context.Context) (*testbot.Plan, func(), error) {
 	nop := func() {}
 	ws, err := suitesWorkspace(o.Workspace)
 	if err != nil {
 		return nil, nop, err
 	}
-	var suites []wanted
-	seen := map[string]string{}
-	for _, s := range o.Suites {
-		w := wanted{given: s}
-		switch {
-		case builtinName.MatchString(s):
-			w.kind, w.name = builtinSuite, s
-			if o.Image == "" {
-				if o.SuitesDir == "" {
-					return nil, nop, fmt.Errorf("testmode: built-in suite %q: no directory of built-in suites (GITHUB_ACTION_PATH/suites); write ./%s for a suite in the workspace", s, s)
-				}
-				w.path = filepath.Join(o.SuitesDir, s)
-				if err := gotest.Check(w.path); err != nil {
-					return nil, nop, fmt.Errorf("testmode: built-in suite %q: %w", s, err)
-				}
-			}
-		case strings.HasSuffix(s, ".test"):
-			fi, err := os.Stat(s)
-			if err != nil || !fi.Mode().IsRegular() {
-				return nil, nop, fmt.Errorf("testmode: suite %s: not a compiled suite (%v)", s, err)
-			}
-			if w.path, err = filepath.Abs(s); err != nil {
-				return nil, nop, fmt.Errorf("testmode: %w", err)
-			}
-			w.kind, w.name = binarySuite, strings.TrimSuffix(filepath.Base(s), ".test")
-		default:
-			w.kind, w.path = packageSuite, s
-			if !filepath.IsAbs(s) {
-				w.path = filepath.Join(ws, s)
-			}
-			w.name = filepath.Base(w.path)
-			if rel, err := filepath.Rel(ws, w.path); err == nil {
-				w.rel, _ = bundle.NormPath(filepath.ToSlash(rel))
-			}
-		}
-		if prev, ok := seen[w.name]; ok {
-			return nil, nop, fmt.Errorf("testmode: suites %s and %s share the name %q; their reports would collide", prev, s, w.name)
-		}
-		seen[w.name] = s
-		suites = append(suites, w)
+	suites, err := o.resolveSuites(ws)
+	if err != nil {
+		return nil, nop, err
 	}
 
 	needDir := false
@@ -120,19 +64,19 @@ func (o *Options) planSuites(ctx context.Context) (*plan, func(), error) {
 	}
 	art := o.Source.Artifact != "" || o.Source.ArtifactID != 0
 	if !needDir && !(art && o.Source.Member == "") {
-		return o.assemble(suites, nil, ""), nop, nil
+		return o.assemble(suites, nil), nop, nil
 	}
 	tmp, err := os.MkdirTemp(o.WorkDir, "leviathan-suites-") // 0700
 	if err != nil {
 		return nil, nop, fmt.Errorf("testmode: %w", err)
 	}
 	cleanup := func() { os.RemoveAll(tmp) }
-	fail := func(err error) (*plan, func(), error) {
+	fail := func(err error) (*testbot.Plan, func(), error) {
 		cleanup()
 		return nil, nop, err
 	}
-	// bin is what the container mounts: readable by nobody, although its
-	// parent is private (the engine resolves the host path as root).
+	// bin holds the user's binaries, run from here in direct mode and
+	// uploaded to the lease in container mode.
 	bin := filepath.Join(tmp, "bin")
 	if err := os.Mkdir(bin, 0o755); err != nil {
 		return fail(fmt.Errorf("testmode: %w", err))
@@ -170,7 +114,7 @@ func (o *Options) planSuites(ctx context.Context) (*plan, func(), error) {
 			files[i] = dst
 		}
 	}
-	return o.assemble(suites, files, bin), cleanup, nil
+	return o.assemble(suites, files), cleanup, nil
 }
 
 // suitesWorkspace is the directory suite paths are relative to.
@@ -183,6 +127,65 @@ func suitesWorkspace(ws string) (string, error) {
 		return "", fmt.Errorf("testmode: workspace: %w", err)
 	}
 	return abs, nil
+}
+
+// resolveSuites resolves each entry of o.Suites against the workspace ws;
+// two suites with one name would write over each other's reports.
+func (o *Options) resolveSuites(ws string) ([]wanted, error) {
+	var suites []wanted
+	seen := map[string]string{}
+	for _, s := range o.Suites {
+		w, err := o.resolve(s, ws)
+		if err != nil {
+			return nil, err
+		}
+		if prev, ok := seen[w.name]; ok {
+			return nil, fmt.Errorf("testmode: suites %s and %s share the name %q; their reports would collide", prev, s, w.name)
+		}
+		seen[w.name] = s
+		suites = append(suites, w)
+	}
+	return suites, nil
+}
+
+// resolve says what the entry s names: a built-in suite (checked in direct
+// mode, where it is compiled from SuitesDir), a compiled suite, or a Go
+// test package in the workspace.
+func (o *Options) resolve(s, ws string) (wanted, error) {
+	w := wanted{given: s}
+	switch {
+	case builtinName.MatchString(s):
+		w.kind, w.name = builtinSuite, s
+		if o.Image != "" {
+			return w, nil
+		}
+		if o.SuitesDir == "" {
+			return w, fmt.Errorf("testmode: built-in suite %q: no directory of built-in suites (GITHUB_ACTION_PATH/suites); write ./%s for a suite in the workspace", s, s)
+		}
+		w.path = filepath.Join(o.SuitesDir, s)
+		if err := gotest.Check(w.path); err != nil {
+			return w, fmt.Errorf("testmode: built-in suite %q: %w", s, err)
+		}
+	case strings.HasSuffix(s, ".test"):
+		fi, err := os.Stat(s)
+		if err != nil || !fi.Mode().IsRegular() {
+			return w, fmt.Errorf("testmode: suite %s: not a compiled suite (%v)", s, err)
+		}
+		if w.path, err = filepath.Abs(s); err != nil {
+			return w, fmt.Errorf("testmode: %w", err)
+		}
+		w.kind, w.name = binarySuite, strings.TrimSuffix(filepath.Base(s), ".test")
+	default:
+		w.kind, w.path = packageSuite, s
+		if !filepath.IsAbs(s) {
+			w.path = filepath.Join(ws, s)
+		}
+		w.name = filepath.Base(w.path)
+		if rel, err := filepath.Rel(ws, w.path); err == nil {
+			w.rel, _ = bundle.NormPath(filepath.ToSlash(rel))
+		}
+	}
+	return w, nil
 }
 
 // fromArtifact reads the compiled suites at the head of the artifact: the
@@ -322,25 +325,21 @@ func (o *Options) compileHere(ctx context.Context, suites []wanted, tmp, bin str
 }
 
 // assemble lists the suites in the order given: binaries in direct mode;
-// in container mode, built-in suites from the image and the user's from
-// the mounted bin.
-func (o *Options) assemble(suites []wanted, files map[int]string, bin string) *plan {
-	p := &plan{}
+// in container mode, built-in suites by name (the image has them) and the
+// user's binaries, uploaded to the lease before the container starts.
+func (o *Options) assemble(suites []wanted, files map[int]string) *testbot.Plan {
+	p := &testbot.Plan{Testrunner: o.Image}
 	for i, w := range suites {
-		if o.Image == "" {
-			f := files[i]
-			if w.kind == binarySuite {
-				f = w.path
-			}
-			p.direct = append(p.direct, gotest.Suite{Name: w.name, Binary: f})
-			continue
+		switch {
+		case o.Image == "" && w.kind == binarySuite:
+			p.Direct = append(p.Direct, gotest.Suite{Name: w.name, Binary: w.path})
+		case o.Image == "":
+			p.Direct = append(p.Direct, gotest.Suite{Name: w.name, Binary: files[i]})
+		case w.kind == builtinSuite:
+			p.Container = append(p.Container, testbot.ContainerSuite{Name: w.name})
+		default:
+			p.Container = append(p.Container, testbot.ContainerSuite{Name: filepath.Base(files[i]), Binary: files[i]})
 		}
-		if w.kind == builtinSuite {
-			p.inside = append(p.inside, ImageSuitesDir+"/"+w.name+".test")
-			continue
-		}
-		p.inside = append(p.inside, testrunner.UserSuitesPath+"/"+filepath.Base(files[i]))
-		p.userDir = bin
 	}
 	return p
 }
@@ -364,113 +363,4 @@ func copyExecutable(src, dst string) error {
 		err = os.Chmod(dst, 0o755)
 	}
 	return err
-}
-
-// runSuites runs the planned suites against the leased, booted DUT.
-func (o *Options) runSuites(ctx context.Context, c *client.Client, p *plan, env []string, res *Result) error {
-	if err := os.MkdirAll(o.ReportDir, 0o755); err != nil {
-		return fmt.Errorf("testmode: %w", err)
-	}
-	if o.Image == "" {
-		sum, err := gotest.RunOnWorker(ctx, gotest.Worker{URL: o.WorkerURL, Token: o.Token, Lease: o.Lease},
-			gotest.Options{Suites: p.direct, Env: env, CleanEnv: true, ReportDir: o.ReportDir, Run: o.Run, Timeout: o.SuiteTimeout, Out: o.Out})
-		if err != nil {
-			return fmt.Errorf("testmode: running the suites: %w", err)
-		}
-		res.fill(sum)
-		return nil
-	}
-	return o.inContainer(ctx, c, p, env, res)
-}
-
-// inContainer has the worker run the planned suites in the testrunner
-// container: the user's binaries are uploaded to the lease, the worker
-// starts the container with its own fixed spec and streams its output
-// back, and the reports come back as a tar. The job needs no Docker
-// Engine and holds no credential but its lease.
-func (o *Options) inContainer(ctx context.Context, c *client.Client, p *plan, env []string, res *Result) error {
-	var suites []string
-	for _, in := range p.inside {
-		if name, ok := strings.CutPrefix(in, ImageSuitesDir+"/"); ok {
-			suites = append(suites, strings.TrimSuffix(name, ".test"))
-			continue
-		}
-		name := path.Base(in)
-		if err := o.upload(ctx, c, filepath.Join(p.userDir, name), name); err != nil {
-			return err
-		}
-		suites = append(suites, name)
-	}
-	g := testrunner.NewGroupWriter(o.Out)
-	tr, err := c.RunTestrunner(ctx, api.TestrunnerRequest{
-		Image: o.Image, Suites: suites, Run: o.Run, TimeoutSeconds: o.SuiteTimeout.Seconds(),
-		Env: env, RunID: o.RunID, Job: o.Job,
-	}, g, o.Out)
-	if cerr := g.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("testmode: running the testrunner container: %w", err)
-	}
-	if !tr.HostClosed {
-		o.Log.Warn("testmode: the worker could not close the testbot's other services to the testrunner container (not root, or no iptables)")
-	}
-	if tr.Infra != "" {
-		res.Infra = &testrunner.InfraError{Reason: tr.Infra, ExitCode: tr.ExitCode, OOMKilled: tr.OOMKilled, Output: tr.InfraOutput}
-		return fmt.Errorf("testmode: the testrunner container did not report on the tests: %w", res.Infra)
-	}
-	rc, err := c.TestrunnerReports(ctx)
-	if err != nil {
-		return fmt.Errorf("testmode: fetching the testrunner's reports: %w", err)
-	}
-	err = testrunner.ExtractReports(rc, o.ReportDir)
-	rc.Close()
-	if err != nil {
-		return fmt.Errorf("testmode: the testrunner's reports: %w", err)
-	}
-	b, err := os.ReadFile(filepath.Join(o.ReportDir, "summary.json"))
-	if err != nil {
-		return fmt.Errorf("testmode: the testrunner container left no summary: %w", err)
-	}
-	var sum gotest.Summary
-	if err := json.Unmarshal(b, &sum); err != nil {
-		return fmt.Errorf("testmode: reading the testrunner's summary: %w", err)
-	}
-	res.fill(&sum)
-	if j := filepath.Join(o.ReportDir, "junit.xml"); fileExists(j) {
-		res.JUnit = j
-	}
-	if tr.ExitCode != 0 && res.OK() {
-		return errors.New("testmode: the testrunner container failed although its summary reports no failure")
-	}
-	return nil
-}
-
-// upload sends a user suite's binary to the lease.
-func (o *Options) upload(ctx context.Context, c *client.Client, file, name string) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return fmt.Errorf("testmode: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("testmode: %w", err)
-	}
-	fmt.Fprintf(o.Out, "uploading suite %s (%.1f MiB) to the worker\n", name, float64(fi.Size())/(1<<20))
-	if err := c.UploadSuite(ctx, name, f, fi.Size()); err != nil {
-		return fmt.Errorf("testmode: uploading suite %s: %w", name, err)
-	}
-	return nil
-}
-
-func fileExists(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
-}
-
-func (r *Result) fill(s *gotest.Summary) {
-	r.Passed, r.Failed, r.Skipped = s.Passed, s.Failed, s.Skipped
-	r.Errors = s.Errors
-	r.JUnit = s.JUnit
 }

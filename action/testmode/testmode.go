@@ -2,7 +2,6 @@ package testmode
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,33 +13,11 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/balena/leviathan-action/action/artifact"
-	"github.com/balena/leviathan-action/autokit/api"
-	"github.com/balena/leviathan-action/autokit/client"
-	"github.com/balena/leviathan-action/autokit/testrunner"
-	"github.com/balena/leviathan-action/internal/ghlog"
+	"github.com/balena/leviathan-action/testbot"
 )
 
-// Defaults for Options.
-const (
-	DefaultBootTimeout = 5 * time.Minute
-	// DefaultLeaseTTL is the TTL of a lease Run takes itself.
-	DefaultLeaseTTL = time.Minute
-	// LeaseOwner names the holder of a lease Run takes itself.
-	LeaseOwner = "leviathan-action test"
-)
-
-// Errors that Run's errors match with errors.Is.
-var (
-	// ErrChecksumMismatch: the decompressed image's SHA-256 is not
-	// Options.SHA256.
-	ErrChecksumMismatch = errors.New("testmode: checksum mismatch")
-	// ErrNotDiskImage: the (decompressed) image has no partition table.
-	ErrNotDiskImage = errors.New("testmode: not a disk image")
-	// ErrBoot: the DUT was flashed but did not come online.
-	ErrBoot = errors.New("testmode: the DUT did not come online")
-	// ErrLeaseLost: the lease Run took expired or was taken away.
-	ErrLeaseLost = errors.New("testmode: the DUT's lease was lost")
-)
+// LeaseOwner names the holder of a lease Run takes itself.
+const LeaseOwner = "leviathan-action test"
 
 // Source says where the image comes from. Exactly one of Path, URL,
 // Artifact and ArtifactID is set.
@@ -71,7 +48,7 @@ func (s Source) String() string {
 	case s.Path != "":
 		return s.Path
 	case s.URL != "":
-		return redactURL(s.URL)
+		return testbot.RedactURL(s.URL)
 	case s.Artifact != "":
 		return fmt.Sprintf("artifact %q of this run%s", s.Artifact, member)
 	case s.ArtifactID != 0:
@@ -91,12 +68,10 @@ type Options struct {
 	SHA256 string
 
 	// WorkerURL, Token and Lease name the worker, its token and the lease
-	// the runner hook took. With a Lease, Run uses it and never releases
-	// it; without one, Run takes a lease, keeps it alive and releases it
-	// (which powers the DUT off) before it returns.
+	// the runner hook took (see testbot.Options). LeaseTTL is the TTL of
+	// a lease Run takes itself (testbot.DefaultLeaseTTL when 0).
 	WorkerURL, Token, Lease string
-	// LeaseTTL is the TTL of a lease Run takes (DefaultLeaseTTL when 0).
-	LeaseTTL time.Duration
+	LeaseTTL                time.Duration
 
 	// Image is the testrunner image, already pulled (by digest). When
 	// set, the worker runs the suites in the testrunner container (POST
@@ -138,7 +113,7 @@ type Options struct {
 	SuiteTimeout time.Duration
 
 	// BootTimeout bounds the wait for the DUT to come online after
-	// power-on (DefaultBootTimeout when 0).
+	// power-on (testbot.DefaultBootTimeout when 0).
 	BootTimeout time.Duration
 	// NoVerify skips reading the medium back after flashing; Delta writes
 	// only the blocks that changed.
@@ -176,158 +151,60 @@ func (o Options) Mask() []string {
 	return m
 }
 
-// Result is what Run did. On error it holds the steps completed before
-// the failure: Flash is zero unless the flash succeeded, and the test
-// counts are zero unless the suites ran.
-type Result struct {
-	// Flash is the worker's account of the flash.
-	Flash api.FlashResult
-	// Cached is true when the worker flashed its cached copy of the image
-	// instead of receiving it.
-	Cached bool
-	// Boot is the time from power-on to the DUT running commands.
-	Boot time.Duration
-	// Passed, Failed and Skipped count top-level tests.
-	Passed, Failed, Skipped int
-	// Errors are suites that crashed or timed out outside any test.
-	Errors []string
-	// JUnit is the path of junit.xml, ReportDir the reports' directory.
-	JUnit, ReportDir string
-	// Infra is set when the testrunner container ran but said nothing
-	// about the tests (OOM-killed, killed by a signal, no junit.xml); Run
-	// then returns an error too.
-	Infra *testrunner.InfraError
-}
+// Result is what Run did: see testbot.Result.
+type Result = testbot.Result
 
-// OK reports whether the suites ran, some test passed or was skipped, and
-// none failed or crashed.
-func (r *Result) OK() bool {
-	return r.Infra == nil && r.Failed == 0 && len(r.Errors) == 0 && r.Passed+r.Skipped > 0
-}
-
-// Run flashes the image onto the leased DUT, boots it and runs the suites.
-// An error means the run could not complete (bad options, the image, the
-// flash, the boot, the infrastructure); failing tests are not an error but
-// counts in the Result (see Result.OK). On any error the DUT is left
-// powered off.
-func Run(ctx context.Context, o Options) (res *Result, err error) {
-	res = &Result{}
+// Run resolves the suites — compiling them before the DUT is touched, so
+// that a broken suite fails in seconds — and hands the run to package
+// testbot: lease, flash, boot, suites, reports. An error means the run
+// could not complete; failing tests are counted in the Result (see
+// Result.OK). On any error the DUT is left powered off.
+func Run(ctx context.Context, o Options) (*Result, error) {
 	o.setDefaults()
 	if err := o.validate(); err != nil {
-		return res, err
+		return &Result{ReportDir: o.ReportDir}, err
 	}
 	env, dropped, err := allowedEnv(o.Env, o.AllowEnv)
 	if err != nil {
-		return res, err
+		return &Result{ReportDir: o.ReportDir}, err
 	}
 	for _, name := range dropped {
 		fmt.Fprintf(o.Out, "testmode: %s is not in allow-env; it does not reach the suites\n", name)
 	}
-	res.ReportDir = o.ReportDir
-
-	// Compile the suites first: a broken suite fails in seconds, before
-	// the DUT is touched.
 	plan, cleanup, err := o.planSuites(ctx)
 	if err != nil {
-		return res, err
+		return &Result{ReportDir: o.ReportDir}, err
 	}
 	defer cleanup()
-
-	opts := []client.Option{client.WithToken(o.Token)}
-	if o.Lease != "" {
-		opts = append(opts, client.WithLease(o.Lease))
-	}
-	c, err := client.New(o.WorkerURL, opts...)
-	if err != nil {
-		return res, fmt.Errorf("testmode: %w", err)
-	}
-	h, err := c.Health(ctx)
-	if err != nil {
-		return res, fmt.Errorf("testmode: asking the worker for its health: %w", err)
-	}
-	if !h.OK {
-		return res, fmt.Errorf("testmode: the worker reports a problem with DUT %s: %s", h.DUT, h.Problem)
-	}
-
-	// Lease, or use the hook's. Every path below ends with the DUT off on
-	// error; a lease taken here is released (DUT off) on every path.
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	if o.Lease == "" {
-		l, err := c.Lease(ctx, LeaseOwner, o.LeaseTTL)
-		if err != nil {
-			return res, fmt.Errorf("testmode: leasing the DUT: %w", err)
-		}
-		o.Lease = l.ID
-		fmt.Fprintf(o.Out, "leased DUT %s (no lease from the runner hook)\n", h.DUT)
-		kctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		lost := c.KeepAlive(kctx, l, 0)
-		go func() {
-			if err, ok := <-lost; ok && err != nil {
-				cancel(fmt.Errorf("%w: %w", ErrLeaseLost, err))
-			}
-		}()
-		defer func() {
-			stop()
-			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer rcancel()
-			if rerr := c.Release(rctx, l.ID); rerr != nil {
-				o.Log.Warn("testmode: releasing the lease", "err", rerr)
-				if err == nil {
-					err = fmt.Errorf("testmode: releasing the DUT's lease: %w", rerr)
-				}
-			}
-		}()
-	}
-	defer func() {
-		if err == nil {
-			return
-		}
-		if cerr := context.Cause(ctx); cerr != nil && errors.Is(cerr, ErrLeaseLost) && !errors.Is(err, ErrLeaseLost) {
-			err = fmt.Errorf("%w (%w)", err, cerr)
-		}
-		pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer pcancel()
-		if perr := c.PowerOff(pctx); perr != nil {
-			o.Log.Warn("testmode: powering the DUT off after a failure", "err", perr)
-			fmt.Fprintf(o.Out, "testmode: could not power the DUT off: %v\n", perr)
-		}
-	}()
-
-	if err := c.PowerOff(ctx); err != nil {
-		return res, fmt.Errorf("testmode: powering the DUT off before flashing: %w", err)
-	}
-	if res.Flash, res.Cached, err = o.flash(ctx, c); err != nil {
-		return res, err
-	}
-	if err := o.boot(ctx, c, res); err != nil {
-		return res, err
-	}
-	if err := o.runUntrusted(ctx, c, plan, env, res); err != nil {
-		return res, err
-	}
-	crashed := ""
-	if len(res.Errors) > 0 {
-		crashed = fmt.Sprintf(", %d suite(s) crashed", len(res.Errors))
-	}
-	fmt.Fprintf(o.Out, "%d passed, %d failed, %d skipped%s; reports in %s\n", res.Passed, res.Failed, res.Skipped, crashed, res.ReportDir)
-	return res, nil
+	return testbot.Run(ctx, testbot.Options{
+		WorkerURL: o.WorkerURL, Token: o.Token, Lease: o.Lease, LeaseOwner: LeaseOwner, LeaseTTL: o.LeaseTTL,
+		Image: o.image(), SHA256: o.SHA256, NoVerify: o.NoVerify, Delta: o.Delta, BootTimeout: o.BootTimeout,
+		Plan: plan, Run: o.Run, Env: env, CleanEnv: true, SuiteTimeout: o.SuiteTimeout, RunID: o.RunID, Job: o.Job,
+		ReportDir: o.ReportDir, JobLog: true, Out: o.Out, Log: o.Log,
+	})
 }
 
-// runUntrusted runs the suites with Out wrapped in a ghlog.Writer: what
-// the suites, the testrunner container and the DUT print reaches the job
-// log with workflow commands stopped (the container's test groups go
-// through the Writer's Command). Commands are resumed before it returns,
-// so the action's own lines and annotations after it work.
-func (o *Options) runUntrusted(ctx context.Context, c *client.Client, p *plan, env []string, res *Result) error {
-	log := ghlog.New(o.Out)
-	u := *o
-	u.Out = log
-	err := u.runSuites(ctx, c, p, env, res)
-	if cerr := log.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("testmode: %w", cerr)
+// image is the image source as package testbot reads it: files and URLs
+// as streams, artifacts through a pipe fed by the artifact client, without
+// a temporary copy.
+func (o *Options) image() testbot.Image {
+	s := o.Source
+	switch {
+	case s.Path != "":
+		return testbot.Ref{Ref: s.Path, HTTPClient: o.HTTPClient, Log: o.Log}
+	case s.URL != "":
+		return testbot.Ref{Ref: s.URL, HTTPClient: o.HTTPClient, Log: o.Log}
+	case s.Artifact != "":
+		return testbot.Pipe{Name: s.String(), Produce: func(ctx context.Context, w io.Writer) error {
+			_, err := o.Artifacts.Extract(ctx, s.Artifact, s.Member, w)
+			return err
+		}}
 	}
-	return err
+	owner, repo, _ := strings.Cut(s.Repo, "/")
+	return testbot.Pipe{Name: s.String(), Produce: func(ctx context.Context, w io.Writer) error {
+		_, err := o.Artifacts.DownloadByID(ctx, o.GitHub, owner, repo, s.ArtifactID, s.Member, w)
+		return err
+	}}
 }
 
 func (o *Options) setDefaults() {
@@ -336,12 +213,6 @@ func (o *Options) setDefaults() {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
-	}
-	if o.BootTimeout == 0 {
-		o.BootTimeout = DefaultBootTimeout
-	}
-	if o.LeaseTTL == 0 {
-		o.LeaseTTL = DefaultLeaseTTL
 	}
 	o.SHA256 = strings.ToLower(strings.TrimSpace(o.SHA256))
 }
@@ -371,10 +242,8 @@ func (o *Options) validate() error {
 	if (s.Artifact != "" || s.ArtifactID != 0) && o.Artifacts == nil {
 		return fmt.Errorf("testmode: %s: no artifact client (ACTIONS_RUNTIME_TOKEN and ACTIONS_RESULTS_URL are set for actions only)", s)
 	}
-	if o.SHA256 != "" {
-		if b, err := hex.DecodeString(o.SHA256); err != nil || len(b) != 32 {
-			return fmt.Errorf("testmode: sha256 %q is not a hex SHA-256 (64 hex digits)", o.SHA256)
-		}
+	if err := testbot.CheckSHA256(o.SHA256); err != nil {
+		return fmt.Errorf("testmode: %w", err)
 	}
 	if len(o.Suites) == 0 {
 		return errors.New("testmode: no suites to run")
@@ -391,42 +260,4 @@ func (o *Options) validate() error {
 		return fmt.Errorf("testmode: boot timeout %v is negative", o.BootTimeout)
 	}
 	return nil
-}
-
-// boot powers the DUT on and waits until it runs commands.
-func (o *Options) boot(ctx context.Context, c *client.Client, res *Result) error {
-	fmt.Fprintf(o.Out, "booting the DUT (timeout %v)\n", o.BootTimeout)
-	if err := c.PowerOn(ctx); err != nil {
-		return fmt.Errorf("testmode: powering the DUT on: %w", err)
-	}
-	d, err := c.WaitOnline(ctx, o.BootTimeout)
-	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("testmode: stopped while waiting for the DUT to come online: %w (%w)", context.Cause(ctx), err)
-	}
-	if err != nil {
-		var ce *client.Error
-		if errors.As(err, &ce) {
-			// The worker's message carries the last console lines.
-			return fmt.Errorf("%w: %s (%w)", ErrBoot, ce.Message, err)
-		}
-		return fmt.Errorf("%w: %w", ErrBoot, err)
-	}
-	res.Boot = d
-	fmt.Fprintf(o.Out, "DUT online after %v\n", d.Round(10*time.Millisecond))
-	return nil
-}
-
-// redactURL drops a URL's password and query (signed URLs carry secrets
-// there).
-func redactURL(s string) string {
-	if i := strings.IndexAny(s, "?#"); i >= 0 {
-		s = s[:i]
-	}
-	if scheme, rest, ok := strings.Cut(s, "://"); ok {
-		if at := strings.LastIndex(strings.SplitN(rest, "/", 2)[0], "@"); at >= 0 {
-			rest = rest[at+1:]
-		}
-		return scheme + "://" + rest
-	}
-	return s
 }

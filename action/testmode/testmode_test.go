@@ -30,10 +30,12 @@ import (
 	"github.com/balena/leviathan-action/autokit/client"
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/duttest"
+	"github.com/balena/leviathan-action/autokit/image"
 	"github.com/balena/leviathan-action/autokit/image/cache"
 	"github.com/balena/leviathan-action/autokit/worker"
 	"github.com/balena/leviathan-action/internal/syncio"
 	"github.com/balena/leviathan-action/suites/gotest"
+	"github.com/balena/leviathan-action/testbot"
 )
 
 // bot is a testbot: a real worker over a fake DUT, served on loopback.
@@ -488,7 +490,7 @@ func TestWrongSHA256(t *testing.T) {
 	o.Lease = b.lease(t)
 	o.SHA256 = sum([]byte("another image"))
 	res, err := testmode.Run(t.Context(), o)
-	if !errors.Is(err, testmode.ErrChecksumMismatch) || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), sum(img)) {
+	if !errors.Is(err, testbot.ErrChecksumMismatch) || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), sum(img)) {
 		t.Fatalf("err = %v; want a checksum mismatch naming the image's SHA-256\n%s", err, out)
 	}
 	if res.Flash.SHA256 != "" || res.Passed+res.Failed+res.Skipped != 0 {
@@ -514,7 +516,7 @@ func TestNotDiskImage(t *testing.T) {
 			b := newBot(t, true)
 			o, _ := options(t, b, testmode.Source{Path: writeFile(t, "x.img", tc.data)})
 			_, err := testmode.Run(t.Context(), o)
-			if !errors.Is(err, testmode.ErrNotDiskImage) || !strings.Contains(err.Error(), "x.img") {
+			if !errors.Is(err, image.ErrNotDiskImage) || !strings.Contains(err.Error(), "x.img") {
 				t.Fatalf("err = %v; want ErrNotDiskImage naming the file", err)
 			}
 			b.wantState(t, dut.PowerOff, false)
@@ -535,7 +537,7 @@ func TestBootFailure(t *testing.T) {
 	o.Lease = b.lease(t)
 	o.BootTimeout = 2 * time.Second
 	res, err := testmode.Run(t.Context(), o)
-	if !errors.Is(err, testmode.ErrBoot) || !strings.Contains(err.Error(), "no bootable device found") {
+	if !errors.Is(err, testbot.ErrBoot) || !strings.Contains(err.Error(), "no bootable device found") {
 		t.Fatalf("err = %v; want ErrBoot with the console's last lines\n%s", err, out)
 	}
 	var ce *client.Error

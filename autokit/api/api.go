@@ -168,11 +168,6 @@ func LeasePath(id string) string { return PathLease + "/" + url.PathEscape(id) }
 // HeartbeatPath is the path that renews the lease with the given id.
 func HeartbeatPath(id string) string { return LeasePath(id) + "/heartbeat" }
 
-// ErrorBody is the body of every error response.
-type ErrorBody struct {
-	Error string `json:"error"`
-}
-
 // Health answers GET /v1/health.
 type Health struct {
 	// OK is true when the worker can read the DUT's power state.
@@ -336,6 +331,8 @@ type FlashStatus struct {
 	Dirty bool `json:"dirty,omitempty"`
 	// Error says why a failed flash failed.
 	Error string `json:"error,omitempty"`
+	// ErrorCode is the failed flash's kind (as an ErrorBody's Code).
+	ErrorCode ErrorCode `json:"error_code,omitempty"`
 	// Result is the outcome of a done flash.
 	Result *FlashResult `json:"result,omitempty"`
 }

@@ -4,8 +4,10 @@
 // Every body is JSON with snake_case names, except the flash upload (the
 // image bytes), the serial log (text/plain), serial input (raw bytes), the
 // screenshot (image/png) and the exec stream (newline-delimited JSON
-// frames, see ExecFrame). Errors are always an ErrorBody with a status code
-// that says what went wrong; docs/worker-api.md describes every endpoint.
+// frames, see ExecFrame). Errors are always an ErrorBody: a message for
+// people and a stable ErrorCode for programs, with the HTTP status the code
+// maps to (ErrorCode.Status); docs/worker-api.md describes every endpoint
+// and every code.
 //
 // Limits: version 1 of the API only; the package has no behaviour beyond
 // building paths.

@@ -4,10 +4,11 @@
 // Board offers exactly the capabilities it was given (dut.Composed), so
 // the worker serves it like QemuKit and suites skip what it lacks.
 //
-// Open builds a Board from the environment (POWER=…, SD_MUX=…, SERIAL=…,
-// DIGITAL_RELAY=…, KEYBOARD=…, VIDEO=…, NETWORK=…) through each family's
-// own configuration; Check probes every configured device for
-// `leviathan worker --check`.
+// Open builds a Board from an environment read through an injected getenv
+// (POWER=…, SD_MUX=…, SERIAL=…, DIGITAL_RELAY=…, KEYBOARD=…, VIDEO=…,
+// NETWORK=…), each family through its own loader (package envconf), so a
+// test can configure a whole board from a map; Check probes every
+// configured device for `leviathan worker --check`.
 package board
 
 import (

@@ -6,9 +6,14 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/creack/pty"
 
 	"github.com/balena/leviathan-action/autokit/board"
 	"github.com/balena/leviathan-action/autokit/client"
@@ -79,6 +84,8 @@ func TestWorkerServesABoard(t *testing.T) {
 	}
 }
 
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
 func TestOpenFromEnvironment(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -86,23 +93,31 @@ func TestOpenFromEnvironment(t *testing.T) {
 		want string // error; "" for success
 	}{
 		{"dummy power", map[string]string{"POWER": "dummy"}, ""},
-		{"unknown power", map[string]string{"POWER": "zap"}, "tasmota"},
-		{"no power", map[string]string{"SD_MUX": "blockdev", "SD_MUX_DEVICE": "/dev/null"}, "POWER"},
-		{"unknown mux", map[string]string{"POWER": "dummy", "SD_MUX": "floppy"}, "usbsdmux"},
+		{"unknown power", map[string]string{"POWER": "zap"}, `unknown POWER="zap"; one of: button, dli, dummy`},
+		{"no power", map[string]string{"SD_MUX": "blockdev", "SD_MUX_DEVICE": "/dev/null"}, "POWER is not set"},
+		{"power missing a variable", map[string]string{"POWER": "tasmota"}, "POWER_URL is required"},
+		{"power with a bad value", map[string]string{"POWER": "tasmota", "POWER_URL": "http://p", "POWER_CHANNEL": "one"}, `POWER_CHANNEL="one" is not an integer`},
+		{"button without a relay", map[string]string{"POWER": "button"}, "configure DIGITAL_RELAY"},
+		{"unknown mux", map[string]string{"POWER": "dummy", "SD_MUX": "floppy"}, `unknown SD_MUX="floppy"; one of: blockdev, sdwire, usbsdmux`},
+		{"mux without a device", map[string]string{"POWER": "dummy", "SD_MUX": "blockdev"}, "SD_MUX_DEVICE is empty"},
+		{"mux with a bad timeout", map[string]string{"POWER": "dummy", "SD_MUX": "blockdev", "SD_MUX_DEVICE": "/dev/x", "SD_MUX_TIMEOUT": "soon"}, `SD_MUX_TIMEOUT="soon" is not a duration`},
+		{"usbsdmux without sg", map[string]string{"POWER": "dummy", "SD_MUX": "usbsdmux", "SD_MUX_DEVICE": "/dev/x"}, "SD_MUX_SG is empty"},
+		{"sdwire without a serial", map[string]string{"POWER": "dummy", "SD_MUX": "sdwire"}, "SD_MUX_SERIAL is empty"},
+		{"unknown relay", map[string]string{"POWER": "dummy", "DIGITAL_RELAY": "usb"}, `unknown DIGITAL_RELAY="usb"; one of: gpio, hid`},
+		{"hid relay without a serial", map[string]string{"POWER": "dummy", "DIGITAL_RELAY": "hid"}, "DIGITAL_RELAY_SERIAL is required"},
+		{"hid relay with 9 channels", map[string]string{"POWER": "dummy", "DIGITAL_RELAY": "hid", "DIGITAL_RELAY_SERIAL": "HURTM", "DIGITAL_RELAY_CHANNELS": "9"}, "DIGITAL_RELAY_CHANNELS=9"},
+		{"gpio relay without a chip", map[string]string{"POWER": "dummy", "DIGITAL_RELAY": "gpio"}, "DIGITAL_RELAY_CHIP is empty"},
+		{"gpio relay with bad lines", map[string]string{"POWER": "dummy", "DIGITAL_RELAY": "gpio", "DIGITAL_RELAY_CHIP": "/dev/gpiochip0", "DIGITAL_RELAY_LINES": "17,x"}, `DIGITAL_RELAY_LINES="17,x"`},
+		{"gpio relay with duplicate lines", map[string]string{"POWER": "dummy", "DIGITAL_RELAY": "gpio", "DIGITAL_RELAY_CHIP": "/dev/gpiochip0", "DIGITAL_RELAY_LINES": "17,17"}, "distinct"},
 		{"missing serial device", map[string]string{"POWER": "dummy", "SERIAL": "/dev/does-not-exist"}, "/dev/does-not-exist"},
-		{"bad baud", map[string]string{"POWER": "dummy", "SERIAL": "/dev/null", "SERIAL_BAUD": "fast"}, "SERIAL_BAUD"},
+		{"bad baud", map[string]string{"POWER": "dummy", "SERIAL": "/dev/null", "SERIAL_BAUD": "fast"}, `SERIAL_BAUD="fast" is not an integer`},
 		{"unknown keyboard", map[string]string{"POWER": "dummy", "KEYBOARD": "ps2"}, "hidgadget"},
-		{"video without a device", map[string]string{"POWER": "dummy", "VIDEO": "v4l2"}, "VIDEO_DEVICE"},
-		{"network without an interface", map[string]string{"POWER": "dummy", "NETWORK": "dnsmasq"}, "NETWORK_INTERFACE"},
+		{"video without a device", map[string]string{"POWER": "dummy", "VIDEO": "v4l2"}, "VIDEO_DEVICE is required"},
+		{"network without an interface", map[string]string{"POWER": "dummy", "NETWORK": "dnsmasq"}, "NETWORK_INTERFACE is required"},
+		{"unknown network", map[string]string{"POWER": "dummy", "NETWORK": "dhcpd"}, `unknown NETWORK="dhcpd"; one of: dnsmasq, nmshared`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, v := range append(board.Variables, "SD_MUX_DEVICE", "SERIAL_BAUD", "VIDEO_DEVICE", "NETWORK_INTERFACE") {
-				t.Setenv(v, "")
-			}
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
-			b, err := board.Open(context.Background(), "bot", nil)
+			b, err := board.Open(context.Background(), "bot", env(tc.env), nil)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -118,6 +133,67 @@ func TestOpenFromEnvironment(t *testing.T) {
 				t.Fatalf("Open = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestOpenWholeBoard configures every family but the network (whose
+// Start needs root) from an injected environment, with regular files and
+// a pty standing in for the devices.
+func TestOpenWholeBoard(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("VIDEO=v4l2 needs ffmpeg in PATH")
+	}
+	master, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty available: %v", err)
+	}
+	defer master.Close()
+	defer tty.Close()
+	dir := t.TempDir()
+	file := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	b, err := board.Open(context.Background(), "rpi4-01", env(map[string]string{
+		"DIGITAL_RELAY": "gpio", "DIGITAL_RELAY_CHIP": file("gpiochip0"), "DIGITAL_RELAY_LINES": "17, 27",
+		"POWER": "relay", "POWER_CHANNEL": "2",
+		"SD_MUX": "blockdev", "SD_MUX_DEVICE": "/dev/disk/by-id/usb-Generic-0:0",
+		"SERIAL": tty.Name(), "SERIAL_BAUD": "9600",
+		"KEYBOARD": "hidgadget", "KEYBOARD_DEVICE": file("hidg0"),
+		"VIDEO": "v4l2", "VIDEO_DEVICE": file("video0"),
+	}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	want := []dut.Capability{dut.CapPower, dut.CapStorage, dut.CapConsole, dut.CapScreen, dut.CapKeyboard, dut.CapRelay}
+	if got := dut.Capabilities(b); !slices.Equal(got, want) {
+		t.Errorf("Capabilities = %v, want %v", got, want)
+	}
+	if b.Mux() != nil {
+		t.Error("a block device has a mux")
+	}
+	if b.Name() != "rpi4-01" {
+		t.Errorf("Name = %q", b.Name())
+	}
+}
+
+func TestConfigured(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{nil, false},
+		{map[string]string{"QEMU_MEMORY": "1024"}, false},
+		{map[string]string{"SERIAL": "/dev/ttyUSB0"}, true},
+		{map[string]string{"DIGITAL_RELAY": "hid"}, true},
+	} {
+		if got := board.Configured(env(tc.env)); got != tc.want {
+			t.Errorf("Configured(%v) = %v, want %v", tc.env, got, tc.want)
+		}
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
+	"strings"
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/dut"
@@ -21,9 +21,11 @@ import (
 
 // Variables names the environment variables that select a driver family;
 // any of them set means the testbot drives real hardware.
-var Variables = []string{"POWER", "SD_MUX", "SERIAL", "NETWORK", "VIDEO", "KEYBOARD", "DIGITAL_RELAY"}
+var Variables = []string{power.Prefix, sdmuxenv.Prefix, serialconsole.Prefix, network.Prefix,
+	video.Prefix, keyboard.Prefix, relayenv.Prefix}
 
-// Configured reports whether the environment configures any hardware.
+// Configured reports whether the environment getenv reads configures any
+// hardware.
 func Configured(getenv func(string) string) bool {
 	for _, v := range Variables {
 		if getenv(v) != "" {
@@ -33,88 +35,158 @@ func Configured(getenv func(string) string) bool {
 	return false
 }
 
-// Open builds the board the process environment describes: DIGITAL_RELAY
-// first (a button-mode POWER may press it), then POWER (required), SD_MUX
-// (refusing to switch while powered), SERIAL, KEYBOARD, VIDEO and NETWORK
-// (started: its DHCP server runs until Close), each from its family's
-// variables. On error every device opened so far is closed again.
-func Open(ctx context.Context, name string, log *slog.Logger) (b *Board, err error) {
-	var p Parts
-	p.Describe = map[dut.Capability]string{}
+// Open builds the board the environment getenv reads describes (os.Getenv
+// for the process's): DIGITAL_RELAY first (a button-mode POWER may press
+// it), then POWER (required), SD_MUX (refusing to switch while powered),
+// SERIAL, KEYBOARD, VIDEO and NETWORK (started: its DHCP server runs until
+// Close), each through its family's loader. Errors name the variable at
+// fault. On error every device opened so far is closed again.
+func Open(ctx context.Context, name string, getenv func(string) string, log *slog.Logger) (b *Board, err error) {
+	o := &opener{getenv: getenv, log: log}
+	o.p.Describe = map[dut.Capability]string{}
 	defer func() {
 		if err != nil {
-			for _, c := range p.Closers {
-				c.Close()
-			}
+			o.closeAll()
 		}
 	}()
-	r, err := relayenv.Open(ctx, log)
+	for _, open := range []func(context.Context) error{
+		o.relay, o.power, o.storage, o.console, o.keyboard, o.video, o.network,
+	} {
+		if err := open(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return New(name, o.p)
+}
+
+// opener builds Parts one family at a time.
+type opener struct {
+	getenv func(string) string
+	log    *slog.Logger
+	p      Parts
+}
+
+// set reports whether the family variable prefix names a driver.
+func (o *opener) set(prefix string) bool { return strings.TrimSpace(o.getenv(prefix)) != "" }
+
+// describe records how capability c was configured, for Check.
+func (o *opener) describe(c dut.Capability, prefix, detail string) {
+	o.p.Describe[c] = prefix + "=" + o.getenv(prefix) + detail
+}
+
+func (o *opener) closeAll() {
+	for _, c := range o.p.Closers {
+		c.Close()
+	}
+}
+
+func (o *opener) relay(ctx context.Context) error {
+	if !o.set(relayenv.Prefix) {
+		return nil
+	}
+	r, err := relayenv.Open(ctx, o.getenv, relayenv.WithLogger(o.log))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if r != nil {
-		p.Relay = r
-		p.Closers = append(p.Closers, r)
-		p.Describe[dut.CapRelay] = "DIGITAL_RELAY=" + os.Getenv("DIGITAL_RELAY")
+	o.p.Relay = r
+	o.p.Closers = append(o.p.Closers, r)
+	o.describe(dut.CapRelay, relayenv.Prefix, "")
+	return nil
+}
+
+// power opens POWER, which every board needs, through the relay when
+// there is one.
+func (o *opener) power(context.Context) error {
+	opts := []power.Option{power.WithLogger(o.log)}
+	if o.p.Relay != nil {
+		opts = append(opts, power.WithRelay(o.p.Relay))
 	}
-	opts := []power.Option{power.WithLogger(log)}
-	if r != nil {
-		opts = append(opts, power.WithRelay(r))
-	}
-	if p.Power, err = power.Open(os.Getenv, opts...); err != nil {
-		return nil, err
-	}
-	p.Describe[dut.CapPower] = "POWER=" + os.Getenv("POWER")
-	st, err := sdmuxenv.Open(log)
+	pw, err := power.Open(o.getenv, opts...)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if st != nil {
-		st.Power = p.Power
-		p.Storage = st
-		p.Describe[dut.CapStorage] = "SD_MUX=" + os.Getenv("SD_MUX") + " " + st.Device
+	o.p.Power = pw
+	o.describe(dut.CapPower, power.Prefix, "")
+	return nil
+}
+
+func (o *opener) storage(context.Context) error {
+	if !o.set(sdmuxenv.Prefix) {
+		return nil
 	}
-	if path := os.Getenv("SERIAL"); path != "" {
-		c := &console{}
-		port, err := serialconsole.OpenEnv(os.Getenv, &c.capture, serialconsole.WithLogger(log))
-		if err != nil {
-			return nil, err
-		}
-		c.port = port
-		p.Console = c
-		p.Closers = append(p.Closers, port)
-		p.Describe[dut.CapConsole] = "SERIAL=" + path
+	st, err := sdmuxenv.Open(o.getenv, sdmuxenv.WithLogger(o.log))
+	if err != nil {
+		return err
 	}
-	if os.Getenv("KEYBOARD") != "" {
-		k, err := keyboard.Open(os.Getenv, keyboard.WithLogger(log))
-		if err != nil {
-			return nil, err
-		}
-		p.Keyboard = k
-		p.Closers = append(p.Closers, k)
-		p.Describe[dut.CapKeyboard] = "KEYBOARD=" + os.Getenv("KEYBOARD")
+	st.Power = o.p.Power
+	o.p.Storage = st
+	o.describe(dut.CapStorage, sdmuxenv.Prefix, " "+st.Device)
+	return nil
+}
+
+func (o *opener) console(context.Context) error {
+	if !o.set(serialconsole.Prefix) {
+		return nil
 	}
-	if os.Getenv("VIDEO") != "" {
-		v, err := video.Open(os.Getenv, video.WithLogger(log))
-		if err != nil {
-			return nil, err
-		}
-		p.Screen = v
-		p.Describe[dut.CapScreen] = "VIDEO=" + os.Getenv("VIDEO")
+	var opts []serialconsole.Option
+	if o.log != nil {
+		opts = append(opts, serialconsole.WithLogger(o.log))
 	}
-	if os.Getenv("NETWORK") != "" {
-		n, err := network.Open(os.Getenv, log)
-		if err != nil {
-			return nil, err
-		}
-		if err := n.Start(ctx); err != nil {
-			return nil, err
-		}
-		p.Network = n
-		p.Closers = append(p.Closers, n)
-		p.Describe[dut.CapNetwork] = "NETWORK=" + os.Getenv("NETWORK")
+	c := &console{}
+	port, err := serialconsole.OpenEnv(o.getenv, &c.capture, opts...)
+	if err != nil {
+		return err
 	}
-	return New(name, p)
+	c.port = port
+	o.p.Console = c
+	o.p.Closers = append(o.p.Closers, port)
+	o.describe(dut.CapConsole, serialconsole.Prefix, "")
+	return nil
+}
+
+func (o *opener) keyboard(context.Context) error {
+	if !o.set(keyboard.Prefix) {
+		return nil
+	}
+	k, err := keyboard.Open(o.getenv, keyboard.WithLogger(o.log))
+	if err != nil {
+		return err
+	}
+	o.p.Keyboard = k
+	o.p.Closers = append(o.p.Closers, k)
+	o.describe(dut.CapKeyboard, keyboard.Prefix, "")
+	return nil
+}
+
+func (o *opener) video(context.Context) error {
+	if !o.set(video.Prefix) {
+		return nil
+	}
+	v, err := video.Open(o.getenv, video.WithLogger(o.log))
+	if err != nil {
+		return err
+	}
+	o.p.Screen = v
+	o.describe(dut.CapScreen, video.Prefix, "")
+	return nil
+}
+
+// network opens NETWORK and starts it: its DHCP server runs until Close.
+func (o *opener) network(ctx context.Context) error {
+	if !o.set(network.Prefix) {
+		return nil
+	}
+	n, err := network.Open(o.getenv, network.WithLogger(o.log))
+	if err != nil {
+		return err
+	}
+	if err := n.Start(ctx); err != nil {
+		return err
+	}
+	o.p.Network = n
+	o.p.Closers = append(o.p.Closers, n)
+	o.describe(dut.CapNetwork, network.Prefix, "")
+	return nil
 }
 
 // console is a serial port with its capture.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -21,6 +22,7 @@ type Client struct {
 	base  *url.URL
 	hc    *http.Client
 	token string
+	clock Clock
 
 	mu    sync.Mutex
 	lease string
@@ -59,7 +61,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawQuery, u.Fragment = "", ""
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	c := &Client{base: u, hc: &http.Client{Transport: tr}}
+	c := &Client{base: u, hc: &http.Client{Transport: tr}, clock: systemClock{}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -91,10 +93,14 @@ func (c *Client) SetLease(id string) {
 	c.lease = id
 }
 
-// Error is a non-2xx answer from the worker.
+// Error is a non-2xx answer from the worker. Switch on Code (see
+// ErrorCode and IsCode), not on the words of Message.
 type Error struct {
 	// Status is the HTTP status code.
 	Status int
+	// Code is the error's kind, one of the api.Code… constants; "" when
+	// the answer was not the worker's (a proxy's error page).
+	Code api.ErrorCode
 	// Message is the worker's explanation.
 	Message string
 	// Method and Path name the request.
@@ -204,7 +210,23 @@ func responseError(req request, resp *http.Response) error {
 	if msg == "" {
 		msg = "(no message)"
 	}
-	return &Error{Status: resp.StatusCode, Message: msg, Method: req.method, Path: req.path}
+	return &Error{Status: resp.StatusCode, Code: eb.Code, Message: msg, Method: req.method, Path: req.path}
+}
+
+// ErrorCode is the code of the worker's answer err wraps (an *Error), ""
+// when err is nil or not such an answer.
+func ErrorCode(err error) api.ErrorCode {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// IsCode reports whether err wraps a worker's answer with one of codes.
+func IsCode(err error, codes ...api.ErrorCode) bool {
+	code := ErrorCode(err)
+	return code != "" && slices.Contains(codes, code)
 }
 
 // call sends req and decodes a JSON answer into out (nil to discard).

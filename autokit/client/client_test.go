@@ -2,7 +2,9 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/client"
 )
 
@@ -63,6 +66,49 @@ func TestErrorFromNonJSON(t *testing.T) {
 	_, err = c.Health(context.Background())
 	var ce *client.Error
 	if !errors.As(err, &ce) || ce.Status != http.StatusBadGateway || ce.Message != "proxy says no" || ce.Path != "/v1/health" {
+		t.Fatalf("err = %#v", err)
+	}
+}
+
+func TestErrorCode(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", api.ContentTypeJSON)
+		w.WriteHeader(http.StatusConflict)
+		json.NewEncoder(w).Encode(api.ErrorBody{Error: "worker: the DUT is already leased", Code: api.CodeLeaseHeld})
+	}))
+	defer srv.Close()
+	c, err := client.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Lease(context.Background(), "me", time.Minute)
+	wrapped := fmt.Errorf("taking the DUT: %w", err)
+	for _, tc := range []struct {
+		name string
+		err  error
+		code api.ErrorCode
+		is   []api.ErrorCode
+		isnt []api.ErrorCode
+	}{
+		{"answer", err, api.CodeLeaseHeld, []api.ErrorCode{api.CodeLeaseHeld}, []api.ErrorCode{api.CodeBusy}},
+		{"wrapped", wrapped, api.CodeLeaseHeld, []api.ErrorCode{api.CodeBusy, api.CodeLeaseHeld}, []api.ErrorCode{api.CodeNotFound}},
+		{"nil", nil, "", nil, []api.ErrorCode{api.CodeLeaseHeld, ""}},
+		{"not the worker's", errors.New("client: dial tcp: refused"), "", nil, []api.ErrorCode{""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := client.ErrorCode(tc.err); got != tc.code {
+				t.Errorf("ErrorCode = %q, want %q", got, tc.code)
+			}
+			if len(tc.is) > 0 && !client.IsCode(tc.err, tc.is...) {
+				t.Errorf("IsCode(%v) = false", tc.is)
+			}
+			if client.IsCode(tc.err, tc.isnt...) {
+				t.Errorf("IsCode(%q) = true", tc.isnt)
+			}
+		})
+	}
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Status != http.StatusConflict || ce.Code != api.CodeLeaseHeld {
 		t.Fatalf("err = %#v", err)
 	}
 }

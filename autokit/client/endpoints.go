@@ -73,34 +73,43 @@ func (c *Client) Release(ctx context.Context, id string) error {
 // KeepAlive heartbeats lease every interval (a third of the lease's
 // remaining time when interval is 0) in a goroutine until ctx ends. The
 // returned channel gets the error that stopped it early — the lease was
-// lost (an *Error with status 404, or 401 when the client authenticates
-// with the lease itself) — and is closed when KeepAlive stops.
-// Other failures (a worker briefly unreachable) are retried at the next
-// tick.
+// lost (an *Error with code api.CodeLeaseUnknown, or api.CodeUnauthorized
+// when the client authenticates with the lease itself) — and is closed
+// when KeepAlive stops. Other failures (a worker briefly unreachable) are
+// retried at the next tick. Intervals are measured by the client's clock
+// (WithClock).
 func (c *Client) KeepAlive(ctx context.Context, lease *api.Lease, interval time.Duration) <-chan error {
 	if interval <= 0 {
-		interval = max(time.Until(lease.Expires)/3, 100*time.Millisecond)
+		interval = max(lease.Expires.Sub(c.clock.Now())/3, 100*time.Millisecond)
 	}
 	errc := make(chan error, 1)
 	go func() {
 		defer close(errc)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		for waitFor(c.clock, interval, ctx.Done()) {
 			_, err := c.Heartbeat(ctx, lease.ID)
-			var e *Error
-			if errors.As(err, &e) && (e.Status == http.StatusNotFound || e.Status == http.StatusUnauthorized && c.token == "") {
+			if c.leaseLost(err) {
 				errc <- err
 				return
 			}
 		}
 	}()
 	return errc
+}
+
+// leaseLost reports whether a heartbeat's err says the lease is gone: the
+// worker does not know it, or (for a client whose only credential is the
+// lease) no longer accepts it. An answer without a code (a worker older
+// than the codes) is judged by its status.
+func (c *Client) leaseLost(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	unknown, refused := e.Code == api.CodeLeaseUnknown, e.Code == api.CodeUnauthorized
+	if e.Code == "" {
+		unknown, refused = e.Status == http.StatusNotFound, e.Status == http.StatusUnauthorized
+	}
+	return unknown || refused && c.token == ""
 }
 
 // PowerOn powers the DUT on (lease needed).
@@ -160,7 +169,7 @@ func (c *Client) FlashWith(ctx context.Context, r io.Reader, size int64, o api.F
 		// The worker may have refused the image and closed the
 		// connection while the upload was still being sent: ask it why.
 		if st, serr := c.FlashStatus(ctx); serr == nil && st.State == api.FlashFailed {
-			return res, &Error{Status: http.StatusUnprocessableEntity, Message: st.Error, Method: "PUT", Path: api.PathFlash}
+			return res, &Error{Status: http.StatusUnprocessableEntity, Code: st.ErrorCode, Message: st.Error, Method: "PUT", Path: api.PathFlash}
 		}
 	}
 	return res, err

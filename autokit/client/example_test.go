@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/client"
 )
 
@@ -45,4 +46,28 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Print(out)
+}
+
+// Switching on the worker's error codes, not on its words.
+func ExampleIsCode() {
+	ctx := context.Background()
+	c, err := client.New("http://127.0.0.1:8080")
+	if err != nil {
+		log.Fatal(err)
+	}
+	img, err := os.Open("balena.img.gz")
+	if err != nil {
+		return
+	}
+	defer img.Close()
+	_, err = c.Flash(ctx, img, 0, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", nil)
+	switch {
+	case err == nil:
+	case client.IsCode(err, api.CodeChecksumMismatch):
+		log.Fatal("the image is not the one whose SHA-256 was given: ", err)
+	case client.IsCode(err, api.CodeLeaseRequired, api.CodeLeaseStale):
+		log.Fatal("take a lease first: ", err)
+	default:
+		log.Fatalf("flash failed (%s): %v", client.ErrorCode(err), err)
+	}
 }

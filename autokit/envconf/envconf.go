@@ -1,11 +1,19 @@
-// Package envconf reads AutoKit's driver configuration from the
-// environment: each driver family (POWER, KEYBOARD, VIDEO, …) is a table
-// of drivers chosen by the family's variable, each with a configuration
-// struct whose fields carry envconfig tags and are read from
-// FAMILY_<tag> variables. Load follows envconfig's rules but takes a
-// getenv function, so tests and the worker can read any environment.
+// Package envconf is the one place configuration is read from the
+// environment, always through an injected getenv so that tests and
+// callers choose the environment.
 //
-// Limits: field types string, int, bool and time.Duration.
+// Each driver family (POWER, SD_MUX, DIGITAL_RELAY, KEYBOARD, VIDEO,
+// NETWORK) is a Family: a table of drivers chosen by the family's
+// variable, each with a plain configuration struct whose fields carry
+// envconfig tags and are read from FAMILY_<tag> variables by Load. A
+// configuration with a Validate method is checked as it is loaded. The
+// drivers themselves never read the environment.
+//
+// Flags declares command-line flags whose values fall back to an
+// environment variable, so a setting has one definition for both.
+//
+// Limits: field types string, int, bool, time.Duration and
+// comma-separated slices of string or int.
 package envconf
 
 import (
@@ -108,12 +116,20 @@ func (f Family[T, D]) Usage(w io.Writer) error {
 	return nil
 }
 
+// Validator is a configuration that checks itself once loaded. Its
+// errors name the variables at fault.
+type Validator interface {
+	Validate() error
+}
+
 // Load fills the struct spec points to from getenv, following envconfig's
 // rules for the tags the drivers use: each field's variable is
 // prefix + "_" + its envconfig tag, "default" applies when the variable is
 // empty, and "required" makes an empty variable an error. Field types:
-// string, int, bool and time.Duration. (envconfig itself reads only the
-// process environment; a test checks both agree.)
+// string, int, bool, time.Duration and comma-separated []string or []int.
+// When spec is a Validator, Load returns its Validate error. Every error
+// names the variable. (envconfig itself reads only the process
+// environment; a test checks both agree.)
 func Load(getenv func(string) string, prefix string, spec any) error {
 	v := reflect.ValueOf(spec)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
@@ -131,38 +147,87 @@ func Load(getenv func(string) string, prefix string, spec any) error {
 		raw := getenv(key)
 		if raw == "" {
 			if f.Tag.Get("required") == "true" {
-				return fmt.Errorf("%s is required", key)
+				return required(key, f.Tag.Get("desc"))
 			}
 			raw = f.Tag.Get("default")
 			if raw == "" {
 				continue
 			}
 		}
-		fv := v.Field(i)
-		switch {
-		case f.Type == reflect.TypeFor[time.Duration]():
-			d, err := time.ParseDuration(raw)
-			if err != nil {
-				return fmt.Errorf("%s=%q is not a duration such as 500ms or 5s", key, raw)
-			}
-			fv.SetInt(int64(d))
-		case f.Type.Kind() == reflect.String:
-			fv.SetString(raw)
-		case f.Type.Kind() == reflect.Int:
-			n, err := strconv.ParseInt(raw, 0, 64)
-			if err != nil {
-				return fmt.Errorf("%s=%q is not an integer", key, raw)
-			}
-			fv.SetInt(n)
-		case f.Type.Kind() == reflect.Bool:
-			b, err := strconv.ParseBool(raw)
-			if err != nil {
-				return fmt.Errorf("%s=%q is not true or false", key, raw)
-			}
-			fv.SetBool(b)
-		default:
-			return fmt.Errorf("envconf: %s: field type %s is not supported", key, f.Type)
+		if err := set(v.Field(i), key, raw); err != nil {
+			return err
 		}
 	}
+	if c, ok := spec.(Validator); ok {
+		return c.Validate()
+	}
+	return nil
+}
+
+// required is the error of a required variable left empty.
+func required(key, desc string) error {
+	if desc == "" {
+		return fmt.Errorf("%s is required", key)
+	}
+	return fmt.Errorf("%s is required (%s)", key, desc)
+}
+
+// set parses raw, the value of variable key, into fv.
+func set(fv reflect.Value, key, raw string) error {
+	if fv.Kind() == reflect.Slice {
+		return setSlice(fv, key, raw)
+	}
+	switch {
+	case fv.Type() == reflect.TypeFor[time.Duration]():
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return fmt.Errorf("%s=%q is not a duration such as 500ms or 5s", key, raw)
+		}
+		fv.SetInt(int64(d))
+	case fv.Kind() == reflect.String:
+		fv.SetString(raw)
+	case fv.Kind() == reflect.Int:
+		n, err := strconv.ParseInt(raw, 0, 64)
+		if err != nil {
+			return fmt.Errorf("%s=%q is not an integer", key, raw)
+		}
+		fv.SetInt(n)
+	case fv.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("%s=%q is not true or false", key, raw)
+		}
+		fv.SetBool(b)
+	default:
+		return fmt.Errorf("envconf: %s: field type %s is not supported", key, fv.Type())
+	}
+	return nil
+}
+
+// setSlice parses raw as a comma-separated list, as envconfig does, into
+// the slice fv; blank items are errors.
+func setSlice(fv reflect.Value, key, raw string) error {
+	elem := fv.Type().Elem().Kind()
+	if elem != reflect.String && elem != reflect.Int {
+		return fmt.Errorf("envconf: %s: field type %s is not supported", key, fv.Type())
+	}
+	items := strings.Split(raw, ",")
+	s := reflect.MakeSlice(fv.Type(), len(items), len(items))
+	for i, item := range items {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return fmt.Errorf("%s=%q has an empty item; want a comma-separated list", key, raw)
+		}
+		if elem == reflect.String {
+			s.Index(i).SetString(item)
+			continue
+		}
+		n, err := strconv.ParseInt(item, 0, 64)
+		if err != nil {
+			return fmt.Errorf("%s=%q: %q is not an integer; want a comma-separated list of integers", key, raw, item)
+		}
+		s.Index(i).SetInt(n)
+	}
+	fv.Set(s)
 	return nil
 }

@@ -33,7 +33,7 @@ func (e *ExitError) Error() string {
 	if out != "" {
 		out = ": " + out
 	}
-	return fmt.Sprintf("runner: %s: %v%s", strings.Join(e.Args, " "), e.Err, out)
+	return fmt.Sprintf("hostcmd: %s: %v%s", strings.Join(e.Args, " "), e.Err, out)
 }
 
 func (e *ExitError) Unwrap() error { return e.Err }

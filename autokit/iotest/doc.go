@@ -1,44 +1,17 @@
-// Package iotest is the record/playback machinery behind the AutoKit
-// hardware drivers (USB HID relays, GPIO relays, USB-SD-Mux, SDWire).
-//
-// Drivers do not touch /dev nodes directly: they take an Opener and talk to
-// the Device it returns through the narrowest set of calls they need —
-// Read, Write, Ioctl and Close. Host is the real implementation (os.OpenFile
-// and the ioctl system call). Record wraps any Opener and logs every
-// operation with its exact bytes; Playback replays such a log and fails on
-// any operation that is unexpected, out of order, carries different bytes,
-// or is left unused. This is the model of periph.io's conntest, extended to
-// ioctls.
-//
-// # Recordings
-//
-// A recording is a JSON file (see File) holding a list of operations: open
-// (path and flags), read and write (bytes), ioctl (request number, argument
-// bytes in and out, and the in and out contents of every buffer the argument
-// points to), fd (a file descriptor handed back by an ioctl, such as a GPIO
-// line request, adopted as a Device) and close. Bytes are written as hex
-// pairs separated by spaces; a token "00*N" stands for N zero bytes,
-// which keeps 512-byte SCSI buffers and 592-byte GPIO line requests readable. An operation that
-// failed carries the errno name ("EACCES") in "err".
-//
-// Pointers inside ioctl arguments (sg_io_hdr, usbdevfs_ctrltransfer) are
-// described with Pointer: the argument is recorded with the pointer slots
-// zeroed, and each pointed-to buffer separately, so recordings do not depend
-// on addresses.
+// Package iotest holds the test helpers for drivers built on autokit/devio:
+// Session gives a test an Opener over a recording in testdata/ and checks
+// it when the test ends.
 //
 // # Recording against real hardware
 //
-// Driver tests obtain their Opener from Session. With the environment
-// variable IOTEST_RECORD=1 the session wraps Host in a Record and, when the
-// test ends, rewrites the recording in testdata/ from what the hardware did;
-// otherwise it plays the recording back. Each driver's tests document the
-// variables that point them at a real device.
+// With the environment variable IOTEST_RECORD=1 a Session wraps the real
+// devices (devio.Host) in a devio.Record and, when the test ends and passed,
+// rewrites the recording in testdata/ from what the hardware did; otherwise
+// it plays the recording back and fails the test on any mismatch or unused
+// operation. Each driver's tests document the variables that point them at
+// a real device.
 //
-// # Limits
-//
-// Recordings store argument bytes as the host lays them out: the drivers
-// and recordings here assume a 64-bit little-endian Linux (amd64, arm64) and
-// the generic ioctl encoding (not mips, powerpc, sparc). Playback does not
-// model timing: a driver that polls sees the recorded answers in order, at
-// once.
+// This package imports "testing": only tests and other test packages may
+// import it (internal/layers checks that). The recording format, Record,
+// Playback and Host live in autokit/devio, which production drivers use.
 package iotest

@@ -2,8 +2,9 @@ package iotest
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/balena/leviathan-action/autokit/devio"
 )
 
 // RecordEnv is the environment variable that switches Session from playing
@@ -16,39 +17,29 @@ func Recording() bool { return os.Getenv(RecordEnv) == "1" }
 // Session is the Opener a driver test uses. It plays back file (a path
 // under testdata/) and fails t, when the test ends, on any mismatch or
 // unused operation. With IOTEST_RECORD=1 it records the real devices
-// instead (through Host) and rewrites file when the test ends, unless the
-// test failed.
+// instead (through devio.Host) and rewrites file when the test ends, unless
+// the test failed.
 //
-// The returned value implements Opener and FDOpener.
-func Session(t testing.TB, file string) interface {
-	Opener
-	FDOpener
-} {
+// The returned session implements devio.Opener and devio.FDOpener.
+func Session(t testing.TB, file string) *devio.Session {
 	t.Helper()
-	if Recording() {
-		r := &Record{Opener: Host{}}
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("iotest: test failed; %s not rewritten", file)
-				return
-			}
-			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-				t.Error(err)
-			}
-			if err := r.Save(file, "Recorded from real hardware by "+t.Name()+" with "+RecordEnv+"=1."); err != nil {
-				t.Error(err)
-			}
-		})
-		return r
-	}
-	p, err := Load(file)
+	s, err := devio.OpenSession(file, Recording())
 	if err != nil {
 		t.Fatal(err)
+		return nil
 	}
-	t.Cleanup(func() {
-		if err := p.Done(); err != nil {
-			t.Error(err)
-		}
-	})
-	return p
+	t.Cleanup(func() { finish(t, s) })
+	return s
+}
+
+// finish ends s when the test t ends: it reports playback mismatches, or
+// saves a recording unless the test failed.
+func finish(t testing.TB, s *devio.Session) {
+	if s.Recording() && t.Failed() {
+		t.Logf("iotest: test failed; %s not rewritten", s.File())
+		return
+	}
+	if err := s.Finish("Recorded from real hardware by " + t.Name() + " with " + RecordEnv + "=1."); err != nil {
+		t.Error(err)
+	}
 }

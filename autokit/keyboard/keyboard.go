@@ -5,9 +5,9 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/balena/leviathan-action/autokit/devio"
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/envconf"
-	"github.com/balena/leviathan-action/autokit/iotest"
 	"github.com/balena/leviathan-action/autokit/keyboard/hidgadget"
 )
 
@@ -28,14 +28,14 @@ type Option func(*deps)
 
 type deps struct {
 	log    *slog.Logger
-	opener iotest.Opener
+	opener devio.Opener
 }
 
 // WithLogger gives the driver a logger. It is silent by default.
 func WithLogger(l *slog.Logger) Option { return func(d *deps) { d.log = l } }
 
 // WithOpener opens device nodes through o (a recording or a playback).
-func WithOpener(o iotest.Opener) Option { return func(d *deps) { d.opener = o } }
+func WithOpener(o devio.Opener) Option { return func(d *deps) { d.opener = o } }
 
 // Driver is one entry of the table.
 type Driver = envconf.Driver[Keyboard, deps]
@@ -72,3 +72,7 @@ func Open(getenv func(string) string, opts ...Option) (Keyboard, error) {
 	}
 	return family.Open(getenv, d)
 }
+
+// Usage writes, for each driver, the variables it reads with their
+// defaults and descriptions.
+func Usage(w io.Writer) error { return family.Usage(w) }

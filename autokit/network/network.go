@@ -33,10 +33,8 @@ package network
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/envconf"
@@ -62,37 +60,63 @@ var (
 	_ Network = (*nmshared.Network)(nil)
 )
 
-// Names lists the drivers, sorted.
-func Names() []string { return []string{"dnsmasq", "nmshared"} }
+// Option passes what a driver needs besides its variables.
+type Option func(*deps)
+
+type deps struct{ log *slog.Logger }
+
+// WithLogger gives the driver a logger. It is silent by default.
+func WithLogger(l *slog.Logger) Option { return func(d *deps) { d.log = l } }
+
+// Driver is one entry of the table.
+type Driver = envconf.Driver[Network, deps]
+
+var family = envconf.Family[Network, deps]{Package: "network", Prefix: Prefix, NotConfigured: ErrNotConfigured,
+	Drivers: []Driver{
+		envconf.Entry("dnsmasq", "a DHCP server (dnsmasq) on an interface wired to the DUT, its traffic filtered",
+			func(c dnsmasq.Config, d deps) (Network, error) {
+				var o []dnsmasq.Option
+				if d.log != nil {
+					o = append(o, dnsmasq.WithLogger(d.log))
+				}
+				n, err := dnsmasq.New(c, o...)
+				if err != nil {
+					return nil, err
+				}
+				return n, nil
+			}),
+		envconf.Entry("nmshared", "a NetworkManager shared connection (wired or a Wi-Fi access point)",
+			func(c nmshared.Config, d deps) (Network, error) {
+				var o []nmshared.Option
+				if d.log != nil {
+					o = append(o, nmshared.WithLogger(d.log))
+				}
+				n, err := nmshared.New(c, o...)
+				if err != nil {
+					return nil, err
+				}
+				return n, nil
+			}),
+	}}
+
+// Drivers lists the drivers Open knows, sorted by name.
+func Drivers() []Driver { return family.Drivers }
+
+// Names lists the driver names, sorted.
+func Names() []string { return family.Names() }
 
 // Open builds the network NETWORK names from the NETWORK_* variables
-// getenv returns. Errors name the variable; an unknown driver lists the
-// allowed ones.
-func Open(getenv func(string) string, log *slog.Logger) (Network, error) {
-	name := strings.ToLower(strings.TrimSpace(getenv(Prefix)))
-	switch name {
-	case "":
-		return nil, fmt.Errorf("%w; one of: %s", ErrNotConfigured, strings.Join(Names(), ", "))
-	case "dnsmasq":
-		var c dnsmasq.Config
-		if err := envconf.Load(getenv, Prefix, &c); err != nil {
-			return nil, fmt.Errorf("network: NETWORK=dnsmasq: %w", err)
-		}
-		var o []dnsmasq.Option
-		if log != nil {
-			o = append(o, dnsmasq.WithLogger(log))
-		}
-		return dnsmasq.New(c, o...)
-	case "nmshared":
-		var c nmshared.Config
-		if err := envconf.Load(getenv, Prefix, &c); err != nil {
-			return nil, fmt.Errorf("network: NETWORK=nmshared: %w", err)
-		}
-		var o []nmshared.Option
-		if log != nil {
-			o = append(o, nmshared.WithLogger(log))
-		}
-		return nmshared.New(c, o...)
+// getenv returns. It fails with ErrNotConfigured when NETWORK is empty,
+// and with an error naming the variable when one is missing or
+// malformed; an unknown driver lists the allowed ones.
+func Open(getenv func(string) string, opts ...Option) (Network, error) {
+	var d deps
+	for _, o := range opts {
+		o(&d)
 	}
-	return nil, fmt.Errorf("network: unknown NETWORK=%q; one of: %s", name, strings.Join(Names(), ", "))
+	return family.Open(getenv, d)
 }
+
+// Usage writes, for each driver, the variables it reads with their
+// defaults and descriptions.
+func Usage(w io.Writer) error { return family.Usage(w) }

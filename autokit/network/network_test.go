@@ -28,7 +28,7 @@ func TestOpen(t *testing.T) {
 		{map[string]string{"NETWORK": "dnsmasq", "NETWORK_INTERFACE": "eth1", "NETWORK_MDNS_NAME": "dut.example.com"}, "NETWORK_MDNS_NAME"},
 		{map[string]string{"NETWORK": "nmshared", "NETWORK_INTERFACE": "eth1", "NETWORK_MDNS_NAME": "du t"}, "NETWORK_MDNS_NAME"},
 	} {
-		n, err := Open(env(tc.env), nil)
+		n, err := Open(env(tc.env))
 		if tc.want == "" {
 			if err != nil || n == nil {
 				t.Errorf("%v: %v", tc.env, err)
@@ -39,7 +39,7 @@ func TestOpen(t *testing.T) {
 			t.Errorf("%v: err = %v, want %q", tc.env, err, tc.want)
 		}
 	}
-	if _, err := Open(env(nil), nil); !errors.Is(err, ErrNotConfigured) {
+	if _, err := Open(env(nil)); !errors.Is(err, ErrNotConfigured) {
 		t.Errorf("err = %v, want ErrNotConfigured", err)
 	}
 }

@@ -73,7 +73,9 @@ func ParseParity(s string) (serial.Parity, error) {
 }
 
 // LoadConfig reads SERIAL and the SERIAL_* variables from getenv
-// (os.Getenv for the process environment). Errors name the variable.
+// (os.Getenv for the process environment) and validates them. Errors
+// name the variable. The serial console is a family of one driver: SERIAL
+// names the device rather than a driver, so it has no envconf.Family.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	var c Config
 	c.Device = strings.TrimSpace(getenv(Prefix))

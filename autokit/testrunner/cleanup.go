@@ -17,7 +17,7 @@ import (
 // everything.
 func Cleanup(ctx context.Context, cli Engine, labels map[string]string) error {
 	if len(labels) == 0 {
-		return errors.New("container: cleanup needs at least one label")
+		return errors.New("testrunner: cleanup needs at least one label")
 	}
 	f := filters.NewArgs()
 	for k, v := range labels {
@@ -56,7 +56,7 @@ func Cleanup(ctx context.Context, cli Engine, labels map[string]string) error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("container: cleanup: %w", errors.Join(errs...))
+		return fmt.Errorf("testrunner: cleanup: %w", errors.Join(errs...))
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ var (
 // when it could not be reached at all.
 func engineErr(host, op string, err error) error {
 	if client.IsErrConnectionFailed(err) {
-		return fmt.Errorf("container: %s: docker engine unreachable at %s (start it, or point DOCKER_HOST at its socket, by default unix:///var/run/docker.sock): %w", op, host, err)
+		return fmt.Errorf("testrunner: %s: docker engine unreachable at %s (start it, or point DOCKER_HOST at its socket, by default unix:///var/run/docker.sock): %w", op, host, err)
 	}
-	return fmt.Errorf("container: %s: %w", op, err)
+	return fmt.Errorf("testrunner: %s: %w", op, err)
 }

@@ -39,7 +39,7 @@ type hostFirewall struct {
 }
 
 // errNoFirewall says why the host could not be closed to the testrunner.
-var errNoFirewall = errors.New("container: the host's services are reachable from the container: closing them needs root and iptables")
+var errNoFirewall = errors.New("testrunner: the host's services are reachable from the container: closing them needs root and iptables")
 
 // closeHost adds the rules for bridge, letting only TCP to port through.
 func closeHost(ctx context.Context, bridge string, port int) (*hostFirewall, error) {
@@ -87,7 +87,7 @@ func removeBridgeRules(ctx context.Context, bridge string) error {
 	}
 	out, err := exec.CommandContext(ctx, "iptables", "-w", "-S", "INPUT").Output()
 	if err != nil {
-		return fmt.Errorf("container: listing INPUT rules: %w", err)
+		return fmt.Errorf("testrunner: listing INPUT rules: %w", err)
 	}
 	var errs []error
 	for _, line := range strings.Split(string(out), "\n") {
@@ -103,7 +103,7 @@ func removeBridgeRules(ctx context.Context, bridge string) error {
 func iptables(ctx context.Context, args ...string) error {
 	out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w"}, args...)...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("container: iptables %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("testrunner: iptables %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }

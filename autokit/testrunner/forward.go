@@ -46,7 +46,7 @@ func (f *forwarder) accept() {
 		c, err := f.ln.Accept()
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
-				f.log.Warn("container: forwarder stopped accepting", "err", err)
+				f.log.Warn("testrunner: forwarder stopped accepting", "err", err)
 			}
 			return
 		}
@@ -82,7 +82,7 @@ func (f *forwarder) serve(down net.Conn) {
 	d := net.Dialer{Timeout: 10 * time.Second}
 	up, err := d.DialContext(context.Background(), "tcp", f.target)
 	if err != nil {
-		f.log.Warn("container: forwarder cannot reach the worker", "target", f.target, "err", err)
+		f.log.Warn("testrunner: forwarder cannot reach the worker", "target", f.target, "err", err)
 		return
 	}
 	if !f.track(up) {
@@ -115,7 +115,7 @@ func (f *forwarder) Close() error {
 	err := f.ln.Close()
 	f.wg.Wait()
 	if err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("container: forwarder: %w", err)
+		return fmt.Errorf("testrunner: forwarder: %w", err)
 	}
 	return nil
 }

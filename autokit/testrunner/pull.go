@@ -65,7 +65,7 @@ func Pull(ctx context.Context, cli ImageEngine, ref string, progress io.Writer, 
 	}
 	want, err := name.NewDigest(ref)
 	if err != nil {
-		return PullResult{}, fmt.Errorf("container: %q is not an image reference by digest (host/repo@sha256:…): %w", ref, err)
+		return PullResult{}, fmt.Errorf("testrunner: %q is not an image reference by digest (host/repo@sha256:…): %w", ref, err)
 	}
 	insp, err := cli.ImageInspect(ctx, ref)
 	switch {
@@ -73,7 +73,7 @@ func Pull(ctx context.Context, cli ImageEngine, ref string, progress io.Writer, 
 		if err := hasDigest(insp, want); err != nil {
 			return PullResult{}, err
 		}
-		c.log.Info("container: image present, not pulling", "ref", ref, "id", insp.ID)
+		c.log.Info("testrunner: image present, not pulling", "ref", ref, "id", insp.ID)
 		return PullResult{ImageID: insp.ID}, nil
 	case client.IsErrConnectionFailed(err):
 		return PullResult{}, engineErr(cli.DaemonHost(), "inspecting "+ref, err)
@@ -91,20 +91,20 @@ func Pull(ctx context.Context, cli ImageEngine, ref string, progress io.Writer, 
 		}
 		switch {
 		case ctx.Err() != nil:
-			return res, fmt.Errorf("container: pulling %s: %w", ref, ctx.Err())
+			return res, fmt.Errorf("testrunner: pulling %s: %w", ref, ctx.Err())
 		case client.IsErrConnectionFailed(err):
 			return res, engineErr(cli.DaemonHost(), "pulling "+ref, err)
 		case isMismatch(err):
-			return res, fmt.Errorf("container: pulling %s: %w: %w", ref, ErrDigestMismatch, err)
+			return res, fmt.Errorf("testrunner: pulling %s: %w: %w", ref, ErrDigestMismatch, err)
 		case !retryable(err):
-			return res, fmt.Errorf("container: pulling %s from registry %s: %w", ref, reg, err)
+			return res, fmt.Errorf("testrunner: pulling %s from registry %s: %w", ref, reg, err)
 		case res.Attempts >= c.attempts:
-			return res, fmt.Errorf("container: registry %s did not answer after %d attempts pulling %s: %w", reg, res.Attempts, ref, err)
+			return res, fmt.Errorf("testrunner: registry %s did not answer after %d attempts pulling %s: %w", reg, res.Attempts, ref, err)
 		}
-		c.log.Warn("container: pull failed, retrying", "ref", ref, "attempt", res.Attempts, "wait", wait, "err", err)
+		c.log.Warn("testrunner: pull failed, retrying", "ref", ref, "attempt", res.Attempts, "wait", wait, "err", err)
 		select {
 		case <-ctx.Done():
-			return res, fmt.Errorf("container: pulling %s: %w", ref, ctx.Err())
+			return res, fmt.Errorf("testrunner: pulling %s: %w", ref, ctx.Err())
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, c.backoff*16)
@@ -117,7 +117,7 @@ func Pull(ctx context.Context, cli ImageEngine, ref string, progress io.Writer, 
 		return res, err
 	}
 	res.ImageID = insp.ID
-	c.log.Info("container: pulled", "ref", ref, "id", insp.ID, "attempts", res.Attempts)
+	c.log.Info("testrunner: pulled", "ref", ref, "id", insp.ID, "attempts", res.Attempts)
 	return res, nil
 }
 
@@ -141,7 +141,7 @@ func hasDigest(insp image.InspectResponse, want name.Digest) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("container: %w: image %s has repo digests %v, want %s", ErrDigestMismatch, insp.ID, insp.RepoDigests, want)
+	return fmt.Errorf("testrunner: %w: image %s has repo digests %v, want %s", ErrDigestMismatch, insp.ID, insp.RepoDigests, want)
 }
 
 // retryable reports whether a pull error looks like a registry that did

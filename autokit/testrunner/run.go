@@ -21,7 +21,9 @@ import (
 	containertypes "github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/testrunner/runresult"
 )
 
 // Labels set on everything Run creates.
@@ -109,7 +111,7 @@ type Result struct {
 	Duration   time.Duration
 	// InfraError is set when the run says nothing about the tests: the
 	// container was OOM-killed, killed by a signal, or left no junit.xml.
-	InfraError *InfraError
+	InfraError *runresult.InfraError
 }
 
 // Passed reports whether every test passed.
@@ -118,106 +120,187 @@ func (r Result) Passed() bool { return r.InfraError == nil && r.ExitCode == 0 }
 // TestsFailed reports whether the run completed and some tests failed.
 func (r Result) TestsFailed() bool { return r.InfraError == nil && r.ExitCode != 0 }
 
-// InfraError is a run that failed for reasons other than the tests, with
-// the evidence.
-type InfraError struct {
-	Reason    string // "oom-killed", "killed by signal 9", "no reports", …
-	ExitCode  int
-	OOMKilled bool
-	Output    string // the last output of the container
-}
-
-func (e *InfraError) Error() string {
-	return fmt.Sprintf("container: testrunner infrastructure failure: %s (exit code %d)", e.Reason, e.ExitCode)
-}
-
 // Run runs the testrunner container described by s on a network of its own
 // and removes the container and the network before returning. The error is
 // non-nil when the container could not be run (engine, network, forwarder)
 // or ctx ended; failing tests and infrastructure failures are in the
 // Result.
 func Run(ctx context.Context, cli Engine, s Spec) (Result, error) {
-	if s.Image == "" || s.RunID == "" || s.ReportsDir == "" {
-		return Result{}, errors.New("container: Spec needs Image, RunID and ReportsDir")
-	}
-	if s.UserSuitesDir != "" {
-		if err := checkUserSuites(s.UserSuitesDir); err != nil {
-			return Result{}, err
-		}
+	if err := s.check(); err != nil {
+		return Result{}, err
 	}
 	setDefaults(&s)
-	log := s.Log
-	host := cli.DaemonHost()
+	r := &run{s: s, cli: cli, log: s.Log, host: cli.DaemonHost(), labels: s.labels(),
+		bg: context.WithoutCancel(ctx)}
+
+	nw, err := r.createNetwork(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	defer r.removeNetwork(nw)
+	res := Result{Network: nw.name, Bridge: nw.bridge, Reports: s.ReportsDir}
+
+	env := r.env()
+	if s.WorkerURL != "" {
+		inner, hostClosed, disconnect, err := r.connectWorker(ctx, nw)
+		if err != nil {
+			return res, err
+		}
+		defer disconnect()
+		res.HostClosed = hostClosed
+		env = append(env, api.EnvWorkerURL+"="+inner)
+	}
+
+	cfg, hc := r.containerConfig(nw.name, env)
+	created, err := cli.ContainerCreate(ctx, cfg, hc, nil, nil, nw.name)
+	if err != nil {
+		return res, engineErr(r.host, "creating container", err)
+	}
+	id := created.ID
+	res.ContainerID = id
+	defer r.removeContainer(id)
+
+	out, err := r.attach(ctx, id)
+	if err != nil {
+		return res, err
+	}
+	defer out.close()
+	dur, runErr, err := r.startAndWait(ctx, id, nw.name)
+	if err != nil {
+		return res, err
+	}
+	res.Duration = dur
+	out.finish()
+
+	if err := r.collect(id, out.last.String(), &res); err != nil {
+		return res, errors.Join(runErr, err)
+	}
+	return res, runErr
+}
+
+// run is one call of Run: the Spec, with its defaults set, and what its
+// steps share.
+type run struct {
+	s      Spec
+	cli    Engine
+	log    *slog.Logger
+	host   string            // the engine's address, for errors
+	labels map[string]string // set on everything the run makes
+	// bg outlives the caller's ctx: cleanup runs even when it is
+	// cancelled.
+	bg context.Context
+}
+
+// check fails unless s has what Run needs.
+func (s Spec) check() error {
+	if s.Image == "" || s.RunID == "" || s.ReportsDir == "" {
+		return errors.New("testrunner: Spec needs Image, RunID and ReportsDir")
+	}
+	if s.UserSuitesDir != "" {
+		return checkUserSuites(s.UserSuitesDir)
+	}
+	return nil
+}
+
+// labels are the job's labels and, where they do not clash, s.Labels.
+func (s Spec) labels() map[string]string {
 	labels := JobLabels(s.RunID, s.Job, s.Lease)
 	for k, v := range s.Labels {
 		if _, taken := labels[k]; !taken {
 			labels[k] = v
 		}
 	}
-	// Cleanup runs even when ctx is cancelled.
-	bg := context.WithoutCancel(ctx)
+	return labels
+}
 
-	netName := resourceName(s.RunID)
-	bridge := newBridgeName()
-	nw, err := cli.NetworkCreate(ctx, netName, network.CreateOptions{
+// jobNetwork is the internal bridge network a run's container is alone on.
+type jobNetwork struct {
+	id, name string
+	bridge   string // its interface on the host
+}
+
+// createNetwork creates the run's internal network on a bridge named for
+// the firewall rules.
+func (r *run) createNetwork(ctx context.Context) (jobNetwork, error) {
+	nw := jobNetwork{name: resourceName(r.s.RunID), bridge: newBridgeName()}
+	created, err := r.cli.NetworkCreate(ctx, nw.name, network.CreateOptions{
 		Driver:   "bridge",
 		Internal: true,
-		Labels:   labels,
-		Options:  map[string]string{bridgeOption: bridge},
+		Labels:   r.labels,
+		Options:  map[string]string{bridgeOption: nw.bridge},
 	})
 	if err != nil {
-		return Result{}, engineErr(host, "creating network "+netName, err)
+		return jobNetwork{}, engineErr(r.host, "creating network "+nw.name, err)
 	}
-	res := Result{Network: netName, Bridge: bridge, Reports: s.ReportsDir}
-	defer func() {
-		cctx, cancel := context.WithTimeout(bg, 30*time.Second)
-		defer cancel()
-		if err := cli.NetworkRemove(cctx, nw.ID); err != nil {
-			log.Warn("container: removing network", "network", netName, "err", err)
-		}
-	}()
+	nw.id = created.ID
+	return nw, nil
+}
 
-	env := append([]string(nil), s.Env...)
-	if s.Lease != "" {
-		env = append(env, "LEVIATHAN_LEASE="+s.Lease)
+// removeNetwork removes the run's network, logging a failure.
+func (r *run) removeNetwork(nw jobNetwork) {
+	ctx, cancel := context.WithTimeout(r.bg, 30*time.Second)
+	defer cancel()
+	if err := r.cli.NetworkRemove(ctx, nw.id); err != nil {
+		r.log.Warn("testrunner: removing network", "network", nw.name, "err", err)
 	}
-	if s.WorkerToken != "" {
-		env = append(env, "LEVIATHAN_WORKER_TOKEN="+s.WorkerToken)
-	}
-	if s.WorkerURL != "" {
-		fwd, inner, err := forwardWorker(ctx, cli, nw.ID, s.WorkerURL, log)
-		if err != nil {
-			return res, err
-		}
-		defer fwd.Close()
-		env = append(env, "LEVIATHAN_WORKER_URL="+inner)
-		log.Info("container: worker forwarded", "worker", s.WorkerURL, "inside", inner)
-		fw, err := closeHost(ctx, bridge, fwd.Addr().Port)
-		switch {
-		case err == nil:
-			res.HostClosed = true
-			defer func() {
-				if err := fw.open(bg); err != nil {
-					log.Warn("container: removing the job network's firewall rules", "err", err)
-				}
-			}()
-		case errors.Is(err, errNoFirewall):
-			log.Warn(err.Error(), "bridge", bridge)
-		default:
-			return res, err
-		}
-	}
+}
 
-	pids := s.PidsLimit
+// env is the container's environment but for the worker's URL: the
+// job's variables, the lease and the worker's token when set.
+func (r *run) env() []string {
+	env := append([]string(nil), r.s.Env...)
+	if r.s.Lease != "" {
+		env = append(env, api.EnvLease+"="+r.s.Lease)
+	}
+	if r.s.WorkerToken != "" {
+		env = append(env, api.EnvWorkerToken+"="+r.s.WorkerToken)
+	}
+	return env
+}
+
+// connectWorker forwards the worker into the job network and, where the
+// host's firewall can be changed, closes every other host service to it.
+// It returns the worker's URL inside the container, whether the host is
+// closed, and a func that undoes both.
+func (r *run) connectWorker(ctx context.Context, nw jobNetwork) (inner string, hostClosed bool, disconnect func(), err error) {
+	fwd, inner, err := forwardWorker(ctx, r.cli, nw.id, r.s.WorkerURL, r.log)
+	if err != nil {
+		return "", false, nil, err
+	}
+	r.log.Info("testrunner: worker forwarded", "worker", r.s.WorkerURL, "inside", inner)
+	fw, err := closeHost(ctx, nw.bridge, fwd.Addr().Port)
+	switch {
+	case err == nil:
+		return inner, true, func() {
+			if err := fw.open(r.bg); err != nil {
+				r.log.Warn("testrunner: removing the job network's firewall rules", "err", err)
+			}
+			fwd.Close()
+		}, nil
+	case errors.Is(err, errNoFirewall):
+		r.log.Warn(err.Error(), "bridge", nw.bridge)
+		return inner, false, func() { fwd.Close() }, nil
+	default:
+		fwd.Close()
+		return "", false, nil, err
+	}
+}
+
+// containerConfig is the locked-down container: user nobody, read-only,
+// no capabilities, limits, /reports on a volume, the user's suites
+// mounted read-only, on the job network only.
+func (r *run) containerConfig(netName string, env []string) (*containertypes.Config, *containertypes.HostConfig) {
+	s := r.s
 	cfg := &containertypes.Config{
 		Image:        s.Image,
 		Cmd:          s.Cmd,
 		Env:          env,
 		User:         "65534:65534",
-		Labels:       labels,
+		Labels:       r.labels,
 		AttachStdout: true,
 		AttachStderr: true,
 	}
+	pids := s.PidsLimit
 	useInit := true
 	hc := &containertypes.HostConfig{
 		NetworkMode:    containertypes.NetworkMode(netName),
@@ -230,7 +313,7 @@ func Run(ctx context.Context, cli Engine, s Spec) (Result, error) {
 		Mounts: []mount.Mount{{
 			Type:          mount.TypeVolume,
 			Target:        ReportsPath,
-			VolumeOptions: &mount.VolumeOptions{Labels: labels},
+			VolumeOptions: &mount.VolumeOptions{Labels: r.labels},
 		}},
 		Resources: containertypes.Resources{
 			Memory:     s.Memory,
@@ -248,89 +331,75 @@ func Run(ctx context.Context, cli Engine, s Spec) (Result, error) {
 			BindOptions: &mount.BindOptions{NonRecursive: true},
 		})
 	}
-	created, err := cli.ContainerCreate(ctx, cfg, hc, nil, nil, netName)
-	if err != nil {
-		return res, engineErr(host, "creating container", err)
-	}
-	res.ContainerID = created.ID
-	defer func() {
-		cctx, cancel := context.WithTimeout(bg, 30*time.Second)
-		defer cancel()
-		if err := cli.ContainerRemove(cctx, created.ID, containertypes.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-			log.Warn("container: removing container", "id", created.ID, "err", err)
-		}
-	}()
+	return cfg, hc
+}
 
-	hijack, err := cli.ContainerAttach(ctx, created.ID, containertypes.AttachOptions{Stream: true, Stdout: true, Stderr: true})
-	if err != nil {
-		return res, engineErr(host, "attaching", err)
+// removeContainer removes the container and its /reports volume, logging
+// a failure.
+func (r *run) removeContainer(id string) {
+	ctx, cancel := context.WithTimeout(r.bg, 30*time.Second)
+	defer cancel()
+	if err := r.cli.ContainerRemove(ctx, id, containertypes.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+		r.log.Warn("testrunner: removing container", "id", id, "err", err)
 	}
-	defer hijack.Close()
-	last := &tail{max: 4 << 10}
-	stdout := io.MultiWriter(orDiscard(s.Stdout), last)
-	var group *groupWriter
-	if s.GroupTests {
-		group = &groupWriter{w: orDiscard(s.Stdout)}
-		stdout = io.MultiWriter(group, last)
-	}
-	stderr := io.MultiWriter(orDiscard(s.Stderr), last)
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		stdcopy.StdCopy(stdout, stderr, hijack.Reader)
-	}()
+}
 
-	waitC, waitErr := cli.ContainerWait(bg, created.ID, containertypes.WaitConditionNextExit)
+// startAndWait starts the container and waits for it to exit, stopping it
+// (with s.StopTimeout's grace) when ctx ends first. err is non-nil when it
+// could not be started; runErr when waiting failed or ctx ended, the
+// container then being stopped.
+func (r *run) startAndWait(ctx context.Context, id, netName string) (ran time.Duration, runErr, err error) {
+	waitC, waitErr := r.cli.ContainerWait(r.bg, id, containertypes.WaitConditionNextExit)
 	start := time.Now()
-	if err := cli.ContainerStart(ctx, created.ID, containertypes.StartOptions{}); err != nil {
-		return res, engineErr(host, "starting container", err)
+	if err := r.cli.ContainerStart(ctx, id, containertypes.StartOptions{}); err != nil {
+		return 0, nil, engineErr(r.host, "starting container", err)
 	}
-	log.Info("container: started", "id", created.ID, "image", s.Image, "network", netName)
-	var runErr error
+	r.log.Info("testrunner: started", "id", id, "image", r.s.Image, "network", netName)
 	select {
 	case w := <-waitC:
 		if w.Error != nil {
-			runErr = fmt.Errorf("container: waiting: %s", w.Error.Message)
+			runErr = fmt.Errorf("testrunner: waiting: %s", w.Error.Message)
 		}
 	case err := <-waitErr:
-		runErr = engineErr(host, "waiting", err)
+		runErr = engineErr(r.host, "waiting", err)
 	case <-ctx.Done():
-		runErr = fmt.Errorf("container: run %s: %w", s.RunID, ctx.Err())
-		stopT := int(s.StopTimeout / time.Second)
-		sctx, cancel := context.WithTimeout(bg, s.StopTimeout+30*time.Second)
-		if err := cli.ContainerStop(sctx, created.ID, containertypes.StopOptions{Timeout: &stopT}); err != nil {
-			log.Warn("container: stopping", "id", created.ID, "err", err)
-		}
-		cancel()
+		runErr = fmt.Errorf("testrunner: run %s: %w", r.s.RunID, ctx.Err())
+		r.stop(id)
 	}
-	res.Duration = time.Since(start)
-	select {
-	case <-copied:
-	case <-time.After(5 * time.Second):
-		hijack.Close()
-		<-copied
-	}
-	if group != nil {
-		group.Close()
-	}
+	return time.Since(start), runErr, nil
+}
 
-	insp, err := cli.ContainerInspect(bg, created.ID)
+// stop stops the container, giving it s.StopTimeout to exit.
+func (r *run) stop(id string) {
+	stopT := int(r.s.StopTimeout / time.Second)
+	ctx, cancel := context.WithTimeout(r.bg, r.s.StopTimeout+30*time.Second)
+	defer cancel()
+	if err := r.cli.ContainerStop(ctx, id, containertypes.StopOptions{Timeout: &stopT}); err != nil {
+		r.log.Warn("testrunner: stopping", "id", id, "err", err)
+	}
+}
+
+// collect fills res from the exited container: its exit code, the
+// reports copied into s.ReportsDir and, from those and output (the
+// container's last output), whether the run was broken.
+func (r *run) collect(id, output string, res *Result) error {
+	insp, err := r.cli.ContainerInspect(r.bg, id)
 	if err != nil {
-		return res, errors.Join(runErr, engineErr(host, "inspecting container", err))
+		return engineErr(r.host, "inspecting container", err)
 	}
 	if insp.State != nil {
 		res.ExitCode = insp.State.ExitCode
 		res.OOMKilled = insp.State.OOMKilled
 	}
-	if err := copyReports(bg, cli, created.ID, s.ReportsDir); err != nil {
-		log.Warn("container: copying reports", "err", err)
+	if err := copyReports(r.bg, r.cli, id, r.s.ReportsDir); err != nil {
+		r.log.Warn("testrunner: copying reports", "err", err)
 	}
-	if j := filepath.Join(s.ReportsDir, "junit.xml"); fileExists(j) {
+	if j := filepath.Join(r.s.ReportsDir, "junit.xml"); fileExists(j) {
 		res.JUnit = j
 	}
-	res.InfraError = classify(res, last.String())
-	log.Info("container: exited", "id", created.ID, "exit", res.ExitCode, "oom", res.OOMKilled, "junit", res.JUnit != "")
-	return res, runErr
+	res.InfraError = classify(*res, output)
+	r.log.Info("testrunner: exited", "id", id, "exit", res.ExitCode, "oom", res.OOMKilled, "junit", res.JUnit != "")
+	return nil
 }
 
 // checkUserSuites fails unless dir is an absolute path to a directory
@@ -338,36 +407,36 @@ func Run(ctx context.Context, cli Engine, s Spec) (Result, error) {
 // or set-group-ID, that nobody can read and execute.
 func checkUserSuites(dir string) error {
 	if !filepath.IsAbs(dir) {
-		return fmt.Errorf("container: user suites directory %q is not an absolute path", dir)
+		return fmt.Errorf("testrunner: user suites directory %q is not an absolute path", dir)
 	}
 	fi, err := os.Lstat(dir)
 	if err != nil {
-		return fmt.Errorf("container: user suites directory: %w", err)
+		return fmt.Errorf("testrunner: user suites directory: %w", err)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("container: user suites directory %s is not a directory (%v)", dir, fi.Mode().Type())
+		return fmt.Errorf("testrunner: user suites directory %s is not a directory (%v)", dir, fi.Mode().Type())
 	}
 	if fi.Mode().Perm()&0o005 != 0o005 {
-		return fmt.Errorf("container: user suites directory %s has mode %v: the container's user (nobody) cannot list it; give it 0755", dir, fi.Mode().Perm())
+		return fmt.Errorf("testrunner: user suites directory %s has mode %v: the container's user (nobody) cannot list it; give it 0755", dir, fi.Mode().Perm())
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("container: user suites directory: %w", err)
+		return fmt.Errorf("testrunner: user suites directory: %w", err)
 	}
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
 		fi, err := os.Lstat(p)
 		if err != nil {
-			return fmt.Errorf("container: user suites directory: %w", err)
+			return fmt.Errorf("testrunner: user suites directory: %w", err)
 		}
 		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("container: user suites directory %s: %s is not a regular file (%v); it may hold only suite binaries", dir, e.Name(), fi.Mode().Type())
+			return fmt.Errorf("testrunner: user suites directory %s: %s is not a regular file (%v); it may hold only suite binaries", dir, e.Name(), fi.Mode().Type())
 		}
 		if fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
-			return fmt.Errorf("container: user suites directory %s: %s is set-user-ID or set-group-ID (%v)", dir, e.Name(), fi.Mode())
+			return fmt.Errorf("testrunner: user suites directory %s: %s is set-user-ID or set-group-ID (%v)", dir, e.Name(), fi.Mode())
 		}
 		if fi.Mode().Perm()&0o005 != 0o005 {
-			return fmt.Errorf("container: user suites directory %s: %s has mode %v: the container's user (nobody) cannot run it; give it 0755", dir, e.Name(), fi.Mode().Perm())
+			return fmt.Errorf("testrunner: user suites directory %s: %s has mode %v: the container's user (nobody) cannot run it; give it 0755", dir, e.Name(), fi.Mode().Perm())
 		}
 	}
 	return nil
@@ -386,8 +455,8 @@ func JobLabels(runID, job, lease string) map[string]string {
 	return l
 }
 
-func classify(r Result, output string) *InfraError {
-	e := &InfraError{ExitCode: r.ExitCode, OOMKilled: r.OOMKilled, Output: output}
+func classify(r Result, output string) *runresult.InfraError {
+	e := &runresult.InfraError{ExitCode: r.ExitCode, OOMKilled: r.OOMKilled, Output: output}
 	switch {
 	case r.OOMKilled:
 		e.Reason = "oom-killed"
@@ -427,7 +496,7 @@ func setDefaults(s *Spec) {
 func forwardWorker(ctx context.Context, cli Engine, netID, worker string, log *slog.Logger) (*forwarder, string, error) {
 	u, err := url.Parse(worker)
 	if err != nil || u.Host == "" {
-		return nil, "", fmt.Errorf("container: worker URL %q: want scheme://host:port", worker)
+		return nil, "", fmt.Errorf("testrunner: worker URL %q: want scheme://host:port", worker)
 	}
 	target := u.Host
 	if u.Port() == "" {
@@ -449,11 +518,11 @@ func forwardWorker(ctx context.Context, cli Engine, netID, worker string, log *s
 		}
 	}
 	if gw == "" {
-		return nil, "", fmt.Errorf("container: job network %s has no IPv4 gateway address for the worker forwarder", insp.Name)
+		return nil, "", fmt.Errorf("testrunner: job network %s has no IPv4 gateway address for the worker forwarder", insp.Name)
 	}
 	fwd, err := forward(gw, target, log)
 	if err != nil {
-		return nil, "", fmt.Errorf("container: the host has no address %s on job network %s (is the engine in another network namespace, e.g. rootless or remote?): %w", gw, insp.Name, err)
+		return nil, "", fmt.Errorf("testrunner: the host has no address %s on job network %s (is the engine in another network namespace, e.g. rootless or remote?): %w", gw, insp.Name, err)
 	}
 	inner := *u
 	inner.Host = net.JoinHostPort(gw, strconv.Itoa(fwd.Addr().Port))
@@ -466,7 +535,7 @@ func copyReports(ctx context.Context, cli Engine, id, dir string) error {
 		return engineErr(cli.DaemonHost(), "copying reports", err)
 	}
 	defer rc.Close()
-	return ExtractReports(rc, dir)
+	return runresult.ExtractReports(rc, dir)
 }
 
 var unsafeName = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)

@@ -71,7 +71,7 @@ func TestUserSuitesDirChecked(t *testing.T) {
 			s := Spec{Image: "img", RunID: "r", ReportsDir: t.TempDir(), UserSuitesDir: tc.setup(t, t.TempDir())}
 			// A nil engine: the check comes before any engine call.
 			_, err := Run(t.Context(), nil, s)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "container: user suites directory") {
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "testrunner: user suites directory") {
 				t.Fatalf("err = %v; want %q", err, tc.want)
 			}
 		})

@@ -43,7 +43,7 @@ func (t WorkerTestrunner) Pull(ctx context.Context, image string, progress io.Wr
 // Run implements worker.Testrunner.
 func (t WorkerTestrunner) Run(ctx context.Context, r worker.TestrunnerRun) (api.TestrunnerResult, error) {
 	if r.Lease == "" {
-		return api.TestrunnerResult{}, errors.New("container: a testrunner run needs its lease")
+		return api.TestrunnerResult{}, errors.New("testrunner: a testrunner run needs its lease")
 	}
 	cmd := []string{"--reports", ReportsPath}
 	if r.Run != "" {

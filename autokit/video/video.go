@@ -2,6 +2,7 @@ package video
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 
 	"github.com/balena/leviathan-action/autokit/dut"
@@ -55,3 +56,7 @@ func Open(getenv func(string) string, opts ...Option) (dut.Screen, error) {
 	}
 	return family.Open(getenv, d)
 }
+
+// Usage writes, for each driver, the variables it reads with their
+// defaults and descriptions.
+func Usage(w io.Writer) error { return family.Usage(w) }

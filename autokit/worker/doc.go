@@ -8,7 +8,12 @@
 // assertion; an endpoint whose capability the DUT lacks answers 501. Every
 // request that changes the DUT needs the current lease's id; a lease that
 // is not renewed before its TTL expires is reaped by a background loop
-// that powers the DUT off and closes SSH.
+// that powers the DUT off and closes SSH. Leases are measured by the
+// worker's Clock (WithClock; workertest.Clock in tests).
+//
+// Every error answer is an api.ErrorBody whose code (an api.ErrorCode)
+// fixes its HTTP status. Handler is built from one route table; Routes
+// lists it, and a test holds docs/worker-api.md to it.
 //
 // Limits:
 //   - One DUT per worker, one lease at a time, one flash at a time.

@@ -27,10 +27,10 @@ func (w *Worker) sshAddress(ctx context.Context) (string, error) {
 	}
 	addr, err := n.Address(ctx)
 	if err != nil {
-		return "", errorf(http.StatusBadGateway, "worker: the DUT's network address: %w", err)
+		return "", errorf(api.CodeDeviceError, "worker: the DUT's network address: %w", err)
 	}
 	if addr.SSH == "" {
-		return "", errorf(http.StatusBadGateway, "worker: the DUT reports no SSH address")
+		return "", errorf(api.CodeDUTUnreachable, "worker: the DUT reports no SSH address")
 	}
 	return addr.SSH, nil
 }
@@ -44,7 +44,7 @@ func (w *Worker) postExec(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if strings.TrimSpace(req.Command) == "" {
-		return errorf(http.StatusBadRequest, "worker: exec needs a command")
+		return errorf(api.CodeBadRequest, "worker: exec needs a command")
 	}
 	ctx := r.Context()
 	if req.TimeoutSeconds > 0 {
@@ -66,9 +66,9 @@ func (w *Worker) postExec(rw http.ResponseWriter, r *http.Request) error {
 	if errors.As(err, &de) && !s.started {
 		// The command never started: answer with a status, not a stream.
 		if ctx.Err() != nil && r.Context().Err() == nil {
-			return errorf(http.StatusGatewayTimeout, "worker: the DUT did not answer over SSH within the exec timeout: %w", err)
+			return errorf(api.CodeTimeout, "worker: the DUT did not answer over SSH within the exec timeout: %w", err)
 		}
-		return errorf(http.StatusBadGateway, "worker: cannot reach the DUT over SSH: %w", err)
+		return errorf(api.CodeDUTUnreachable, "worker: cannot reach the DUT over SSH: %w", err)
 	}
 	switch {
 	case err == nil:
@@ -152,10 +152,10 @@ func (w *Worker) postWaitOnline(rw http.ResponseWriter, r *http.Request) (err er
 	defer cancel()
 	state, err := w.d.State(tctx)
 	if err != nil {
-		return errorf(http.StatusBadGateway, "worker: reading the power state: %w", err)
+		return errorf(api.CodeDeviceError, "worker: reading the power state: %w", err)
 	}
 	if state != dut.PowerOn {
-		return errorf(http.StatusConflict, "worker: the DUT is powered off; power it on before waiting for it")
+		return errorf(api.CodePoweredOff, "worker: the DUT is powered off; power it on before waiting for it")
 	}
 	defer func() {
 		if r.Context().Err() == nil { // an abandoned wait says nothing of the DUT
@@ -213,7 +213,7 @@ func (w *Worker) postWaitOnline(rw http.ResponseWriter, r *http.Request) (err er
 		}
 		if st, serr := w.d.State(ctx); serr == nil && st == dut.PowerOff {
 			w.log.Warn("DUT lost power while booting", "dut", w.d.Name())
-			return errorf(http.StatusBadGateway, "worker: the DUT powered off while waiting for it to come online (a crash, or the OS shut down); last console lines:\n%s", tail())
+			return errorf(api.CodeBootFailed, "worker: the DUT powered off while waiting for it to come online (a crash, or the OS shut down); last console lines:\n%s", tail())
 		}
 		select {
 		case <-ctx.Done():
@@ -224,11 +224,11 @@ func (w *Worker) postWaitOnline(rw http.ResponseWriter, r *http.Request) (err er
 		switch cause := context.Cause(ctx); {
 		case errors.As(cause, &be):
 			w.log.Warn("DUT failed to boot", "dut", w.d.Name(), "console", be.match)
-			return errorf(http.StatusBadGateway, "worker: the DUT's console printed %q while waiting for it to come online; last console lines:\n%s", be.match, tail())
+			return errorf(api.CodeBootFailed, "worker: the DUT's console printed %q while waiting for it to come online; last console lines:\n%s", be.match, tail())
 		case r.Context().Err() != nil:
-			return errorf(http.StatusBadRequest, "worker: wait abandoned: %w", r.Context().Err())
+			return errorf(api.CodeCanceled, "worker: wait abandoned: %w", r.Context().Err())
 		default:
-			return errorf(http.StatusGatewayTimeout, "worker: the DUT did not answer over SSH at %s within %v (last error: %v); last console lines:\n%s", addr, timeout, lastErr, tail())
+			return errorf(api.CodeTimeout, "worker: the DUT did not answer over SSH at %s within %v (last error: %v); last console lines:\n%s", addr, timeout, lastErr, tail())
 		}
 	}
 }

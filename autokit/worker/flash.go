@@ -48,6 +48,7 @@ func (w *Worker) setFlash(state string, res *api.FlashResult, err error) {
 	w.flash = api.FlashStatus{State: state, Result: res, Dirty: dirty, TotalBytes: total}
 	if err != nil {
 		w.flash.Error = err.Error()
+		w.flash.ErrorCode = codeOf(err)
 	}
 	switch state {
 	case api.FlashFailed:
@@ -88,20 +89,20 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 	want := strings.ToLower(r.URL.Query().Get(api.QuerySHA256))
 	if want != "" {
 		if b, err := hex.DecodeString(want); err != nil || len(b) != 32 {
-			return errorf(http.StatusBadRequest, "worker: sha256=%q is not a hex SHA-256", want)
+			return errorf(api.CodeBadRequest, "worker: sha256=%q is not a hex SHA-256", want)
 		}
 	}
 	if !w.flashMu.TryLock() {
-		return errorf(http.StatusConflict, "worker: a flash is already running")
+		return errorf(api.CodeBusy, "worker: a flash is already running")
 	}
 	defer w.flashMu.Unlock()
 	ctx := r.Context()
 	state, err := w.d.State(ctx)
 	if err != nil {
-		return errorf(http.StatusBadGateway, "worker: reading the power state: %w", err)
+		return errorf(api.CodeDeviceError, "worker: reading the power state: %w", err)
 	}
 	if state == dut.PowerOn {
-		return errorf(http.StatusConflict, "worker: the DUT is powered on; power it off before flashing")
+		return errorf(api.CodePoweredOn, "worker: the DUT is powered on; power it off before flashing")
 	}
 	body := io.Reader(r.Body)
 	total := max(r.ContentLength, 0)
@@ -111,18 +112,18 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 		// Refusals come before the flash starts: the medium is not
 		// touched and the flash state is left as it was.
 		if w.images == nil {
-			return errorf(http.StatusNotFound, "worker: this worker keeps no image cache; send the image")
+			return errorf(api.CodeNotFound, "worker: this worker keeps no image cache; send the image")
 		}
 		f, size, ok, err := w.images.Get(cached)
 		if err != nil {
-			return errorf(http.StatusBadRequest, "worker: cached=%q: %w", cached, err)
+			return errorf(api.CodeBadRequest, "worker: cached=%q: %w", cached, err)
 		}
 		if !ok {
-			return errorf(http.StatusNotFound, "worker: no image %s in the cache; send the image", cached)
+			return errorf(api.CodeNotFound, "worker: no image %s in the cache; send the image", cached)
 		}
 		defer f.Close()
 		if known, ok := w.images.DecompressedSHA256(cached); ok && want != "" && known != want {
-			return errorf(http.StatusUnprocessableEntity, "worker: refused before writing: cached image %s decompresses to an image with SHA-256 %s, not the %s asked for", cached, known, want)
+			return errorf(api.CodeChecksumMismatch, "worker: refused before writing: cached image %s decompresses to an image with SHA-256 %s, not the %s asked for", cached, known, want)
 		}
 		body, total = f, size
 	} else if w.images != nil {
@@ -183,13 +184,13 @@ func (w *Worker) flashTo(ctx context.Context, st dut.Storage, body io.Reader, op
 	t, err := st.Open(ctx)
 	if err != nil {
 		if errors.Is(err, dut.ErrPoweredOn) {
-			return api.FlashResult{}, errorf(http.StatusConflict, "worker: opening the DUT's storage: %w", err)
+			return api.FlashResult{}, errorf(api.CodePoweredOn, "worker: opening the DUT's storage: %w", err)
 		}
-		return api.FlashResult{}, errorf(http.StatusBadGateway, "worker: opening the DUT's storage: %w", err)
+		return api.FlashResult{}, errorf(api.CodeDeviceError, "worker: opening the DUT's storage: %w", err)
 	}
 	res, err := w.writeImage(ctx, t, body, opts)
 	if cerr := t.Close(); cerr != nil && err == nil {
-		err = errorf(http.StatusBadGateway, "worker: closing the DUT's storage: %w", cerr)
+		err = errorf(api.CodeDeviceError, "worker: closing the DUT's storage: %w", cerr)
 	}
 	return res, err
 }
@@ -231,16 +232,16 @@ func (w *Worker) flashByProcedure(ctx context.Context, body io.Reader, opts imag
 		if errors.As(err, &se) {
 			// The flash step's own failure keeps its status; the
 			// message names the step it failed in.
-			return api.FlashResult{}, &statusError{status: se.status, err: err}
+			return api.FlashResult{}, &statusError{code: se.code, err: err}
 		}
-		status := http.StatusBadGateway
+		code := api.CodeProcedureFailed
 		if ctx.Err() != nil {
-			status = http.StatusBadRequest
+			code = api.CodeCanceled
 		}
-		return api.FlashResult{}, errorf(status, "worker: flashing procedure %q failed (the DUT was powered off): %w", w.proc.Name, err)
+		return api.FlashResult{}, errorf(code, "worker: flashing procedure %q failed (the DUT was powered off): %w", w.proc.Name, err)
 	}
 	if !written {
-		return api.FlashResult{}, errorf(http.StatusInternalServerError, "worker: flashing procedure %q has no flash step; nothing was written", w.proc.Name)
+		return api.FlashResult{}, errorf(api.CodeInternal, "worker: flashing procedure %q has no flash step; nothing was written", w.proc.Name)
 	}
 	res.Duration = time.Since(start)
 	return res, nil
@@ -269,15 +270,15 @@ func (w *Worker) writeImage(ctx context.Context, t dut.Target, body io.Reader, o
 	switch {
 	case err == nil:
 	case errors.As(err, &sumErr) && sumErr.What == "image":
-		err = errorf(http.StatusUnprocessableEntity, "worker: flash failed: the decompressed image's SHA-256 is %s but the upload said %s: the image is corrupt or not the one meant%s: %w", sumErr.Got, sumErr.Want, dirty, err)
+		err = errorf(api.CodeChecksumMismatch, "worker: flash failed: the decompressed image's SHA-256 is %s but the upload said %s: the image is corrupt or not the one meant%s: %w", sumErr.Got, sumErr.Want, dirty, err)
 	case src.err != nil:
-		err = errorf(http.StatusBadRequest, "worker: reading the upload after %d bytes: %w", src.n.Load(), err)
+		err = errorf(api.CodeCanceled, "worker: reading the upload after %d bytes: %w", src.n.Load(), err)
 	case dst.err != nil:
-		err = errorf(http.StatusBadGateway, "worker: writing to the DUT's storage: %w", err)
+		err = errorf(api.CodeDeviceError, "worker: writing to the DUT's storage: %w", err)
 	case ctx.Err() != nil:
-		err = errorf(http.StatusBadRequest, "worker: the upload was abandoned: %w", err)
+		err = errorf(api.CodeCanceled, "worker: the upload was abandoned: %w", err)
 	default:
-		err = errorf(http.StatusUnprocessableEntity, "worker: flash failed: %w", err)
+		err = errorf(imageErrorCode(err), "worker: flash failed: %w", err)
 	}
 	if err == nil && w.provision != nil {
 		if perr := w.provision(ctx, t); errors.Is(perr, errors.ErrUnsupported) {
@@ -287,7 +288,7 @@ func (w *Worker) writeImage(ctx context.Context, t dut.Target, body io.Reader, o
 		} else if perr != nil {
 			// A flashed but unconfigured image must not boot as if it
 			// were ready.
-			err = errorf(http.StatusInternalServerError, "worker: provisioning the flashed image: %w",
+			err = errorf(api.CodeInternal, "worker: provisioning the flashed image: %w",
 				&image.DirtyError{Err: perr, MarkErr: image.MarkDirty(t, 0)})
 		}
 	}
@@ -306,6 +307,17 @@ func (w *Worker) writeImage(ctx context.Context, t dut.Target, body io.Reader, o
 		VerifyDuration: res.VerifyDuration,
 		Duration:       res.Duration,
 	}, nil
+}
+
+// imageErrorCode is the code of an image the pipeline refused.
+func imageErrorCode(err error) api.ErrorCode {
+	switch {
+	case errors.Is(err, image.ErrNotDiskImage):
+		return api.CodeNotDiskImage
+	case errors.Is(err, image.ErrTooLarge):
+		return api.CodeImageTooLarge
+	}
+	return api.CodeBadImage
 }
 
 // recordingReader remembers the upload's read error, to tell a broken
@@ -379,15 +391,15 @@ var (
 
 func (w *Worker) getImage(rw http.ResponseWriter, r *http.Request) error {
 	if w.images == nil {
-		return errorf(http.StatusNotFound, "worker: this worker keeps no image cache")
+		return errorf(api.CodeNotFound, "worker: this worker keeps no image cache")
 	}
 	sum := r.PathValue("sha256")
 	f, size, ok, err := w.images.Get(sum)
 	if err != nil {
-		return errorf(http.StatusBadRequest, "worker: %w", err)
+		return errorf(api.CodeBadRequest, "worker: %w", err)
 	}
 	if !ok {
-		return errorf(http.StatusNotFound, "worker: no image %s in the cache", sum)
+		return errorf(api.CodeNotFound, "worker: no image %s in the cache", sum)
 	}
 	f.Close()
 	writeJSON(rw, http.StatusOK, api.CachedImage{SHA256: sum, Size: size})

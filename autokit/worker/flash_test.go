@@ -92,16 +92,16 @@ func TestFlashFailures(t *testing.T) {
 		poweredOn bool
 		body      []byte
 		sha       string
-		status    int
+		code      api.ErrorCode
 		want      string
 		state     string // flash state afterwards
 	}{
-		{name: "powered on", poweredOn: true, body: img, status: http.StatusConflict, want: "powered on", state: api.FlashIdle},
-		{name: "random bytes", body: junk, status: http.StatusUnprocessableEntity, want: "not a disk image", state: api.FlashFailed},
-		{name: "large random upload", body: bigJunk, status: http.StatusUnprocessableEntity, want: "not a disk image", state: api.FlashFailed},
-		{name: "truncated gzip", body: corrupt, status: http.StatusUnprocessableEntity, want: "gzip", state: api.FlashFailed},
-		{name: "sha256 mismatch", body: gz(t, img), sha: hexSHA([]byte("other")), status: http.StatusUnprocessableEntity, want: "SHA-256 is " + hexSHA(img), state: api.FlashFailed},
-		{name: "bad sha256", body: img, sha: "xyz", status: http.StatusBadRequest, want: "not a hex SHA-256", state: api.FlashIdle},
+		{name: "powered on", poweredOn: true, body: img, code: api.CodePoweredOn, want: "powered on", state: api.FlashIdle},
+		{name: "random bytes", body: junk, code: api.CodeNotDiskImage, want: "not a disk image", state: api.FlashFailed},
+		{name: "large random upload", body: bigJunk, code: api.CodeNotDiskImage, want: "not a disk image", state: api.FlashFailed},
+		{name: "truncated gzip", body: corrupt, code: api.CodeBadImage, want: "gzip", state: api.FlashFailed},
+		{name: "sha256 mismatch", body: gz(t, img), sha: hexSHA([]byte("other")), code: api.CodeChecksumMismatch, want: "SHA-256 is " + hexSHA(img), state: api.FlashFailed},
+		{name: "bad sha256", body: img, sha: "xyz", code: api.CodeBadRequest, want: "not a hex SHA-256", state: api.FlashIdle},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
@@ -113,13 +113,13 @@ func TestFlashFailures(t *testing.T) {
 				}
 			}
 			_, err := c.Flash(ctx, bytes.NewReader(tc.body), int64(len(tc.body)), tc.sha, nil)
-			wantStatus(t, err, tc.status, tc.want)
+			wantCode(t, err, tc.code, tc.want)
 			st, err := c.FlashStatus(ctx)
 			if err != nil || st.State != tc.state {
 				t.Fatalf("FlashStatus = %+v, %v; want state %s", st, err, tc.state)
 			}
-			if tc.state == api.FlashFailed && st.Error == "" {
-				t.Fatal("a failed flash records no error")
+			if tc.state == api.FlashFailed && (st.Error == "" || st.ErrorCode != tc.code) {
+				t.Fatalf("a failed flash records error %q, code %q; want code %q", st.Error, st.ErrorCode, tc.code)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/dut"
@@ -16,7 +15,7 @@ type consoleAlive interface {
 }
 
 func (w *Worker) getHealth(rw http.ResponseWriter, r *http.Request) error {
-	h := api.Health{OK: true, DUT: w.d.Name(), UptimeSeconds: time.Since(w.started).Seconds()}
+	h := api.Health{OK: true, DUT: w.d.Name(), UptimeSeconds: w.clock.Now().Sub(w.started).Seconds()}
 	state, err := w.d.State(r.Context())
 	if err != nil {
 		h.OK = false
@@ -30,7 +29,7 @@ func (w *Worker) getHealth(rw http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	w.mu.Lock()
-	if l := w.liveLease(time.Now()); l != nil {
+	if l := w.liveLease(w.clock.Now()); l != nil {
 		exp := l.expires
 		h.Leased, h.LeaseOwner, h.LeaseExpires = true, l.owner, &exp
 	}
@@ -53,7 +52,7 @@ func (w *Worker) getContract(rw http.ResponseWriter, r *http.Request) error {
 func (w *Worker) getPower(rw http.ResponseWriter, r *http.Request) error {
 	state, err := w.d.State(r.Context())
 	if err != nil {
-		return errorf(http.StatusBadGateway, "worker: reading the power state: %w", err)
+		return errorf(api.CodeDeviceError, "worker: reading the power state: %w", err)
 	}
 	writeJSON(rw, http.StatusOK, api.PowerStatus{State: state})
 	return nil
@@ -63,7 +62,7 @@ func (w *Worker) postPowerOn(rw http.ResponseWriter, r *http.Request) error {
 	w.mu.Lock()
 	if w.flashing {
 		w.mu.Unlock()
-		return errorf(http.StatusConflict, "worker: a flash is in progress; power on after it ends")
+		return errorf(api.CodeBusy, "worker: a flash is in progress; power on after it ends")
 	}
 	off := int64(-1)
 	if c, ok := dut.As[dut.Console](w.d, dut.CapConsole); ok {
@@ -73,7 +72,7 @@ func (w *Worker) postPowerOn(rw http.ResponseWriter, r *http.Request) error {
 	w.mu.Unlock()
 	w.pool.Reset() // connections from a previous boot are dead
 	if err := w.d.On(r.Context()); err != nil {
-		return errorf(http.StatusBadGateway, "worker: powering the DUT on: %w", err)
+		return errorf(api.CodeDeviceError, "worker: powering the DUT on: %w", err)
 	}
 	w.log.Info("DUT powered on", "dut", w.d.Name())
 	writeJSON(rw, http.StatusOK, api.PowerStatus{State: dut.PowerOn})
@@ -82,7 +81,7 @@ func (w *Worker) postPowerOn(rw http.ResponseWriter, r *http.Request) error {
 
 func (w *Worker) postPowerOff(rw http.ResponseWriter, r *http.Request) error {
 	if err := w.powerOff(r.Context()); err != nil {
-		return &statusError{status: http.StatusBadGateway, err: err}
+		return &statusError{code: api.CodeDeviceError, err: err}
 	}
 	w.log.Info("DUT powered off", "dut", w.d.Name())
 	writeJSON(rw, http.StatusOK, api.PowerStatus{State: dut.PowerOff})
@@ -96,7 +95,7 @@ func (w *Worker) getAddress(rw http.ResponseWriter, r *http.Request) error {
 	}
 	addr, err := n.Address(r.Context())
 	if err != nil {
-		return errorf(http.StatusBadGateway, "worker: the DUT's network address: %w", err)
+		return errorf(api.CodeDeviceError, "worker: the DUT's network address: %w", err)
 	}
 	writeJSON(rw, http.StatusOK, addr)
 	return nil
@@ -109,7 +108,7 @@ func (w *Worker) getScreen(rw http.ResponseWriter, r *http.Request) error {
 	}
 	png, err := s.Screenshot(r.Context())
 	if err != nil {
-		return errorf(http.StatusBadGateway, "worker: taking a screenshot: %w", err)
+		return errorf(api.CodeDeviceError, "worker: taking a screenshot: %w", err)
 	}
 	rw.Header().Set("Content-Type", api.ContentTypePNG)
 	rw.Write(png)
@@ -126,10 +125,10 @@ func (w *Worker) postKeyboard(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(req.Keys) == 0 {
-		return errorf(http.StatusBadRequest, "worker: no keys to press")
+		return errorf(api.CodeBadRequest, "worker: no keys to press")
 	}
 	if err := k.Press(r.Context(), req.Keys...); err != nil {
-		return errorf(http.StatusBadGateway, "worker: pressing %v: %w", req.Keys, err)
+		return errorf(api.CodeDeviceError, "worker: pressing %v: %w", req.Keys, err)
 	}
 	rw.WriteHeader(http.StatusNoContent)
 	return nil

@@ -1,9 +1,13 @@
 package worker_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,11 +55,59 @@ func newEnvFor(t *testing.T, wrap func(*duttest.DUT) dut.DUT, opts ...worker.Opt
 	}
 	e.ssh = duttest.StartSSHServer(t, key)
 	e.d.SetSSH(e.ssh.Addr())
-	srv := httptest.NewServer(w.Handler())
+	srv := httptest.NewServer(checkErrorBodies(t, w.Handler()))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	return e
 }
+
+// checkErrorBodies serves h and fails the test on any error answer that
+// is not an api.ErrorBody with a code whose status is the answer's: every
+// error path the tests reach is checked.
+func checkErrorBodies(t *testing.T, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rec := &errorRecorder{ResponseWriter: rw}
+		h.ServeHTTP(rec, r)
+		if rec.status < 400 {
+			return
+		}
+		var eb api.ErrorBody
+		if err := json.Unmarshal(rec.body.Bytes(), &eb); err != nil {
+			t.Errorf("%s %s answered %d with %q: not an error body: %v", r.Method, r.URL.Path, rec.status, rec.body.String(), err)
+			return
+		}
+		if eb.Code == "" || eb.Code.Status() != rec.status || !slices.Contains(api.ErrorCodes(), eb.Code) {
+			t.Errorf("%s %s answered %d with code %q (%s): want a code of api.ErrorCodes whose status is %d", r.Method, r.URL.Path, rec.status, eb.Code, eb.Error, rec.status)
+		}
+	})
+}
+
+// errorRecorder keeps the status and, for an error, the body it writes.
+type errorRecorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (e *errorRecorder) WriteHeader(status int) {
+	if e.status == 0 {
+		e.status = status
+	}
+	e.ResponseWriter.WriteHeader(status)
+}
+
+func (e *errorRecorder) Write(p []byte) (int, error) {
+	if e.status == 0 {
+		e.status = http.StatusOK
+	}
+	if e.status >= 400 {
+		e.body.Write(p)
+	}
+	return e.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController flush and hijack.
+func (e *errorRecorder) Unwrap() http.ResponseWriter { return e.ResponseWriter }
 
 // client returns a client of the worker.
 func (e *env) client(t *testing.T, opts ...client.Option) *client.Client {
@@ -95,12 +147,24 @@ func wantStatus(t *testing.T, err error, status int, want ...string) *client.Err
 	if ce.Status != status {
 		t.Fatalf("status %d (%s); want %d", ce.Status, ce.Message, status)
 	}
+	if ce.Code == "" || ce.Code.Status() != status {
+		t.Fatalf("status %d with code %q (%s): want a code that answers %d", ce.Status, ce.Code, ce.Message, status)
+	}
 	for _, w := range want {
 		if !strings.Contains(ce.Message, w) {
 			t.Fatalf("message %q does not contain %q", ce.Message, w)
 		}
 	}
 	return ce
+}
+
+// wantCode fails unless err is a *client.Error with code (and its
+// status) and a message containing every one of want.
+func wantCode(t *testing.T, err error, code api.ErrorCode, want ...string) {
+	t.Helper()
+	if ce := wantStatus(t, err, code.Status(), want...); ce.Code != code {
+		t.Fatalf("code %q (%s); want %q", ce.Code, ce.Message, code)
+	}
 }
 
 // eventually polls cond until it holds or 5 s pass.

@@ -16,23 +16,37 @@ import (
 // maxJSONBody bounds request bodies other than the flash upload.
 const maxJSONBody = 1 << 20
 
-// statusError is an error with the HTTP status it answers with.
+// statusError is an error with the code, and so the HTTP status, it
+// answers with.
 type statusError struct {
-	status int
-	err    error
+	code api.ErrorCode
+	err  error
 }
 
 func (e *statusError) Error() string { return e.err.Error() }
 func (e *statusError) Unwrap() error { return e.err }
 
 // errorf makes a statusError; format should start with "worker: ".
-func errorf(status int, format string, args ...any) error {
-	return &statusError{status: status, err: fmt.Errorf(format, args...)}
+func errorf(code api.ErrorCode, format string, args ...any) error {
+	return &statusError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+// codeOf is the code err answers with: its statusError's, CodePoweredOn
+// for a DUT that refused because it is on, CodeInternal otherwise.
+func codeOf(err error) api.ErrorCode {
+	var se *statusError
+	switch {
+	case errors.As(err, &se):
+		return se.code
+	case errors.Is(err, dut.ErrPoweredOn):
+		return api.CodePoweredOn
+	}
+	return api.CodeInternal
 }
 
 // notImplemented answers requests for a capability the DUT lacks.
 func notImplemented(c dut.Capability) error {
-	return errorf(http.StatusNotImplemented, "worker: not implemented by this DUT: it has no %s capability", c)
+	return errorf(api.CodeNotSupported, "worker: not implemented by this DUT: it has no %s capability", c)
 }
 
 // handlerFunc is an HTTP handler that returns its error instead of
@@ -57,7 +71,7 @@ func (w *Worker) leased(h handlerFunc) handlerFunc {
 		id := r.Header.Get(api.HeaderLease)
 		if sc := scopeOf(r.Context()); !sc.admin {
 			if id != "" && subtle.ConstantTimeCompare([]byte(id), []byte(sc.lease)) != 1 {
-				return errorf(http.StatusForbidden, "worker: the %s header names another lease than the one this request's token belongs to", api.HeaderLease)
+				return errorf(api.CodeForbidden, "worker: the %s header names another lease than the one this request's token belongs to", api.HeaderLease)
 			}
 			id = sc.lease
 		}
@@ -75,27 +89,21 @@ func (w *Worker) leased(h handlerFunc) handlerFunc {
 func adminOnly(h handlerFunc) handlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) error {
 		if !scopeOf(r.Context()).admin {
-			return errorf(http.StatusForbidden, "worker: %s %s needs the worker's token; a lease's token acts on its own lease only (the runner hook takes and releases leases)", r.Method, r.URL.Path)
+			return errorf(api.CodeForbidden, "worker: %s %s needs the worker's token; a lease's token acts on its own lease only (the runner hook takes and releases leases)", r.Method, r.URL.Path)
 		}
 		return h(rw, r)
 	}
 }
 
 func (w *Worker) writeError(rw http.ResponseWriter, r *http.Request, err error) {
-	status := http.StatusInternalServerError
-	var se *statusError
-	switch {
-	case errors.As(err, &se):
-		status = se.status
-	case errors.Is(err, dut.ErrPoweredOn):
-		status = http.StatusConflict
-	}
+	code := codeOf(err)
+	status := code.Status()
 	if status >= 500 {
-		w.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		w.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "err", err)
 	} else {
-		w.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		w.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "err", err)
 	}
-	writeJSON(rw, status, api.ErrorBody{Error: err.Error()})
+	writeJSON(rw, status, api.ErrorBody{Error: err.Error(), Code: code})
 }
 
 func writeJSON(rw http.ResponseWriter, status int, v any) {
@@ -108,43 +116,17 @@ func writeJSON(rw http.ResponseWriter, status int, v any) {
 func decode(rw http.ResponseWriter, r *http.Request, v any) error {
 	err := json.NewDecoder(http.MaxBytesReader(rw, r.Body, maxJSONBody)).Decode(v)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return errorf(http.StatusBadRequest, "worker: bad request body: %w", err)
+		return errorf(api.CodeBadRequest, "worker: bad request body: %w", err)
 	}
 	return nil
 }
 
-// routes builds the API's handler.
+// routes builds the API's handler from routeTable.
 func (w *Worker) routes() http.Handler {
 	mux := http.NewServeMux()
-	route := func(method, path string, h http.Handler) { mux.Handle(method+" "+path, h) }
-	route("GET", api.PathHealth, w.handle(w.getHealth))
-	route("GET", api.PathDUT, w.handle(w.getContract))
-	route("POST", api.PathLease, w.handle(adminOnly(w.postLease)))
-	route("POST", api.PathHeartbeat, w.handle(w.postHeartbeat))
-	route("DELETE", api.PathLeaseID, w.handle(adminOnly(w.deleteLease)))
-	route("GET", api.PathPower, w.handle(w.getPower))
-	route("POST", api.PathPowerOn, w.handle(w.leased(w.postPowerOn)))
-	route("POST", api.PathPowerOff, w.handle(w.leased(w.postPowerOff)))
-	route("PUT", api.PathFlash, w.handle(w.leased(w.putFlash)))
-	route("GET", api.PathFlash, w.handle(w.getFlash))
-	route("GET", api.PathImage, w.handle(w.getImage))
-	route("GET", api.PathSerial, w.handle(w.getSerial))
-	route("POST", api.PathSerialWrite, w.handle(w.leased(w.postSerialWrite)))
-	route("POST", api.PathSerialExpect, w.handle(w.postExpect))
-	route("POST", api.PathExec, w.handle(w.leased(w.postExec)))
-	route("POST", api.PathWaitOnline, w.handle(w.leased(w.postWaitOnline)))
-	route("GET", api.PathAddress, w.handle(w.getAddress))
-	route("GET", api.PathScreen, w.handle(w.getScreen))
-	route("GET", api.PathTunnel, w.handle(w.leased(w.getTunnel)))
-	route("POST", api.PathListen, w.handle(w.leased(w.postListen)))
-	route("GET", api.PathListenID, w.handle(w.leased(w.getListen)))
-	route("DELETE", api.PathListenID, w.handle(w.leased(w.deleteListen)))
-	route("PUT", api.PathTestrunnerSuite, w.handle(w.leased(w.putTestrunnerSuite)))
-	route("POST", api.PathTestrunner, w.handle(w.leased(w.postTestrunner)))
-	route("GET", api.PathTestrunnerReports, w.handle(w.leased(w.getTestrunnerReports)))
-	route("POST", api.PathTestrunnerPull, w.handle(adminOnly(w.postTestrunnerPull)))
-	route("POST", api.PathKeyboard, w.handle(w.leased(w.postKeyboard)))
-	route("POST", api.PathTeardown, w.handle(adminOnly(w.leased(w.postTeardown))))
+	for _, e := range routeTable {
+		mux.Handle(e.Method+" "+e.Path, w.handle(w.guard(e.Access, e.bind(w))))
+	}
 	// Everything else: JSON 404 or 405 instead of the mux's plain text.
 	mux.Handle("/", w.handle(func(rw http.ResponseWriter, r *http.Request) error {
 		var allowed []string
@@ -157,9 +139,9 @@ func (w *Worker) routes() http.Handler {
 		}
 		if len(allowed) > 0 {
 			rw.Header().Set("Allow", strings.Join(allowed, ", "))
-			return errorf(http.StatusMethodNotAllowed, "worker: %s %s: method not allowed (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", "))
+			return errorf(api.CodeMethodNotAllowed, "worker: %s %s: method not allowed (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", "))
 		}
-		return errorf(http.StatusNotFound, "worker: %s %s: no such endpoint", r.Method, r.URL.Path)
+		return errorf(api.CodeNotFound, "worker: %s %s: no such endpoint", r.Method, r.URL.Path)
 	}))
 	return w.authenticate(mux)
 }
@@ -193,6 +175,6 @@ func (w *Worker) authenticate(next http.Handler) http.Handler {
 		if len(got) > 0 {
 			msg = "worker: wrong token in the Authorization header: neither the worker's token nor the id of the live lease (a lease's id stops working when the lease ends)"
 		}
-		w.writeError(rw, r, errorf(http.StatusUnauthorized, "%s", msg))
+		w.writeError(rw, r, errorf(api.CodeUnauthorized, "%s", msg))
 	})
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"github.com/balena/leviathan-action/autokit/dut"
 	"net/http"
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/dut"
 )
 
 // reapTimeout bounds powering off after a lease expired.
@@ -26,16 +26,16 @@ func (w *Worker) liveLease(now time.Time) *lease {
 func (w *Worker) checkLease(id string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	l := w.liveLease(time.Now())
+	l := w.liveLease(w.clock.Now())
 	switch {
 	case l == nil && id == "":
-		return errorf(http.StatusLocked, "worker: this request needs a lease, and the DUT is not leased: take one with POST %s and send its id in the %s header", api.PathLease, api.HeaderLease)
+		return errorf(api.CodeLeaseRequired, "worker: this request needs a lease, and the DUT is not leased: take one with POST %s and send its id in the %s header", api.PathLease, api.HeaderLease)
 	case l == nil:
-		return errorf(http.StatusLocked, "worker: lease %s is stale (expired or released) and the DUT is not leased: take a new lease", short(id))
+		return errorf(api.CodeLeaseStale, "worker: lease %s is stale (expired or released) and the DUT is not leased: take a new lease", short(id))
 	case id == "":
-		return errorf(http.StatusLocked, "worker: the DUT is leased by %q until %s: send that lease's id in the %s header", l.owner, l.expires.Format(time.RFC3339), api.HeaderLease)
+		return errorf(api.CodeLeaseRequired, "worker: the DUT is leased by %q until %s: send that lease's id in the %s header", l.owner, l.expires.Format(time.RFC3339), api.HeaderLease)
 	case subtle.ConstantTimeCompare([]byte(id), []byte(l.id)) != 1:
-		return errorf(http.StatusLocked, "worker: lease %s is stale: the DUT is leased by %q until %s", short(id), l.owner, l.expires.Format(time.RFC3339))
+		return errorf(api.CodeLeaseStale, "worker: lease %s is stale: the DUT is leased by %q until %s", short(id), l.owner, l.expires.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -63,15 +63,15 @@ func (w *Worker) postLease(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.Owner == "" {
-		return errorf(http.StatusBadRequest, "worker: a lease needs an owner")
+		return errorf(api.CodeBadRequest, "worker: a lease needs an owner")
 	}
 	ttl := api.DefaultLeaseTTL
 	switch {
 	case req.TTLSeconds == 0:
 	case !(req.TTLSeconds > 0): // NaN too
-		return errorf(http.StatusBadRequest, "worker: ttl_seconds %v: must be positive", req.TTLSeconds)
+		return errorf(api.CodeBadRequest, "worker: ttl_seconds %v: must be positive", req.TTLSeconds)
 	case req.TTLSeconds > w.maxTTL.Seconds():
-		return errorf(http.StatusBadRequest, "worker: ttl_seconds %v is longer than this worker allows between heartbeats (%v): renew the lease with heartbeats instead (leviathan worker --max-lease-ttl)", req.TTLSeconds, w.maxTTL)
+		return errorf(api.CodeBadRequest, "worker: ttl_seconds %v is longer than this worker allows between heartbeats (%v): renew the lease with heartbeats instead (leviathan worker --max-lease-ttl)", req.TTLSeconds, w.maxTTL)
 	default:
 		ttl = api.Duration(req.TTLSeconds)
 	}
@@ -82,9 +82,9 @@ func (w *Worker) postLease(rw http.ResponseWriter, r *http.Request) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if l := w.lease; l != nil {
-		return errorf(http.StatusConflict, "worker: the DUT is already leased by %q until %s", l.owner, l.expires.Format(time.RFC3339))
+		return errorf(api.CodeLeaseHeld, "worker: the DUT is already leased by %q until %s", l.owner, l.expires.Format(time.RFC3339))
 	}
-	l := &lease{id: rand.Text(), owner: req.Owner, ttl: ttl, expires: time.Now().Add(ttl), consoleStart: w.consoleLen(), done: make(chan struct{})}
+	l := &lease{id: rand.Text(), owner: req.Owner, ttl: ttl, expires: w.clock.Now().Add(ttl), consoleStart: w.consoleLen(), done: make(chan struct{})}
 	w.lease = l
 	w.log.Info("lease taken", "owner", l.owner, "lease", short(l.id), "ttl", ttl)
 	writeJSON(rw, http.StatusCreated, l.api())
@@ -94,15 +94,15 @@ func (w *Worker) postLease(rw http.ResponseWriter, r *http.Request) error {
 func (w *Worker) postHeartbeat(rw http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if sc := scopeOf(r.Context()); !sc.admin && subtle.ConstantTimeCompare([]byte(id), []byte(sc.lease)) != 1 {
-		return errorf(http.StatusForbidden, "worker: a lease's token renews its own lease only")
+		return errorf(api.CodeForbidden, "worker: a lease's token renews its own lease only")
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	l := w.liveLease(time.Now())
+	l := w.liveLease(w.clock.Now())
 	if l == nil || subtle.ConstantTimeCompare([]byte(id), []byte(l.id)) != 1 {
-		return errorf(http.StatusNotFound, "worker: lease %s is unknown or expired", short(id))
+		return errorf(api.CodeLeaseUnknown, "worker: lease %s is unknown or expired", short(id))
 	}
-	l.expires = time.Now().Add(l.ttl)
+	l.expires = w.clock.Now().Add(l.ttl)
 	writeJSON(rw, http.StatusOK, l.api())
 	return nil
 }
@@ -128,10 +128,10 @@ func (w *Worker) release(ctx context.Context, id, why string) error {
 	w.transMu.Lock()
 	defer w.transMu.Unlock()
 	w.mu.Lock()
-	l := w.liveLease(time.Now())
+	l := w.liveLease(w.clock.Now())
 	if l == nil || subtle.ConstantTimeCompare([]byte(id), []byte(l.id)) != 1 {
 		w.mu.Unlock()
-		return errorf(http.StatusNotFound, "worker: lease %s is unknown or expired", short(id))
+		return errorf(api.CodeLeaseUnknown, "worker: lease %s is unknown or expired", short(id))
 	}
 	w.lease = nil
 	close(l.done)
@@ -144,7 +144,7 @@ func (w *Worker) release(ctx context.Context, id, why string) error {
 	}
 	w.endLease(l, reason)
 	if err != nil {
-		return errorf(http.StatusInternalServerError, "worker: the lease is released but the DUT may still be on: %w", err)
+		return errorf(api.CodeInternal, "worker: the lease is released but the DUT may still be on: %w", err)
 	}
 	return nil
 }
@@ -163,17 +163,10 @@ func (w *Worker) endLease(l *lease, reason string) {
 // leaseLoop reaps expired leases until Close.
 func (w *Worker) leaseLoop() {
 	defer close(w.loopDone)
-	t := time.NewTicker(w.leaseEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-w.stop:
-			return
-		case <-t.C:
-			w.transMu.Lock()
-			w.reapLocked()
-			w.transMu.Unlock()
-		}
+	for waitFor(w.clock, w.leaseEvery, w.stop) {
+		w.transMu.Lock()
+		w.reapLocked()
+		w.transMu.Unlock()
 	}
 }
 
@@ -187,7 +180,7 @@ func (w *Worker) reapLocked() {
 		w.powerOffUnleased()
 		return
 	}
-	if time.Now().Before(l.expires) {
+	if w.clock.Now().Before(l.expires) {
 		w.mu.Unlock()
 		return
 	}

@@ -2,11 +2,10 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/client"
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/worker"
+	"github.com/balena/leviathan-action/autokit/worker/workertest"
 )
 
 func TestToken(t *testing.T) {
@@ -126,67 +126,114 @@ func TestLeaseRequired(t *testing.T) {
 	})
 }
 
+// epoch is where the tests' manual clocks start.
+var epoch = time.Date(2025, 11, 25, 10, 0, 0, 0, time.UTC)
+
+// receive returns what c gets, failing the test if ctx ends first.
+func receive[T any](t *testing.T, ctx context.Context, what string, c <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-c:
+		return v
+	case <-ctx.Done():
+		t.Fatalf("waiting for %s: %v", what, ctx.Err())
+	}
+	panic("unreachable")
+}
+
+// advance moves clk by d once n goroutines (the reaper, KeepAlives) wait
+// on it, so that none misses the step.
+func advance(t *testing.T, ctx context.Context, clk *workertest.Clock, n int, d time.Duration) {
+	t.Helper()
+	if err := clk.WaitFor(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(d)
+}
+
 func TestLeaseHeartbeatAndExpiry(t *testing.T) {
 	var logs lockedBuffer
-	e := newEnv(t, worker.WithLeaseCheckInterval(10*time.Millisecond),
-		worker.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	c := e.client(t)
+	clk := workertest.NewClock(epoch)
+	ended := make(chan string, 1)
+	e := newEnv(t, worker.WithClock(clk), worker.WithLeaseCheckInterval(time.Second),
+		worker.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
+		worker.WithLeaseEnd(func(ctx context.Context, l api.Lease, reason string) { ended <- reason }))
+	c := e.client(t, client.WithClock(clk))
 	ctx := ctxT(t, 10*time.Second)
-	const ttl = 200 * time.Millisecond
+	const ttl = time.Minute
 	l, err := c.Lease(ctx, "ci", ttl)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !l.Expires.Equal(epoch.Add(ttl)) {
+		t.Fatalf("lease expires %v, want %v", l.Expires, epoch.Add(ttl))
+	}
 	if err := c.PowerOn(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Heartbeats keep it alive past several TTLs.
+	// Heartbeats keep it alive past several TTLs: each step waits until
+	// both the reaper and KeepAlive have come round.
 	kctx, stopKeepAlive := context.WithCancel(ctx)
 	lost := c.KeepAlive(kctx, l, ttl/5)
-	time.Sleep(2 * ttl)
+	for range 15 {
+		advance(t, ctx, clk, 2, ttl/5)
+	}
+	if err := clk.WaitFor(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	lastBeat := clk.Now()
 	h, err := c.Health(ctx)
-	if err != nil || !h.Leased || h.Power != dut.PowerOn {
-		t.Fatalf("with heartbeats: Health = %+v, %v", h, err)
+	if err != nil || !h.Leased || h.Power != dut.PowerOn || h.LeaseExpires == nil || !h.LeaseExpires.Equal(lastBeat.Add(ttl)) {
+		t.Fatalf("with heartbeats, 3 TTLs on: Health = %+v, %v; want leased until %v", h, err, lastBeat.Add(ttl))
 	}
 	stopKeepAlive()
 	if err, ok := <-lost; ok {
 		t.Fatalf("KeepAlive reported %v", err)
 	}
-	// Without them the lease expires and the DUT is powered off.
-	eventually(t, "the lease to expire", func() bool {
-		h, err := c.Health(ctx)
-		return err == nil && !h.Leased
-	})
-	eventually(t, "the DUT to be powered off", func() bool {
-		s, _ := e.d.State(ctx)
-		return s == dut.PowerOff
-	})
+	// Without them the lease lives out its TTL, not a moment more, and
+	// then the DUT is powered off.
+	advance(t, ctx, clk, 1, ttl-time.Millisecond)
+	if err := clk.WaitFor(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := c.Health(ctx); err != nil || !h.Leased {
+		t.Fatalf("just before the TTL ran out: Health = %+v, %v", h, err)
+	}
+	clk.Advance(time.Millisecond)
+	if h, err := c.Health(ctx); err != nil || h.Leased {
+		t.Fatalf("once the TTL ran out: Health = %+v, %v; want the lease over", h, err)
+	}
+	// The reaper's next round (every second) powers the DUT off.
+	advance(t, ctx, clk, 1, time.Second)
+	if reason := receive(t, ctx, "the lease to expire", ended); reason != "expired" {
+		t.Fatalf("the lease ended %q, want expired", reason)
+	}
+	if h, err := c.Health(ctx); err != nil || h.Leased || h.Power != dut.PowerOff || h.Stats.LeasesExpired != 1 {
+		t.Fatalf("after the TTL: Health = %+v, %v; want free, off, one lease expired", h, err)
+	}
 	if !strings.Contains(logs.String(), "lease expired") || !strings.Contains(logs.String(), "owner=ci") {
 		t.Errorf("the expiry was not logged:\n%s", logs.String())
 	}
 	_, err = c.Heartbeat(ctx, l.ID)
-	wantStatus(t, err, http.StatusNotFound, "unknown or expired")
-	wantStatus(t, c.PowerOn(ctx), http.StatusLocked, "stale")
+	wantCode(t, err, api.CodeLeaseUnknown, "unknown or expired")
+	wantCode(t, c.PowerOn(ctx), api.CodeLeaseStale, "stale")
 }
 
 func TestKeepAliveReportsLostLease(t *testing.T) {
-	e := newEnv(t)
-	c := e.client(t)
+	clk := workertest.NewClock(epoch)
+	e := newEnv(t, worker.WithClock(clk))
+	c := e.client(t, client.WithClock(clk))
 	ctx := ctxT(t, 10*time.Second)
 	l, err := c.Lease(ctx, "ci", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lost := c.KeepAlive(ctx, l, 10*time.Millisecond)
+	lost := c.KeepAlive(ctx, l, 0) // every third of the minute left
 	if err := c.Teardown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-lost:
-		wantStatus(t, err, http.StatusNotFound)
-	case <-ctx.Done():
-		t.Fatal("KeepAlive did not report the lost lease")
-	}
+	advance(t, ctx, clk, 2, 20*time.Second)
+	wantCode(t, receive(t, ctx, "KeepAlive to report the lost lease", lost), api.CodeLeaseUnknown)
 }
 
 func TestTeardown(t *testing.T) {
@@ -246,15 +293,13 @@ func TestLeaseEndHookAndStats(t *testing.T) {
 		owner, reason string
 		off           bool
 	}
-	var mu sync.Mutex
-	var got []ended
+	got := make(chan ended, 2)
+	clk := workertest.NewClock(epoch)
 	var e *env
-	e = newEnv(t, worker.WithLeaseCheckInterval(10*time.Millisecond),
+	e = newEnv(t, worker.WithClock(clk),
 		worker.WithLeaseEnd(func(ctx context.Context, l api.Lease, reason string) {
 			s, _ := e.d.State(ctx)
-			mu.Lock()
-			got = append(got, ended{l.Owner, reason, s == dut.PowerOff})
-			mu.Unlock()
+			got <- ended{l.Owner, reason, s == dut.PowerOff}
 		}))
 	c := e.client(t)
 	ctx := ctxT(t, 10*time.Second)
@@ -273,20 +318,16 @@ func TestLeaseEndHookAndStats(t *testing.T) {
 	if err := c.Release(ctx, l.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Lease(ctx, "dead-job", 50*time.Millisecond); err != nil {
+	if _, err := c.Lease(ctx, "dead-job", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the dead job's lease to expire", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(got) == 2
-	})
+	advance(t, ctx, clk, 1, time.Minute)
 	want := []ended{{"released-job", "released", true}, {"dead-job", "expired", true}}
-	mu.Lock()
-	if !slices.Equal(got, want) {
-		t.Errorf("lease-end calls = %+v, want %+v (each after the DUT was off)", got, want)
+	for i, w := range want {
+		if g := receive(t, ctx, fmt.Sprintf("lease end %d", i+1), got); g != w {
+			t.Errorf("lease-end call %d = %+v, want %+v (after the DUT was off)", i+1, g, w)
+		}
 	}
-	mu.Unlock()
 
 	h, err := c.Health(ctx)
 	if err != nil {

@@ -60,11 +60,11 @@ func (w *Worker) postListen(rw http.ResponseWriter, r *http.Request) error {
 	n := len(w.listeners)
 	w.tunMu.Unlock()
 	if n >= maxListeners {
-		return errorf(http.StatusConflict, "worker: %d listeners are open already; close one (DELETE %s/{id})", n, api.PathListen)
+		return errorf(api.CodeLimitReached, "worker: %d listeners are open already; close one (DELETE %s/{id})", n, api.PathListen)
 	}
 	ln, err := w.pool.ListenTCP(r.Context(), addr)
 	if err != nil {
-		return errorf(http.StatusBadGateway, "worker: opening a port on the DUT for the suite (is it booted, and does its SSH server allow remote forwarding?): %w", err)
+		return errorf(api.CodeDUTUnreachable, "worker: opening a port on the DUT for the suite (is it booted, and does its SSH server allow remote forwarding?): %w", err)
 	}
 	l := &dutListener{ln: ln, conns: make(chan net.Conn), closed: make(chan struct{})}
 	id := rand.Text()
@@ -94,7 +94,7 @@ func (w *Worker) getListen(rw http.ResponseWriter, r *http.Request) error {
 	case c := <-l.conns:
 		return w.carry(rw, c, "listener")
 	case <-l.closed:
-		return errorf(http.StatusGone, "worker: the listener was closed (the DUT powered off, the lease ended, or DELETE)")
+		return errorf(api.CodeListenerClosed, "worker: the listener was closed (the DUT powered off, the lease ended, or DELETE)")
 	case <-r.Context().Done():
 		return nil // the suite stopped waiting
 	}
@@ -122,7 +122,7 @@ func (w *Worker) listener(id string) (*dutListener, error) {
 	defer w.tunMu.Unlock()
 	l := w.listeners[id]
 	if l == nil {
-		return nil, errorf(http.StatusNotFound, "worker: no listener %s (closed with the DUT's power or the lease, or never opened)", short(id))
+		return nil, errorf(api.CodeNotFound, "worker: no listener %s (closed with the DUT's power or the lease, or never opened)", short(id))
 	}
 	return l, nil
 }

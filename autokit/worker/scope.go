@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"crypto/subtle"
-	"time"
 )
 
 // scope is what a request may do, from the credential it sent.
@@ -39,7 +38,7 @@ func scopeOf(ctx context.Context) scope {
 func (w *Worker) leaseScope(id string) (scope, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	l := w.liveLease(time.Now())
+	l := w.liveLease(w.clock.Now())
 	if l == nil || subtle.ConstantTimeCompare([]byte(id), []byte(l.id)) != 1 {
 		return scope{}, false
 	}

@@ -30,7 +30,7 @@ func (w *Worker) getSerial(rw http.ResponseWriter, r *http.Request) error {
 	var off int64
 	if s := q.Get(api.QueryOffset); s != "" {
 		if off, err = strconv.ParseInt(s, 10, 64); err != nil || off < 0 {
-			return errorf(http.StatusBadRequest, "worker: offset=%q: want a byte offset ≥ 0", s)
+			return errorf(api.CodeBadRequest, "worker: offset=%q: want a byte offset ≥ 0", s)
 		}
 	}
 	capture := c.Log()
@@ -76,10 +76,10 @@ func (w *Worker) postSerialWrite(rw http.ResponseWriter, r *http.Request) error 
 	}
 	p, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, maxJSONBody))
 	if err != nil {
-		return errorf(http.StatusBadRequest, "worker: reading the console input: %w", err)
+		return errorf(api.CodeBadRequest, "worker: reading the console input: %w", err)
 	}
 	if _, err := c.Write(p); err != nil {
-		return errorf(http.StatusBadGateway, "worker: writing to the console: %w", err)
+		return errorf(api.CodeDeviceError, "worker: writing to the console: %w", err)
 	}
 	rw.WriteHeader(http.StatusNoContent)
 	return nil
@@ -95,11 +95,11 @@ func (w *Worker) postExpect(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.Pattern == "" {
-		return errorf(http.StatusBadRequest, "worker: expect needs a pattern")
+		return errorf(api.CodeBadRequest, "worker: expect needs a pattern")
 	}
 	re, err := regexp.Compile(req.Pattern)
 	if err != nil {
-		return errorf(http.StatusBadRequest, "worker: pattern %q: %w", req.Pattern, err)
+		return errorf(api.CodeBadRequest, "worker: pattern %q: %w", req.Pattern, err)
 	}
 	timeout := api.Duration(req.TimeoutSeconds)
 	if timeout <= 0 {
@@ -112,9 +112,9 @@ func (w *Worker) postExpect(rw http.ResponseWriter, r *http.Request) error {
 	off, match, err := c.Log().Expect(ctx, max(req.Offset, scopeOf(r.Context()).minConsoleOffset()), re)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return errorf(http.StatusGatewayTimeout, "worker: waited %v: %w", timeout, err)
+			return errorf(api.CodeTimeout, "worker: waited %v: %w", timeout, err)
 		}
-		return errorf(http.StatusBadRequest, "worker: expect abandoned: %w", err)
+		return errorf(api.CodeCanceled, "worker: expect abandoned: %w", err)
 	}
 	writeJSON(rw, http.StatusOK, api.ExpectResult{Offset: off, Match: match})
 	return nil

@@ -90,7 +90,7 @@ func WithTestrunner(t Testrunner, dir string, images ...string) Option {
 // testrunner returns the configured Testrunner or a 501 error.
 func (w *Worker) testrunner() (Testrunner, error) {
 	if w.tr == nil {
-		return nil, errorf(http.StatusNotImplemented, "worker: this worker runs no testrunner container (start it with a Docker Engine: leviathan worker --testrunner-image)")
+		return nil, errorf(api.CodeNotSupported, "worker: this worker runs no testrunner container (start it with a Docker Engine: leviathan worker --testrunner-image)")
 	}
 	return w.tr, nil
 }
@@ -99,17 +99,17 @@ func (w *Worker) testrunner() (Testrunner, error) {
 func (w *Worker) leaseFiles() (string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	l := w.liveLease(time.Now())
+	l := w.liveLease(w.clock.Now())
 	if l == nil {
-		return "", errorf(http.StatusLocked, "worker: the DUT is not leased")
+		return "", errorf(api.CodeLeaseRequired, "worker: the DUT is not leased")
 	}
 	if l.files == "" {
 		if err := os.MkdirAll(w.trDir, 0o700); err != nil {
-			return "", errorf(http.StatusInternalServerError, "worker: %w", err)
+			return "", errorf(api.CodeInternal, "worker: %w", err)
 		}
 		d, err := os.MkdirTemp(w.trDir, "lease-")
 		if err != nil {
-			return "", errorf(http.StatusInternalServerError, "worker: %w", err)
+			return "", errorf(api.CodeInternal, "worker: %w", err)
 		}
 		l.files = d
 	}
@@ -131,7 +131,7 @@ func (w *Worker) putTestrunnerSuite(rw http.ResponseWriter, r *http.Request) err
 	}
 	name := r.PathValue("name")
 	if !uploadName.MatchString(name) {
-		return errorf(http.StatusBadRequest, "worker: suite name %q: want NAME.test (letters, digits, _ . -)", name)
+		return errorf(api.CodeBadRequest, "worker: suite name %q: want NAME.test (letters, digits, _ . -)", name)
 	}
 	dir, err := w.leaseFiles()
 	if err != nil {
@@ -142,18 +142,18 @@ func (w *Worker) putTestrunnerSuite(rw http.ResponseWriter, r *http.Request) err
 	// this directory; its private parents keep everyone else on the host
 	// out (the engine resolves the mount's source as root).
 	if err := os.MkdirAll(suites, 0o755); err != nil {
-		return errorf(http.StatusInternalServerError, "worker: %w", err)
+		return errorf(api.CodeInternal, "worker: %w", err)
 	}
 	// One upload at a time, so the lease's total stays within the limit.
 	w.trUploadMu.Lock()
 	defer w.trUploadMu.Unlock()
 	room := w.trUploadLimit - uploadedBytes(suites, name)
 	if room <= 0 {
-		return errorf(http.StatusRequestEntityTooLarge, "worker: this lease's suites already take the %d bytes it may upload", w.trUploadLimit)
+		return errorf(api.CodeTooLarge, "worker: this lease's suites already take the %d bytes it may upload", w.trUploadLimit)
 	}
 	f, err := os.CreateTemp(suites, ".upload-")
 	if err != nil {
-		return errorf(http.StatusInternalServerError, "worker: %w", err)
+		return errorf(api.CodeInternal, "worker: %w", err)
 	}
 	defer os.Remove(f.Name())
 	h := sha256.New()
@@ -164,17 +164,17 @@ func (w *Worker) putTestrunnerSuite(rw http.ResponseWriter, r *http.Request) err
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return errorf(http.StatusRequestEntityTooLarge, "worker: suite %s does not fit: a lease may upload %d bytes of suites in all", name, w.trUploadLimit)
+		return errorf(api.CodeTooLarge, "worker: suite %s does not fit: a lease may upload %d bytes of suites in all", name, w.trUploadLimit)
 	case err != nil:
-		return errorf(http.StatusBadRequest, "worker: receiving suite %s: %w", name, err)
+		return errorf(api.CodeBadRequest, "worker: receiving suite %s: %w", name, err)
 	case n == 0:
-		return errorf(http.StatusBadRequest, "worker: suite %s is empty", name)
+		return errorf(api.CodeBadRequest, "worker: suite %s is empty", name)
 	}
 	if err := os.Chmod(f.Name(), 0o755); err != nil {
-		return errorf(http.StatusInternalServerError, "worker: %w", err)
+		return errorf(api.CodeInternal, "worker: %w", err)
 	}
 	if err := os.Rename(f.Name(), filepath.Join(suites, name)); err != nil {
-		return errorf(http.StatusInternalServerError, "worker: %w", err)
+		return errorf(api.CodeInternal, "worker: %w", err)
 	}
 	writeJSON(rw, http.StatusCreated, map[string]any{"name": name, "size": n, "sha256": hex.EncodeToString(h.Sum(nil))})
 	return nil
@@ -211,14 +211,14 @@ func (w *Worker) postTestrunner(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.mu.Lock()
-	l := w.liveLease(time.Now())
+	l := w.liveLease(w.clock.Now())
 	switch {
 	case l == nil:
 		w.mu.Unlock()
-		return errorf(http.StatusLocked, "worker: the lease ended")
+		return errorf(api.CodeLeaseStale, "worker: the lease ended")
 	case w.trRunning:
 		w.mu.Unlock()
-		return errorf(http.StatusConflict, "worker: the testrunner container is already running for this lease")
+		return errorf(api.CodeBusy, "worker: the testrunner container is already running for this lease")
 	}
 	w.trRunning = true
 	run.Lease = l.id
@@ -236,10 +236,10 @@ func (w *Worker) postTestrunner(rw http.ResponseWriter, r *http.Request) error {
 	defer done()
 	run.ReportsDir = filepath.Join(dir, "reports")
 	if err := os.RemoveAll(run.ReportsDir); err != nil {
-		return errorf(http.StatusInternalServerError, "worker: %w", err)
+		return errorf(api.CodeInternal, "worker: %w", err)
 	}
 	if err := os.Mkdir(run.ReportsDir, 0o700); err != nil {
-		return errorf(http.StatusInternalServerError, "worker: %w", err)
+		return errorf(api.CodeInternal, "worker: %w", err)
 	}
 	s := &frameStream{rw: rw, rc: http.NewResponseController(rw)}
 	run.Stdout = frameWriter(s, api.StreamStdout)
@@ -249,7 +249,7 @@ func (w *Worker) postTestrunner(rw http.ResponseWriter, r *http.Request) error {
 	done()
 	if err != nil {
 		if !s.started {
-			return errorf(http.StatusBadGateway, "worker: running the testrunner container: %w", err)
+			return errorf(api.CodeTestrunnerFailed, "worker: running the testrunner container: %w", err)
 		}
 		s.frame(api.TestrunnerFrame{Error: "worker: running the testrunner container: " + err.Error()})
 		return nil
@@ -268,17 +268,17 @@ func (w *Worker) checkTestrunner(req api.TestrunnerRequest, dir string) (Testrun
 	allowed := slices.Contains(w.trImages, req.Image)
 	w.mu.Unlock()
 	if !allowed {
-		return run, errorf(http.StatusForbidden, "worker: image %q is not one this worker runs (its testrunner image, or one pulled through %s by the testbot's admin)", req.Image, api.PathTestrunnerPull)
+		return run, errorf(api.CodeForbidden, "worker: image %q is not one this worker runs (its testrunner image, or one pulled through %s by the testbot's admin)", req.Image, api.PathTestrunnerPull)
 	}
 	if len(req.Suites) == 0 {
-		return run, errorf(http.StatusBadRequest, "worker: no suites to run")
+		return run, errorf(api.CodeBadRequest, "worker: no suites to run")
 	}
 	if req.TimeoutSeconds < 0 {
-		return run, errorf(http.StatusBadRequest, "worker: timeout_seconds %v: must not be negative", req.TimeoutSeconds)
+		return run, errorf(api.CodeBadRequest, "worker: timeout_seconds %v: must not be negative", req.TimeoutSeconds)
 	}
 	for _, p := range [][2]string{{"run_id", req.RunID}, {"job", req.Job}, {"run", req.Run}} {
 		if strings.ContainsAny(p[1], "\x00\r\n") || len(p[1]) > 1024 {
-			return run, errorf(http.StatusBadRequest, "worker: %s: control characters or too long", p[0])
+			return run, errorf(api.CodeBadRequest, "worker: %s: control characters or too long", p[0])
 		}
 	}
 	seen := map[string]bool{}
@@ -286,28 +286,28 @@ func (w *Worker) checkTestrunner(req api.TestrunnerRequest, dir string) (Testrun
 		up := filepath.Join(dir, "suites", s)
 		switch {
 		case seen[s]:
-			return run, errorf(http.StatusBadRequest, "worker: suite %q is listed twice", s)
+			return run, errorf(api.CodeBadRequest, "worker: suite %q is listed twice", s)
 		case uploadName.MatchString(s):
 			if fi, err := os.Lstat(up); err != nil || !fi.Mode().IsRegular() {
-				return run, errorf(http.StatusBadRequest, "worker: suite %q was not uploaded (PUT %s first)", s, api.TestrunnerSuitePath(s))
+				return run, errorf(api.CodeBadRequest, "worker: suite %q was not uploaded (PUT %s first)", s, api.TestrunnerSuitePath(s))
 			}
 			run.Suites = append(run.Suites, TestrunnerSuite{Name: s, Uploaded: true})
 			run.UserSuitesDir = filepath.Join(dir, "suites")
 		case builtinName.MatchString(s):
 			run.Suites = append(run.Suites, TestrunnerSuite{Name: s})
 		default:
-			return run, errorf(http.StatusBadRequest, "worker: suite %q: want a built-in suite's name (os) or an uploaded NAME.test", s)
+			return run, errorf(api.CodeBadRequest, "worker: suite %q: want a built-in suite's name (os) or an uploaded NAME.test", s)
 		}
 		seen[s] = true
 	}
 	for _, kv := range req.Env {
 		k, _, ok := strings.Cut(kv, "=")
 		if !ok || !envName.MatchString(k) || strings.HasPrefix(k, "LEVIATHAN_WORKER") || k == "LEVIATHAN_LEASE" || strings.ContainsRune(kv, 0) {
-			return run, errorf(http.StatusBadRequest, "worker: env %q: want NAME=VALUE with a plain name (the worker sets LEVIATHAN_WORKER_URL and LEVIATHAN_LEASE itself)", k)
+			return run, errorf(api.CodeBadRequest, "worker: env %q: want NAME=VALUE with a plain name (the worker sets LEVIATHAN_WORKER_URL and LEVIATHAN_LEASE itself)", k)
 		}
 	}
 	if len(req.Env) > 256 {
-		return run, errorf(http.StatusBadRequest, "worker: %d env variables: at most 256", len(req.Env))
+		return run, errorf(api.CodeBadRequest, "worker: %d env variables: at most 256", len(req.Env))
 	}
 	run.Env = req.Env
 	return run, nil
@@ -335,7 +335,7 @@ func (w *Worker) getTestrunnerReports(rw http.ResponseWriter, r *http.Request) e
 	}
 	root := filepath.Join(dir, "reports")
 	if _, err := os.Stat(root); err != nil {
-		return errorf(http.StatusNotFound, "worker: no testrunner run for this lease yet")
+		return errorf(api.CodeNotFound, "worker: no testrunner run for this lease yet")
 	}
 	rw.Header().Set("Content-Type", "application/x-tar")
 	tw := tar.NewWriter(rw)
@@ -392,10 +392,10 @@ func (w *Worker) postTestrunnerPull(rw http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	if _, digest, ok := strings.Cut(req.Image, "@sha256:"); !ok || len(digest) != 64 {
-		return errorf(http.StatusBadRequest, "worker: image %q: pull images by digest (registry/repo@sha256:…), so every job runs exactly the image that was vetted", req.Image)
+		return errorf(api.CodeBadRequest, "worker: image %q: pull images by digest (registry/repo@sha256:…), so every job runs exactly the image that was vetted", req.Image)
 	}
 	if err := tr.Pull(r.Context(), req.Image, io.Discard); err != nil {
-		return errorf(http.StatusBadGateway, "worker: pulling %s: %w", req.Image, err)
+		return errorf(api.CodeTestrunnerFailed, "worker: pulling %s: %w", req.Image, err)
 	}
 	w.mu.Lock()
 	if !slices.Contains(w.trImages, req.Image) {

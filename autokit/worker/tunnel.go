@@ -30,7 +30,7 @@ func (w *Worker) getTunnel(rw http.ResponseWriter, r *http.Request) error {
 	ps := r.URL.Query().Get(api.QueryPort)
 	port, err := strconv.Atoi(ps)
 	if err != nil || port < 1 || port > 65535 {
-		return errorf(http.StatusBadRequest, "worker: port=%q: want a TCP port of the DUT, 1 to 65535", ps)
+		return errorf(api.CodeBadRequest, "worker: port=%q: want a TCP port of the DUT, 1 to 65535", ps)
 	}
 	addr, err := w.sshAddress(r.Context())
 	if err != nil {
@@ -44,11 +44,11 @@ func (w *Worker) getTunnel(rw http.ResponseWriter, r *http.Request) error {
 	var de *sshexec.DialError
 	switch {
 	case errors.Is(err, sshexec.ErrRefused):
-		return errorf(http.StatusBadGateway, "worker: nothing listens on port %d of the DUT, or it reset the connection: %w", port, err)
+		return errorf(api.CodePortClosed, "worker: nothing listens on port %d of the DUT, or it reset the connection: %w", port, err)
 	case errors.As(err, &de):
-		return errorf(http.StatusBadGateway, "worker: cannot reach the DUT over SSH to open the tunnel (is it booted?): %w", err)
+		return errorf(api.CodeDUTUnreachable, "worker: cannot reach the DUT over SSH to open the tunnel (is it booted?): %w", err)
 	case err != nil:
-		return errorf(http.StatusBadGateway, "worker: opening a tunnel to port %d of the DUT: %w", port, err)
+		return errorf(api.CodeDeviceError, "worker: opening a tunnel to port %d of the DUT: %w", port, err)
 	}
 	return w.carry(rw, dc, "tunnel to port "+ps)
 }
@@ -91,7 +91,7 @@ func isUpgrade(r *http.Request) bool {
 }
 
 func errUpgrade() error {
-	return errorf(http.StatusBadRequest, "worker: a tunnel is an HTTP upgrade: send Connection: Upgrade and Upgrade: %s (the Go client does)", api.TunnelProtocol)
+	return errorf(api.CodeBadRequest, "worker: a tunnel is an HTTP upgrade: send Connection: Upgrade and Upgrade: %s (the Go client does)", api.TunnelProtocol)
 }
 
 // carry answers 101 and then copies bytes between the request's connection
@@ -102,7 +102,7 @@ func (w *Worker) carry(rw http.ResponseWriter, dc net.Conn, what string) error {
 	cc, brw, err := http.NewResponseController(rw).Hijack()
 	if err != nil {
 		dc.Close()
-		return errorf(http.StatusInternalServerError, "worker: taking over the connection for the tunnel: %w", err)
+		return errorf(api.CodeInternal, "worker: taking over the connection for the tunnel: %w", err)
 	}
 	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + api.TunnelProtocol + "\r\n\r\n")
 	if err := brw.Flush(); err != nil {

@@ -60,6 +60,7 @@ type Worker struct {
 	leaseEnd   LeaseEndFunc
 	proc       *procedure.Procedure
 	procDevs   procedure.Devices
+	clock      Clock
 	started    time.Time
 	handler    http.Handler
 
@@ -200,7 +201,7 @@ func New(d dut.DUT, opts ...Option) (*Worker, error) {
 		maxTTL:        DefaultMaxLeaseTTL,
 		trUploadLimit: DefaultSuiteUploadLimit,
 		fatal:         []string{KernelPanic},
-		started:       time.Now(),
+		clock:         systemClock{},
 		bootOffset:    -1,
 		flash:         api.FlashStatus{State: api.FlashIdle},
 		stop:          make(chan struct{}),
@@ -232,6 +233,7 @@ func New(d dut.DUT, opts ...Option) (*Worker, error) {
 			return nil, fmt.Errorf("worker: generating an SSH key: %w", err)
 		}
 	}
+	w.started = w.clock.Now()
 	w.pool = sshexec.NewPool(w.signer, sshexec.WithLogger(w.log))
 	w.handler = w.routes()
 	go w.leaseLoop()

@@ -7,8 +7,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,42 +18,59 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/envconf"
 	"github.com/balena/leviathan-action/suites/gotest"
 )
 
 func main() {
-	fs := flag.NewFlagSet("testrunner", flag.ExitOnError)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run runs the suites args name and returns the exit status: 0 all
+// passed, 1 a test failed or the run failed, 2 bad usage.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := envconf.NewFlags(flag.NewFlagSet("testrunner", flag.ContinueOnError), getenv)
+	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: testrunner --worker URL [flags] SUITE.test...\n\nRuns compiled suites against a worker and writes reports.\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: testrunner --worker URL [flags] SUITE.test...\n\nRuns compiled suites against a worker and writes reports.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	var w gotest.Worker
 	var o gotest.Options
-	fs.StringVar(&w.URL, "worker", os.Getenv("LEVIATHAN_WORKER_URL"), "worker URL [$LEVIATHAN_WORKER_URL]")
-	fs.StringVar(&w.Token, "token", os.Getenv("LEVIATHAN_WORKER_TOKEN"), "worker token [$LEVIATHAN_WORKER_TOKEN]")
-	fs.StringVar(&w.Lease, "lease", os.Getenv("LEVIATHAN_LEASE"), "lease id held by the job; one is taken when empty [$LEVIATHAN_LEASE]")
+	fs.EnvStringVar(&w.URL, "worker", api.EnvWorkerURL, "", "worker URL")
+	fs.EnvStringVar(&w.Token, "token", api.EnvWorkerToken, "", "worker token")
+	fs.EnvStringVar(&w.Lease, "lease", api.EnvLease, "", "lease id held by the job; one is taken when empty")
 	fs.StringVar(&o.ReportDir, "reports", "reports", "report directory")
 	fs.StringVar(&o.Run, "run", "", "run only tests matching this regexp")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "timeout per suite")
 	fs.StringVar(&o.Test2JSON, "test2json", "", "path of test2json (found on PATH, beside this binary or from Go when empty)")
-	fs.Parse(os.Args[1:])
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "testrunner:", err)
+		return 2
+	}
 	if w.URL == "" || fs.NArg() == 0 {
 		fs.Usage()
-		os.Exit(2)
+		return 2
 	}
 	for _, bin := range fs.Args() {
 		o.Suites = append(o.Suites, gotest.Suite{Name: strings.TrimSuffix(filepath.Base(bin), ".test"), Binary: bin})
 	}
-	o.Out = os.Stdout
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	o.Out = stdout
 	sum, err := gotest.RunOnWorker(ctx, w, o)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "testrunner:", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, "testrunner:", err)
+		return 1
 	}
-	fmt.Printf("%d passed, %d failed, %d skipped\n", sum.Passed, sum.Failed, sum.Skipped)
+	fmt.Fprintf(stdout, "%d passed, %d failed, %d skipped\n", sum.Passed, sum.Failed, sum.Skipped)
 	if !sum.OK() {
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }

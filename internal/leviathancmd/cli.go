@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/balena/leviathan-action/autokit/envconf"
 	"github.com/balena/leviathan-action/internal/localrun"
 )
 
@@ -21,6 +22,25 @@ type Env struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Args           []string // without the program name
+	// Getenv reads the environment: flag fallbacks and the board's
+	// hardware configuration. os.Getenv when nil; tests inject a map.
+	Getenv func(string) string
+}
+
+// Variables the flags of several commands fall back to. (Leviathan's own
+// LEVIATHAN_* names are in package api.)
+const (
+	envQEMUMemory   = "QEMU_MEMORY"
+	envQEMUCPUs     = "QEMU_CPUS"
+	envQEMUIsolated = "QEMU_ISOLATED"
+)
+
+// getenv is how this invocation reads the environment.
+func (e Env) getenv() func(string) string {
+	if e.Getenv != nil {
+		return e.Getenv
+	}
+	return os.Getenv
 }
 
 type command struct {
@@ -105,18 +125,22 @@ func (e Env) usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'leviathan <command> -h' for a command's flags.")
 }
 
-// flags makes a flag set that reports errors as usage errors.
-func (e Env) flags(name, synopsis string) *flag.FlagSet {
+// flags makes a flag set that reports errors as usage errors. Its
+// EnvXVar methods declare a flag together with the variable it falls back
+// to, read through e's getenv when parsed.
+func (e Env) flags(name, synopsis string) *envconf.Flags {
 	fs := flag.NewFlagSet("leviathan "+name, flag.ContinueOnError)
 	fs.SetOutput(e.Stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(e.Stderr, "usage: leviathan %s\n\n%s\n\nflags:\n", name, synopsis)
 		fs.PrintDefaults()
 	}
-	return fs
+	return envconf.NewFlags(fs, e.getenv())
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
+// parse parses args, then fills the flags the command line left out from
+// their variables; a bad flag or variable is a usage error.
+func parse(fs *envconf.Flags, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -137,12 +161,4 @@ func (e Env) logger(verbose bool, quiet slog.Level) *slog.Logger {
 		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(e.Stderr, &slog.HandlerOptions{Level: level}))
-}
-
-// envOr is the value of environment variable k, or def.
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }

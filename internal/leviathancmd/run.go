@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/internal/localrun"
 )
 
@@ -31,14 +32,14 @@ off and released).`)
 	var suites stringList
 	fs.StringVar(&o.Image, "image", "", "image to flash: raw, gz, xz or zst (default: the test OS image, built if needed)")
 	fs.Var(&suites, "suite", "suite to run: a Go test package directory; repeatable (default ./suites/os)")
-	fs.StringVar(&o.WorkerURL, "worker", envOr("LEVIATHAN_WORKER_URL", ""), "URL of a running worker (default: start a local QEMU DUT) [$LEVIATHAN_WORKER_URL]")
-	fs.StringVar(&o.Token, "token", envOr("LEVIATHAN_WORKER_TOKEN", ""), "the worker's token [$LEVIATHAN_WORKER_TOKEN]")
+	fs.EnvStringVar(&o.WorkerURL, "worker", api.EnvWorkerURL, "", "URL of a running worker (default: start a local QEMU DUT)")
+	fs.EnvStringVar(&o.Token, "token", api.EnvWorkerToken, "", "the worker's token")
 	fs.StringVar(&o.Run, "run", "", "run only tests matching this regexp (as go test -run)")
 	fs.StringVar(&o.BuildDir, "build-dir", "build", "build outputs and download cache")
 	fs.StringVar(&o.ReportDir, "reports", "reports", "report directory")
 	fs.DurationVar(&o.BootTimeout, "boot-timeout", 3*time.Minute, "how long the DUT may take from power-on to SSH")
-	fs.IntVar(&o.MemoryMiB, "memory", envInt("QEMU_MEMORY", 512), "QEMU DUT memory in MiB [$QEMU_MEMORY]")
-	fs.IntVar(&o.CPUs, "cpus", envInt("QEMU_CPUS", 1), "QEMU DUT CPUs [$QEMU_CPUS]")
+	fs.EnvIntVar(&o.MemoryMiB, "memory", envQEMUMemory, 512, "QEMU DUT memory in MiB")
+	fs.EnvIntVar(&o.CPUs, "cpus", envQEMUCPUs, 1, "QEMU DUT CPUs")
 	verbose := fs.Bool("v", false, "log what the worker and DUT do")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,8 +23,7 @@ import (
 	"github.com/balena/leviathan-action/qemukit"
 )
 
-func workerCmd(ctx context.Context, e Env, args []string) error {
-	fs := e.flags("worker [flags]", `Serve one DUT over the worker API (see docs/worker-api.md) until
+const workerSynopsis = `Serve one DUT over the worker API (see docs/worker-api.md) until
 interrupted: a real board when the environment configures its hardware
 (POWER=…, SD_MUX=…, SERIAL=…, DIGITAL_RELAY=…; see the README's testbot
 guide), a QEMU DUT otherwise. It binds to loopback unless --listen says
@@ -40,38 +38,100 @@ How an image reaches the board is the device type's flashing procedure
 (--procedure: a YAML file, or a directory of them chosen by
 --device-type; see autokit/procedure): an SD card through the mux, a
 flasher image that installs itself and powers off, or USB boot. Without
-one, flashing writes the DUT's storage (SD_MUX, or QEMU's disk) directly.`)
-	listen := fs.String("listen", envOr("LEVIATHAN_WORKER_LISTEN", "127.0.0.1:4321"), "address to serve on [$LEVIATHAN_WORKER_LISTEN]")
-	token := fs.String("token", envOr("LEVIATHAN_WORKER_TOKEN", ""), "bearer token clients must send; required off loopback [$LEVIATHAN_WORKER_TOKEN]")
-	maxTTL := fs.Duration("max-lease-ttl", worker.DefaultMaxLeaseTTL, "longest a lease may live between heartbeats; longer requests are refused")
-	name := fs.String("name", "qemu0", "DUT name")
-	check := fs.Bool("check", false, "probe the configured devices (or QEMU), print what was found and exit")
-	dir := fs.String("state-dir", "", "DUT state directory (default: $XDG_STATE_HOME/leviathan/<name>)")
-	hostname := fs.String("hostname", "", "hostname provisioned into flashed images (default: leviathan-<name>)")
-	memory := fs.Int("memory", envInt("QEMU_MEMORY", 512), "QEMU DUT memory in MiB [$QEMU_MEMORY]")
-	cpus := fs.Int("cpus", envInt("QEMU_CPUS", 1), "QEMU DUT CPUs [$QEMU_CPUS]")
-	isolated := fs.Bool("isolated", os.Getenv("QEMU_ISOLATED") == "true", "cut the QEMU DUT off from this machine's services and the outside (user networking restrict=on); without it the DUT reaches every service on this machine's loopback through 10.0.2.2 [$QEMU_ISOLATED=true]")
-	cacheGiB := fs.Float64("image-cache-gib", 8, "size of the cache of uploaded images kept in the state directory (0: no cache)")
-	dockerCleanup := fs.Bool("docker-cleanup", false, "when a lease ends, remove the Docker containers labelled with it (the runner hook's dead-man's switch; on with --testrunner-image)")
-	trImage := fs.String("testrunner-image", os.Getenv("LEVIATHAN_TESTRUNNER_IMAGE"), "testrunner image (by digest) leases may run through the worker (POST /v1/testrunner), on this machine's Docker Engine; the runner hook may pull others through the worker [$LEVIATHAN_TESTRUNNER_IMAGE]")
-	procPath := fs.String("procedure", os.Getenv("PROCEDURE"), "flashing procedure: a YAML file or a directory of them [$PROCEDURE]")
-	deviceType := fs.String("device-type", os.Getenv("DEVICE_TYPE"), "the board's device type, choosing the procedure from a --procedure directory [$DEVICE_TYPE]")
-	verbose := fs.Bool("v", false, "log debug detail")
-	if err := parse(fs, args); err != nil {
+one, flashing writes the DUT's storage (SD_MUX, or QEMU's disk) directly.`
+
+// workerFlags are the settings of `leviathan worker`.
+type workerFlags struct {
+	listen, token, name, dir, hostname string
+	trImage, procPath, deviceType      string
+	maxTTL                             time.Duration
+	memory, cpus                       int
+	cacheGiB                           float64
+	check, isolated, dockerCleanup     bool
+	verbose                            bool
+}
+
+func workerCmd(ctx context.Context, e Env, args []string) error {
+	f, err := parseWorkerFlags(e, args)
+	if err != nil {
 		return err
 	}
-	var proc *procedure.Procedure
-	if *procPath != "" {
-		var err error
-		if proc, err = procedure.Find(*procPath, *deviceType, os.Getenv); err != nil {
-			return err
-		}
-	} else if *deviceType != "" {
-		return usageError("--device-type %s: without --procedure (or PROCEDURE) it chooses nothing", *deviceType)
+	proc, err := f.procedure(e.getenv())
+	if err != nil {
+		return err
 	}
-	log := e.logger(*verbose, slog.LevelInfo)
-	if *dir == "" {
-		base := os.Getenv("XDG_STATE_HOME")
+	log := e.logger(f.verbose, slog.LevelInfo)
+	if err := f.fillDefaults(e.getenv()); err != nil {
+		return err
+	}
+	s, err := openDUT(ctx, e.getenv(), f, log)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if f.check {
+		return s.check(ctx, e, proc)
+	}
+	if s.qemu && !f.isolated {
+		log.Warn("the QEMU DUT reaches this machine's loopback services through its gateway 10.0.2.2 (user networking); on a testbot for untrusted images use --isolated")
+	}
+	opts, closeOpts, err := workerOptions(ctx, f, s, proc, log)
+	if err != nil {
+		return err
+	}
+	defer closeOpts()
+	w, err := worker.New(s.dut, opts...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "worker for DUT %s on http://%s (state in %s)\n", f.name, f.listen, f.dir)
+	return worker.ListenAndServe(ctx, f.listen, w, log)
+}
+
+// parseWorkerFlags reads the command line and, for the flags it leaves
+// out, their variables.
+func parseWorkerFlags(e Env, args []string) (*workerFlags, error) {
+	f := &workerFlags{}
+	fs := e.flags("worker [flags]", workerSynopsis)
+	fs.EnvStringVar(&f.listen, "listen", api.EnvWorkerListen, "127.0.0.1:4321", "address to serve on")
+	fs.EnvStringVar(&f.token, "token", api.EnvWorkerToken, "", "bearer token clients must send; required off loopback")
+	fs.DurationVar(&f.maxTTL, "max-lease-ttl", worker.DefaultMaxLeaseTTL, "longest a lease may live between heartbeats; longer requests are refused")
+	fs.StringVar(&f.name, "name", "qemu0", "DUT name")
+	fs.BoolVar(&f.check, "check", false, "probe the configured devices (or QEMU), print what was found and exit")
+	fs.StringVar(&f.dir, "state-dir", "", "DUT state directory (default: $XDG_STATE_HOME/leviathan/<name>)")
+	fs.StringVar(&f.hostname, "hostname", "", "hostname provisioned into flashed images (default: leviathan-<name>)")
+	fs.EnvIntVar(&f.memory, "memory", envQEMUMemory, 512, "QEMU DUT memory in MiB")
+	fs.EnvIntVar(&f.cpus, "cpus", envQEMUCPUs, 1, "QEMU DUT CPUs")
+	fs.EnvBoolVar(&f.isolated, "isolated", envQEMUIsolated, false, "cut the QEMU DUT off from this machine's services and the outside (user networking restrict=on); without it the DUT reaches every service on this machine's loopback through 10.0.2.2")
+	fs.Float64Var(&f.cacheGiB, "image-cache-gib", 8, "size of the cache of uploaded images kept in the state directory (0: no cache)")
+	fs.BoolVar(&f.dockerCleanup, "docker-cleanup", false, "when a lease ends, remove the Docker containers labelled with it (the runner hook's dead-man's switch; on with --testrunner-image)")
+	fs.EnvStringVar(&f.trImage, "testrunner-image", api.EnvTestrunnerImage, "", "testrunner image (by digest) leases may run through the worker (POST /v1/testrunner), on this machine's Docker Engine; the runner hook may pull others through the worker")
+	fs.EnvStringVar(&f.procPath, "procedure", "PROCEDURE", "", "flashing procedure: a YAML file or a directory of them")
+	fs.EnvStringVar(&f.deviceType, "device-type", "DEVICE_TYPE", "", "the board's device type, choosing the procedure from a --procedure directory")
+	fs.BoolVar(&f.verbose, "v", false, "log debug detail")
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// procedure finds the flashing procedure --procedure and --device-type
+// name; nil without --procedure.
+func (f *workerFlags) procedure(getenv func(string) string) (*procedure.Procedure, error) {
+	if f.procPath == "" {
+		if f.deviceType != "" {
+			return nil, usageError("--device-type %s: without --procedure (or PROCEDURE) it chooses nothing", f.deviceType)
+		}
+		return nil, nil
+	}
+	return procedure.Find(f.procPath, f.deviceType, getenv)
+}
+
+// fillDefaults sets the state directory and hostname the command line
+// left empty from the DUT's name.
+func (f *workerFlags) fillDefaults(getenv func(string) string) error {
+	if f.dir == "" {
+		base := getenv("XDG_STATE_HOME")
 		if base == "" {
 			home, err := os.UserHomeDir()
 			if err != nil {
@@ -79,88 +139,109 @@ one, flashing writes the DUT's storage (SD_MUX, or QEMU's disk) directly.`)
 			}
 			base = filepath.Join(home, ".local", "state")
 		}
-		*dir = filepath.Join(base, "leviathan", *name)
+		f.dir = filepath.Join(base, "leviathan", f.name)
 	}
-	if *hostname == "" {
-		*hostname = "leviathan-" + *name
+	if f.hostname == "" {
+		f.hostname = "leviathan-" + f.name
 	}
-	var d dut.DUT
-	var fatal []string
-	var devs procedure.Devices
-	if board.Configured(os.Getenv) {
-		b, err := board.Open(ctx, *name, log)
+	return nil
+}
+
+// servedDUT is the DUT a worker serves: a board or a QEMU DUT.
+type servedDUT struct {
+	dut   dut.DUT
+	board *board.Board // nil for QEMU
+	qemu  bool
+	fatal []string // console patterns that fail a boot
+	devs  procedure.Devices
+	close func() error
+}
+
+// openDUT opens the board getenv configures, or a QEMU DUT when it
+// configures no hardware.
+func openDUT(ctx context.Context, getenv func(string) string, f *workerFlags, log *slog.Logger) (*servedDUT, error) {
+	if board.Configured(getenv) {
+		b, err := board.Open(ctx, f.name, getenv, log)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer b.Close()
-		if *check {
-			if proc != nil {
-				fmt.Fprintf(e.Stdout, "%-8s %s\n", "flashing", proc)
-			}
-			return b.Check(ctx, e.Stdout)
-		}
-		d, devs.Mux = b, b.Mux()
-	} else {
-		q, err := qemukit.New(qemukit.Config{Name: *name, Dir: *dir, MemoryMiB: *memory, CPUs: *cpus, Isolated: *isolated, Logger: log})
-		if err != nil {
-			return err
-		}
-		defer q.Close()
-		if *check {
-			if proc != nil {
-				fmt.Fprintf(e.Stdout, "flashing procedure %s\n", proc)
-			}
-			return checkQEMU(e)
-		}
-		d, fatal = q, qemukit.BootFailures
-		if !*isolated {
-			log.Warn("the QEMU DUT reaches this machine's loopback services through its gateway 10.0.2.2 (user networking); on a testbot for untrusted images use --isolated")
-		}
+		return &servedDUT{dut: b, board: b, devs: procedure.Devices{Mux: b.Mux()}, close: b.Close}, nil
 	}
+	q, err := qemukit.New(qemukit.Config{Name: f.name, Dir: f.dir, MemoryMiB: f.memory, CPUs: f.cpus, Isolated: f.isolated, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return &servedDUT{dut: q, qemu: true, fatal: qemukit.BootFailures, close: q.Close}, nil
+}
+
+// check prints what the DUT is made of (--check) and probes it.
+func (s *servedDUT) check(ctx context.Context, e Env, proc *procedure.Procedure) error {
+	if s.board != nil {
+		if proc != nil {
+			fmt.Fprintf(e.Stdout, "%-8s %s\n", "flashing", proc)
+		}
+		return s.board.Check(ctx, e.Stdout)
+	}
+	if proc != nil {
+		fmt.Fprintf(e.Stdout, "flashing procedure %s\n", proc)
+	}
+	return checkQEMU(e)
+}
+
+// workerOptions are the worker's options from the flags: provisioning,
+// token, procedure, image cache and Docker. close releases the Docker
+// client.
+func workerOptions(ctx context.Context, f *workerFlags, s *servedDUT, proc *procedure.Procedure, log *slog.Logger) (opts []worker.Option, closeDocker func(), err error) {
 	signer, pub, err := provision.NewKey()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	opts := []worker.Option{worker.WithLogger(log), worker.WithHostname(*hostname),
-		worker.WithSigner(signer), worker.WithProvision(provision.ConfigJSON(*hostname, pub)),
-		worker.WithFatalPatterns(fatal...), worker.WithMaxLeaseTTL(*maxTTL)}
-	if *token != "" {
-		opts = append(opts, worker.WithToken(*token))
+	opts = []worker.Option{worker.WithLogger(log), worker.WithHostname(f.hostname),
+		worker.WithSigner(signer), worker.WithProvision(provision.ConfigJSON(f.hostname, pub)),
+		worker.WithFatalPatterns(s.fatal...), worker.WithMaxLeaseTTL(f.maxTTL)}
+	if f.token != "" {
+		opts = append(opts, worker.WithToken(f.token))
 	} else {
 		log.Warn("serving without a token: every local user of this machine can lease, power, flash and run commands on the DUT, and read its whole console; fine for a laptop, not for a testbot (set --token)")
 	}
 	if proc != nil {
-		opts = append(opts, worker.WithProcedure(proc, devs))
+		opts = append(opts, worker.WithProcedure(proc, s.devs))
 	}
-	if *cacheGiB > 0 {
-		imgs, err := cache.Open(filepath.Join(*dir, "images"), int64(*cacheGiB*(1<<30)), cache.WithLogger(log))
+	if f.cacheGiB > 0 {
+		imgs, err := cache.Open(filepath.Join(f.dir, "images"), int64(f.cacheGiB*(1<<30)), cache.WithLogger(log))
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		opts = append(opts, worker.WithImageCache(imgs))
 	}
-	if *dockerCleanup || *trImage != "" {
-		cli, err := openDocker(ctx)
-		if err != nil {
-			return err
-		}
-		defer cli.Close()
-		opts = append(opts, worker.WithLeaseEnd(dockerLeaseEnd(cli, log)))
-		if *trImage != "" {
-			self, err := selfURL(*listen)
-			if err != nil {
-				return err
-			}
-			tr := testrunner.WorkerTestrunner{Engine: cli, WorkerURL: self, Log: log}
-			opts = append(opts, worker.WithTestrunner(tr, filepath.Join(*dir, "testrunner"), *trImage))
-		}
-	}
-	w, err := worker.New(d, opts...)
+	dockerOpts, closeDocker, err := dockerOptions(ctx, f, log)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	fmt.Fprintf(e.Stdout, "worker for DUT %s on http://%s (state in %s)\n", *name, *listen, *dir)
-	return worker.ListenAndServe(ctx, *listen, w, log)
+	return append(opts, dockerOpts...), closeDocker, nil
+}
+
+// dockerOptions connect the worker to the Docker Engine for
+// --docker-cleanup and --testrunner-image; none without either.
+func dockerOptions(ctx context.Context, f *workerFlags, log *slog.Logger) ([]worker.Option, func(), error) {
+	if !f.dockerCleanup && f.trImage == "" {
+		return nil, func() {}, nil
+	}
+	cli, err := openDocker(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := []worker.Option{worker.WithLeaseEnd(dockerLeaseEnd(cli, log))}
+	if f.trImage != "" {
+		self, err := selfURL(f.listen)
+		if err != nil {
+			cli.Close()
+			return nil, nil, err
+		}
+		tr := testrunner.WorkerTestrunner{Engine: cli, WorkerURL: self, Log: log}
+		opts = append(opts, worker.WithTestrunner(tr, filepath.Join(f.dir, "testrunner"), f.trImage))
+	}
+	return opts, func() { cli.Close() }, nil
 }
 
 // checkQEMU reports what a QEMU DUT would run with.
@@ -176,13 +257,6 @@ func checkQEMU(e Env) error {
 	fmt.Fprintf(e.Stdout, "no hardware configured (%s): a QEMU DUT\nfirmware %s\naccelerator %s\n",
 		strings.Join(board.Variables, ", "), code, accel)
 	return nil
-}
-
-func envInt(k string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
-		return v
-	}
-	return def
 }
 
 // openDocker connects to the Docker Engine (DOCKER_HOST) and checks it

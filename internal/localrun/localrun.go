@@ -1,16 +1,14 @@
 // Package localrun is `leviathan run`: the testbot half of Leviathan on one
-// machine. It builds (or reuses) the test OS image, starts a QemuKit DUT
-// and a worker on loopback (unless given a worker URL), leases the DUT,
-// flashes the image, boots it, runs the suites and writes the reports —
-// and on every exit path powers the DUT off, releases the lease and
-// removes what it started.
+// machine. It builds (or reuses) the test OS image and starts a QemuKit DUT
+// behind a worker on loopback (unless given a worker URL), then hands the
+// run to package testbot — lease, flash, boot, suites, reports, release,
+// the DUT powered off on every exit path — and removes what it started.
 package localrun
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,20 +18,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/balena/leviathan-action/autokit/client"
-	"github.com/balena/leviathan-action/autokit/image"
 	"github.com/balena/leviathan-action/autokit/provision"
 	"github.com/balena/leviathan-action/autokit/worker"
 	"github.com/balena/leviathan-action/qemukit"
 	"github.com/balena/leviathan-action/qemukit/testimage"
 	"github.com/balena/leviathan-action/suites/gotest"
-	"github.com/balena/leviathan-action/suites/sdk"
+	"github.com/balena/leviathan-action/testbot"
 )
 
 // Options configure a run.
@@ -52,45 +47,67 @@ type Options struct {
 	Logger      *slog.Logger
 }
 
-// Result is a finished run.
-type Result struct {
-	Summary  *gotest.Summary
-	Flash    image.Result
-	BootTime time.Duration // power-on to SSH ready
-}
+// Result is a finished run: see testbot.Result.
+type Result = testbot.Result
 
 // ErrInterrupted is returned (wrapped) when the run's context is
 // cancelled, after the DUT was powered off and released.
-var ErrInterrupted = errors.New("localrun: interrupted; the DUT was powered off and its lease released")
+var ErrInterrupted = testbot.ErrInterrupted
 
 // Run performs the whole run. A failing test is not an error: check
 // Result.Summary.OK. On any error the report directory holds a
 // summary.json naming the stage that failed (and serial.log once the DUT
 // was used), never the results of an earlier run.
-func Run(ctx context.Context, o Options) (res *Result, err error) {
+func Run(ctx context.Context, o Options) (*Result, error) {
 	o.defaults()
 	// Check everything the user gave before starting anything.
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	if err := clearReports(o.ReportDir); err != nil {
-		return nil, err
-	}
-	stage := "prepare"
-	defer func() {
+	if o.Image == "" {
+		step(o.Out, "building the test OS image (cached under %s)", o.BuildDir)
+		m, err := testimage.Build(ctx, testimage.Options{
+			CacheDir: filepath.Join(o.BuildDir, "cache", "debs"),
+			OutDir:   filepath.Join(o.BuildDir, "testimage"),
+			Reuse:    true, // `leviathan testimage` checks apt for newer packages
+			Logger:   o.Logger,
+		})
 		if err != nil {
-			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-				err = fmt.Errorf("%w (while in stage %s)", ErrInterrupted, stage)
-			}
-			writeFailure(o.ReportDir, stage, err)
+			return nil, err
 		}
-	}()
-	return o.run(ctx, &stage)
+		o.Image = m.Image
+	}
+	url := o.WorkerURL
+	if url == "" {
+		local, err := StartLocal(ctx, LocalConfig{ParentDir: o.BuildDir, MemoryMiB: o.MemoryMiB, CPUs: o.CPUs, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		defer local.Close()
+		url = local.URL
+	}
+	res, err := testbot.Run(ctx, testbot.Options{
+		WorkerURL: url, Token: o.Token, LeaseOwner: fmt.Sprintf("leviathan run (pid %d)", os.Getpid()),
+		Image: testbot.Ref{Ref: o.Image, Log: o.Logger}, BootTimeout: o.BootTimeout,
+		// Suites compile while the image is flashed and the DUT boots.
+		Prepare: func(ctx context.Context) (*testbot.Plan, error) {
+			return compileSuites(ctx, o.Suites, filepath.Join(o.BuildDir, "suites"))
+		},
+		Run:       o.Run,
+		ReportDir: o.ReportDir, Out: o.Out, Log: o.Logger,
+	})
+	if err != nil {
+		return res, err
+	}
+	if res.Passed+res.Failed+res.Skipped == 0 && len(res.Errors) == 0 {
+		return res, fmt.Errorf("localrun: no test ran: --run %q matched no test", o.Run)
+	}
+	return res, nil
 }
 
 func (o *Options) check() error {
 	if o.Image != "" {
-		if err := checkImage(o.Image); err != nil {
+		if _, err := testbot.CheckFile(o.Image); err != nil {
 			return err
 		}
 	}
@@ -108,188 +125,17 @@ func (o *Options) check() error {
 	return nil
 }
 
-func (o *Options) run(ctx context.Context, stage *string) (*Result, error) {
-	// Suites compile while the image is prepared and the DUT boots.
-	compiled := make(chan compileResult, 1)
-	cctx, cancelCompile := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		compiled <- compileSuites(cctx, o.Suites, filepath.Join(o.BuildDir, "suites"))
-	}()
-	defer func() { cancelCompile(); wg.Wait() }()
-
-	if o.Image == "" {
-		*stage = "build the test image"
-		step(o.Out, "building the test OS image (cached under %s)", o.BuildDir)
-		m, err := testimage.Build(ctx, testimage.Options{
-			CacheDir: filepath.Join(o.BuildDir, "cache", "debs"),
-			OutDir:   filepath.Join(o.BuildDir, "testimage"),
-			Reuse:    true, // `leviathan testimage` checks apt for newer packages
-			Logger:   o.Logger,
-		})
-		if err != nil {
-			return nil, err
-		}
-		o.Image = m.Image
-	}
-
-	*stage = "start the worker"
-	url, token := o.WorkerURL, o.Token
-	if url == "" {
-		local, err := StartLocal(ctx, LocalConfig{ParentDir: o.BuildDir, MemoryMiB: o.MemoryMiB, CPUs: o.CPUs, Logger: o.Logger})
-		if err != nil {
-			return nil, err
-		}
-		defer local.Close()
-		url = local.URL
-	}
-	c, err := client.New(url, client.WithToken(token))
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.Health(ctx); err != nil {
-		return nil, err
-	}
-
-	*stage = "lease the DUT"
-	owner := fmt.Sprintf("leviathan run (pid %d)", os.Getpid())
-	lease, err := c.Lease(ctx, owner, 60*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	c, err = client.New(url, client.WithToken(token), client.WithLease(lease.ID))
-	if err != nil {
-		return nil, err
-	}
-	// A lost lease (the worker reaped it) stops the run with that cause.
-	ctx, cancelRun := context.WithCancelCause(ctx)
-	defer cancelRun(nil)
-	kctx, stopKeepAlive := context.WithCancel(context.Background())
-	lost := c.KeepAlive(kctx, lease, 10*time.Second)
-	go func() {
-		if err, ok := <-lost; ok && err != nil {
-			cancelRun(fmt.Errorf("localrun: lost the lease on the DUT: %w", err))
-		}
-	}()
-	mark, err := serialEnd(ctx, c)
-	if err != nil {
-		stopKeepAlive()
-		c.Release(context.WithoutCancel(ctx), lease.ID)
-		return nil, err
-	}
-	defer func() {
-		stopKeepAlive()
-		// Always leave the DUT off and free, even after Ctrl-C, and keep
-		// its console for the report.
-		tctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if log, _, err := c.SerialLog(tctx, mark); err == nil {
-			os.WriteFile(filepath.Join(o.ReportDir, "serial.log"), log, 0o644)
-		}
-		if err := c.Teardown(tctx); err != nil {
-			o.Logger.Warn("teardown failed", "err", err)
-		}
-	}()
-	// cause turns a cancellation by a lost lease into that error.
-	cause := func(err error) error {
-		if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
-			return c
-		}
-		return err
-	}
-
-	res := &Result{}
-	*stage = "flash"
-	if err := c.PowerOff(ctx); err != nil {
-		return nil, cause(err)
-	}
-	if res.Flash, err = flash(ctx, o.Out, c, o.Image); err != nil {
-		return nil, cause(err)
-	}
-	step(o.Out, "flashed %s: %s, %.1f MB in %.1fs (%.0f MB/s, %.0f MB of zeros skipped)",
-		filepath.Base(o.Image), res.Flash.Format, float64(res.Flash.ImageBytes)/1e6,
-		res.Flash.Duration.Seconds(), res.Flash.MBps(), float64(res.Flash.Skipped)/1e6)
-
-	*stage = "boot"
-	step(o.Out, "powering on and waiting for SSH (timeout %s)", o.BootTimeout)
-	start := time.Now()
-	if err := c.PowerOn(ctx); err != nil {
-		return nil, cause(err)
-	}
-	if err := boot(ctx, *o, c, mark); err != nil {
-		return nil, cause(err)
-	}
-	res.BootTime = time.Since(start)
-	step(o.Out, "DUT online after %.1fs", res.BootTime.Seconds())
-
-	*stage = "compile the suites"
-	cr := <-compiled
-	if cr.err != nil {
-		return nil, cr.err
-	}
-	*stage = "run the suites"
-	env := []string{sdk.EnvWorkerURL + "=" + url, sdk.EnvLease + "=" + lease.ID}
-	if token != "" {
-		env = append(env, sdk.EnvToken+"="+token)
-	}
-	res.Summary, err = gotest.Run(ctx, gotest.Options{
-		Suites:    cr.suites,
-		Env:       env,
-		ReportDir: o.ReportDir,
-		Run:       o.Run,
-		Serial: func(ctx context.Context, off int64) ([]byte, int64, error) {
-			return c.SerialLog(ctx, off)
-		},
-		Out: o.Out,
-	})
-	if err != nil {
-		return nil, cause(err)
-	}
-	printTable(o.Out, res.Summary)
-	if res.Summary.Passed+res.Summary.Failed+res.Summary.Skipped == 0 && len(res.Summary.Errors) == 0 {
-		return nil, fmt.Errorf("localrun: no test ran: --run %q matched no test", o.Run)
-	}
-	return res, nil
-}
-
-// clearReports removes an earlier run's reports, so that a failed run can
-// never be read as the previous run's success.
-func clearReports(dir string) error {
-	for _, f := range []string{"junit.xml", "summary.json", "events.json", "serial.log", "tests"} {
-		if err := os.RemoveAll(filepath.Join(dir, f)); err != nil {
-			return fmt.Errorf("localrun: clearing old reports: %w", err)
-		}
-	}
-	return os.MkdirAll(dir, 0o755)
-}
-
-// writeFailure records a run that did not complete.
-func writeFailure(dir, stage string, err error) {
-	b, _ := json.MarshalIndent(map[string]any{
-		"ok":    false,
-		"stage": stage,
-		"error": err.Error(),
-	}, "", "  ")
-	os.WriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'), 0o644)
-}
-
-type compileResult struct {
-	suites []gotest.Suite
-	err    error
-}
-
-func compileSuites(ctx context.Context, dirs []string, out string) compileResult {
-	var r compileResult
+// compileSuites builds the suite packages into out.
+func compileSuites(ctx context.Context, dirs []string, out string) (*testbot.Plan, error) {
+	p := &testbot.Plan{}
 	for _, dir := range dirs {
 		s, err := gotest.Build(ctx, dir, out)
 		if err != nil {
-			return compileResult{err: err}
+			return nil, err
 		}
-		r.suites = append(r.suites, s)
+		p.Direct = append(p.Direct, s)
 	}
-	return r
+	return p, nil
 }
 
 func (o *Options) defaults() {
@@ -308,33 +154,6 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-}
-
-// checkImage fails early, before any DUT starts, when the image is
-// missing or is not a disk image.
-func checkImage(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("localrun: image %s: %w", path, err)
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.IsDir() {
-		return fmt.Errorf("localrun: image %s is a directory, not a disk image", path)
-	}
-	r, format, release, err := image.Decompress(f)
-	if err != nil {
-		return fmt.Errorf("localrun: image %s: %w", path, err)
-	}
-	defer release()
-	head := make([]byte, 1024)
-	n, err := io.ReadFull(r, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("localrun: image %s (%s): %w", path, format, err)
-	}
-	if !image.IsDiskImage(head[:n]) {
-		return fmt.Errorf("localrun: image %s: %w (format %s)", path, image.ErrNotDiskImage, format)
-	}
-	return nil
 }
 
 // Local is a QemuKit DUT served by an in-process worker on loopback.
@@ -458,11 +277,6 @@ func removeStale(parent string, log *slog.Logger) {
 		}
 		f.Close()
 	}
-}
-
-func serialEnd(ctx context.Context, c *client.Client) (int64, error) {
-	_, end, err := c.SerialLog(ctx, 1<<62)
-	return end, err
 }
 
 func step(w io.Writer, format string, args ...any) {

@@ -67,7 +67,7 @@ func TestBuildReproducible(t *testing.T) {
 }
 
 func TestBuildRejectsNonSuite(t *testing.T) {
-	_, err := Build(context.Background(), Options{RepoRoot: "../..", Suites: []string{"./cmd/testrunner"}})
+	_, err := Build(context.Background(), Options{RepoRoot: "../..", Suites: []string{"./internal/testrunnerimage/testdata/notests"}})
 	if err == nil {
 		t.Fatal("a package without tests was accepted as a suite")
 	}

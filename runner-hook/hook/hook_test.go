@@ -23,6 +23,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/duttest"
 	"github.com/balena/leviathan-action/autokit/worker"
+	"github.com/balena/leviathan-action/autokit/worker/workertest"
 	"github.com/balena/leviathan-action/internal/testenv"
 )
 
@@ -66,9 +67,13 @@ func (d *docker) Remove(ctx context.Context, labels map[string]string) error {
 }
 
 // bot is a testbot: a worker over a fake DUT, a state directory and the
-// environment the runner gives a hook.
+// environment the runner gives a hook. The worker's leases run on clock,
+// which only the test moves; beats gets a value after each heartbeat the
+// worker answered.
 type bot struct {
 	d      *duttest.DUT
+	clock  *workertest.Clock
+	beats  chan struct{}
 	url    string
 	env    map[string]string
 	docker *docker
@@ -83,13 +88,22 @@ const digestRef = "127.0.0.1:5000/leviathan/testrunner@sha256:0123456789abcdef01
 
 func newBot(t *testing.T) *bot {
 	t.Helper()
-	b := &bot{d: duttest.New(t), docker: &docker{}}
-	w, err := worker.New(b.d, worker.WithLeaseCheckInterval(20*time.Millisecond), worker.WithToken(adminToken))
+	b := &bot{d: duttest.New(t), docker: &docker{}, beats: make(chan struct{}, 16),
+		clock: workertest.NewClock(time.Date(2025, 11, 25, 10, 0, 0, 0, time.UTC))}
+	w, err := worker.New(b.d, worker.WithClock(b.clock), worker.WithLeaseCheckInterval(time.Second), worker.WithToken(adminToken))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close(context.Background()) })
-	srv := httptest.NewServer(w.Handler())
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.Handler().ServeHTTP(rw, r)
+		if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/heartbeat") {
+			select {
+			case b.beats <- struct{}{}:
+			default:
+			}
+		}
+	}))
 	t.Cleanup(srv.Close)
 	b.url = srv.URL
 	b.startRunner(t)
@@ -144,6 +158,35 @@ func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// advance moves the worker's clock by d, after which the lease reaper has
+// had its round.
+func (b *bot) advance(t *testing.T, ctx context.Context, d time.Duration) {
+	t.Helper()
+	if err := b.clock.WaitFor(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	b.clock.Advance(d)
+	if err := b.clock.WaitFor(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// renewed waits until a heartbeat the worker answered has moved the
+// lease's expiry past was.
+func (b *bot) renewed(t *testing.T, ctx context.Context, c *client.Client, was time.Time) {
+	t.Helper()
+	for {
+		select {
+		case <-b.beats:
+		case <-ctx.Done():
+			t.Fatalf("no heartbeat renewed the lease beyond %v: %v", was, ctx.Err())
+		}
+		if hc, err := c.Health(ctx); err == nil && hc.LeaseExpires != nil && hc.LeaseExpires.After(was) {
+			return
+		}
+	}
 }
 
 func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
@@ -202,9 +245,17 @@ func TestJobStartedThenCompleted(t *testing.T) {
 	b.d.Print("the job's own console output\n")
 	os.MkdirAll(filepath.Join(b.env["RUNNER_TEMP"], "leviathan", "reports"), 0o755)
 	os.WriteFile(filepath.Join(b.env["RUNNER_TEMP"], "leviathan", "reports", "junit.xml"), []byte("<testsuites/>"), 0o644)
-	time.Sleep(6 * time.Second)
-	if hc, _ := c.Health(ctx); !hc.Leased {
-		t.Fatal("the lease expired although the runner's job process lives")
+	// Most of the 5 s TTL passes on the worker's clock; a heartbeat then
+	// renews the lease, which so outlives its first TTL.
+	granted, err := c.Health(ctx)
+	if err != nil || granted.LeaseExpires == nil {
+		t.Fatalf("Health = %+v, %v", granted, err)
+	}
+	b.advance(t, ctx, 4*time.Second)
+	b.renewed(t, ctx, c, *granted.LeaseExpires)
+	b.advance(t, ctx, 2*time.Second)
+	if hc, err := c.Health(ctx); err != nil || !hc.Leased || !hc.LeaseExpires.After(*granted.LeaseExpires) {
+		t.Fatalf("6 s into a 5 s lease whose job lives: Health = %+v, %v; want it leased beyond %v", hc, err, granted.LeaseExpires)
 	}
 
 	if err := h.JobCompleted(ctx); err != nil {
@@ -304,11 +355,13 @@ func TestDeadMansSwitch(t *testing.T) {
 	b.runner.Process.Kill()
 	b.runner.Wait()
 	eventually(t, "the heartbeat to notice", 5*time.Second, func() bool { return !js.Heartbeat.alive() })
+	// No heartbeat renews the lease: its TTL runs out on the worker's
+	// clock, and the reaper powers the DUT off.
+	b.advance(t, ctx, 5*time.Second)
 	admin := mustClient(t, b.url)
-	eventually(t, "the lease to expire and the DUT to be powered off", 10*time.Second, func() bool {
-		hc, err := admin.Health(ctx)
-		return err == nil && !hc.Leased && hc.Power == dut.PowerOff
-	})
+	if hc, err := admin.Health(ctx); err != nil || hc.Leased || hc.Power != dut.PowerOff {
+		t.Fatalf("a TTL after the job died: Health = %+v, %v; want free and off", hc, err)
+	}
 	log, _ := os.ReadFile(filepath.Join(stateDir, "heartbeat.log"))
 	if !strings.Contains(string(log), "no more heartbeats") {
 		t.Errorf("heartbeat log:\n%s", log)

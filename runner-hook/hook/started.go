@@ -33,6 +33,57 @@ func (h *Hook) JobStarted(ctx context.Context) (err error) {
 	defer unlock()
 
 	// 1. The policy gate.
+	if err := h.admit(); err != nil {
+		return err
+	}
+	id, watch, err := h.identify()
+	if err != nil {
+		return err
+	}
+
+	// 2. A job that died without job-completed left its state behind.
+	if err := h.cleanPrevious(ctx, st); err != nil {
+		return err
+	}
+
+	// 3. Lease the DUT, waiting for a live job to finish with it.
+	c, l, err := h.takeLease(ctx, id.owner())
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			err = h.releaseAfter(ctx, c, l.ID, err)
+		}
+	}()
+	js := &jobState{Owner: l.Owner, Repo: id.repo, RunID: id.runID, Attempt: id.attempt, Job: id.job,
+		WorkerURL: h.Config.WorkerURL, LeaseID: l.ID, LeaseTTL: Duration(h.Config.LeaseTTL),
+		Started: time.Now().UTC(), Watch: watch}
+
+	// Keep the lease alive while this hook works (a pull can be long);
+	// the heartbeat process takes over at the end.
+	kctx, stopKeepAlive := context.WithCancel(ctx)
+	defer stopKeepAlive()
+	c.KeepAlive(kctx, l, h.Config.LeaseTTL/3)
+
+	// 4. Health.
+	if err := h.checkHealth(ctx, c, st, js); err != nil {
+		return err
+	}
+
+	// 5. The testrunner image.
+	if err := h.pullTestrunner(ctx, js); err != nil {
+		return err
+	}
+
+	// 6. The job's scratch directory, the state, the heartbeat, and the
+	// job's later steps told where the DUT is.
+	return h.handOver(st, js)
+}
+
+// admit asks the policy gate whether this job may reach the DUT, telling
+// the job why when it may not.
+func (h *Hook) admit() error {
 	if h.Gate == nil {
 		return fmt.Errorf("%w: no policy gate is configured", ErrRefused)
 	}
@@ -49,60 +100,74 @@ func (h *Hook) JobStarted(ctx context.Context) (err error) {
 		return fmt.Errorf("%w: %s", ErrRefused, d.Reason)
 	}
 	h.printf("policy: allowed (%s)", d.Reason)
+	return nil
+}
+
+// identify names the job, from the runner's GITHUB_* variables, and
+// finds the process whose life is the job's.
+func (h *Hook) identify() (jobID, proc, error) {
 	id, err := jobFromEnv(h.Getenv)
 	if err != nil {
-		return err
+		return jobID{}, proc{}, err
 	}
 	watch, err := h.jobProcess()
 	if err != nil {
-		return err
+		return jobID{}, proc{}, err
 	}
+	return id, watch, nil
+}
 
-	// 2. A job that died without job-completed left its state behind.
-	if prev, err := st.readJob(); err != nil {
+// cleanPrevious cleans up after a job that died without job-completed,
+// when the state directory holds one; an unreadable record is dropped
+// with a warning.
+func (h *Hook) cleanPrevious(ctx context.Context, st state) error {
+	prev, err := st.readJob()
+	if err != nil {
 		h.command("warning title=Leviathan", err.Error())
 		st.removeJob()
-	} else if prev != nil {
-		if err := h.cleanStale(ctx, st, prev); err != nil {
-			return err
-		}
+		return nil
 	}
+	if prev == nil {
+		return nil
+	}
+	return h.cleanStale(ctx, st, prev)
+}
 
-	// 3. Lease the DUT, waiting for a live job to finish with it.
+// takeLease leases the DUT for owner, waiting for a live job to finish
+// with it, and returns the worker's client with the lease.
+func (h *Hook) takeLease(ctx context.Context, owner string) (*client.Client, *api.Lease, error) {
 	c, err := h.client("")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	l, err := h.lease(ctx, c, id.owner())
+	l, err := h.lease(ctx, c, owner)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	h.printf("leased the DUT as %q (lease expires %v after the last heartbeat)", l.Owner, h.Config.LeaseTTL)
-	defer func() {
-		if err != nil {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			if rerr := c.Release(rctx, l.ID); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("hook: releasing the lease: %w", rerr))
-			} else {
-				h.printf("released the DUT (powered off)")
-			}
-		}
-	}()
-	js := &jobState{Owner: l.Owner, Repo: id.repo, RunID: id.runID, Attempt: id.attempt, Job: id.job,
-		WorkerURL: h.Config.WorkerURL, LeaseID: l.ID, LeaseTTL: Duration(h.Config.LeaseTTL),
-		Started: time.Now().UTC(), Watch: watch}
+	return c, l, nil
+}
 
-	// Keep the lease alive while this hook works (a pull can be long);
-	// the heartbeat process takes over at the end.
-	kctx, stopKeepAlive := context.WithCancel(ctx)
-	defer stopKeepAlive()
-	c.KeepAlive(kctx, l, h.Config.LeaseTTL/3)
+// releaseAfter releases the lease after JobStarted failed with err,
+// powering the DUT off, and returns err with any failure to release.
+func (h *Hook) releaseAfter(ctx context.Context, c *client.Client, leaseID string, err error) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if rerr := c.Release(rctx, leaseID); rerr != nil {
+		return errors.Join(err, fmt.Errorf("hook: releasing the lease: %w", rerr))
+	}
+	h.printf("released the DUT (powered off)")
+	return err
+}
 
-	// 4. Health.
+// checkHealth runs the health check, records its outcome in the state
+// directory's health record and reports the previous job. It sets
+// js.SerialStart, where the job's serial log begins. An unhealthy DUT is
+// marked so and the job refused.
+func (h *Hook) checkHealth(ctx context.Context, c *client.Client, st state, js *jobState) error {
 	stats, serialEnd, err := h.check(ctx, c)
 	js.SerialStart = serialEnd
-	health := Health{Healthy: err == nil, Checked: time.Now().UTC(), Stats: stats, LastJob: l.Owner, LastJobResult: "started"}
+	health := Health{Healthy: err == nil, Checked: time.Now().UTC(), Stats: stats, LastJob: js.Owner, LastJobResult: "started"}
 	if prev, rerr := ReadHealth(st.dir); rerr == nil && prev.LastJob != "" {
 		health.LastJob, health.LastJobResult = prev.LastJob, prev.LastJobResult
 		h.report(prev)
@@ -117,30 +182,40 @@ func (h *Hook) JobStarted(ctx context.Context) (err error) {
 		return err
 	}
 	h.printf("health: worker, power control and console answer")
+	return nil
+}
 
-	// 5. The testrunner image.
-	if ref := h.Config.TestrunnerImage; ref != "" {
-		if h.Docker == nil {
-			return fmt.Errorf("hook: LEVIATHAN_TESTRUNNER_IMAGE is set but no Docker Engine is configured")
-		}
-		if !strings.Contains(ref, "@sha256:") {
-			return fmt.Errorf("hook: LEVIATHAN_TESTRUNNER_IMAGE=%q: name the image by digest (…@sha256:…), so every job runs exactly the image the testbot's owner chose", ref)
-		}
-		h.printf("pulling the testrunner image %s", ref)
-		if err := h.Docker.Pull(ctx, ref, h.Out); err != nil {
-			return fmt.Errorf("hook: testrunner image: %w", err)
-		}
-		js.Image = ref
-	} else {
-		h.printf("no LEVIATHAN_TESTRUNNER_IMAGE: suites will run without the testrunner container")
+// pullTestrunner pulls the testrunner image the testbot's owner set, which
+// must be named by digest, and records it in js.Image. Without one, suites
+// run without the testrunner container.
+func (h *Hook) pullTestrunner(ctx context.Context, js *jobState) error {
+	ref := h.Config.TestrunnerImage
+	if ref == "" {
+		h.printf("no %s: suites will run without the testrunner container", api.EnvTestrunnerImage)
+		return nil
 	}
+	if h.Docker == nil {
+		return fmt.Errorf("hook: %s is set but no Docker Engine is configured", api.EnvTestrunnerImage)
+	}
+	if !strings.Contains(ref, "@sha256:") {
+		return fmt.Errorf("hook: %s=%q: name the image by digest (…@sha256:…), so every job runs exactly the image the testbot's owner chose", api.EnvTestrunnerImage, ref)
+	}
+	h.printf("pulling the testrunner image %s", ref)
+	if err := h.Docker.Pull(ctx, ref, h.Out); err != nil {
+		return fmt.Errorf("hook: testrunner image: %w", err)
+	}
+	js.Image = ref
+	return nil
+}
 
-	// 6. The job's scratch directory, the state and the heartbeat.
-	if tmp := h.Getenv("RUNNER_TEMP"); tmp != "" {
-		js.TempDir = filepath.Join(tmp, "leviathan")
-		if err := os.MkdirAll(js.TempDir, 0o750); err != nil {
-			return fmt.Errorf("hook: %w", err)
-		}
+// handOver hands the job over from this hook: it makes the job's scratch
+// directory, records the job in the state directory, starts the heartbeat
+// that keeps the lease alive from now on and exports the worker, lease,
+// image and directory to the job's later steps. On failure after the job
+// was recorded, the record is removed.
+func (h *Hook) handOver(st state, js *jobState) (err error) {
+	if err := h.makeJobDir(js); err != nil {
+		return err
 	}
 	if err := st.writeJob(js); err != nil {
 		return err
@@ -150,6 +225,29 @@ func (h *Hook) JobStarted(ctx context.Context) (err error) {
 			st.removeJob()
 		}
 	}()
+	if err := h.startHeartbeat(st, js); err != nil {
+		return err
+	}
+	return h.export(js)
+}
+
+// makeJobDir makes the job's scratch directory under RUNNER_TEMP, when the
+// runner sets it, and records it in js.TempDir.
+func (h *Hook) makeJobDir(js *jobState) error {
+	tmp := h.Getenv("RUNNER_TEMP")
+	if tmp == "" {
+		return nil
+	}
+	js.TempDir = filepath.Join(tmp, "leviathan")
+	if err := os.MkdirAll(js.TempDir, 0o750); err != nil {
+		return fmt.Errorf("hook: %w", err)
+	}
+	return nil
+}
+
+// startHeartbeat starts the heartbeat process, which keeps the lease
+// alive from now on, and records it in the job's state.
+func (h *Hook) startHeartbeat(st state, js *jobState) error {
 	if h.StartHeartbeat == nil {
 		return errors.New("hook: no way to start the heartbeat process is configured")
 	}
@@ -160,12 +258,7 @@ func (h *Hook) JobStarted(ctx context.Context) (err error) {
 	if js.Heartbeat, err = procOf(pid); err != nil {
 		return fmt.Errorf("hook: the heartbeat process exited at once: see %s", filepath.Join(st.dir, "heartbeat.log"))
 	}
-	if err := st.writeJob(js); err != nil {
-		return err
-	}
-
-	// 7. Tell the job's later steps where the DUT is.
-	return h.export(js)
+	return st.writeJob(js)
 }
 
 // report prints the DUT's record from the previous job, warning about
@@ -316,14 +409,14 @@ func (h *Hook) check(ctx context.Context, c *client.Client) (api.Stats, int64, e
 // it lives, never the worker's token, which takes and releases leases.
 func (h *Hook) export(js *jobState) error {
 	vars := [][2]string{
-		{"LEVIATHAN_WORKER_URL", js.WorkerURL},
-		{"LEVIATHAN_LEASE", js.LeaseID},
+		{api.EnvWorkerURL, js.WorkerURL},
+		{api.EnvLease, js.LeaseID},
 	}
 	if js.Image != "" {
-		vars = append(vars, [2]string{"LEVIATHAN_TESTRUNNER_IMAGE", js.Image})
+		vars = append(vars, [2]string{api.EnvTestrunnerImage, js.Image})
 	}
 	if js.TempDir != "" {
-		vars = append(vars, [2]string{"LEVIATHAN_JOB_DIR", js.TempDir})
+		vars = append(vars, [2]string{api.EnvJobDir, js.TempDir})
 	}
 	h.command("add-mask", js.LeaseID)
 	path := h.Getenv("GITHUB_ENV")

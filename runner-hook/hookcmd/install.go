@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/runner-hook/hook"
 	"github.com/balena/leviathan-action/runner-hook/supervisor"
 )
@@ -127,8 +128,50 @@ type installer struct {
 
 func (in *installer) printf(format string, args ...any) { fmt.Fprintf(in.e.Stdout, format, args...) }
 
+// run checks the runner's install, the group and the settings, then
+// installs the program, settings, state directory and scripts and points
+// the runner's .env at the scripts.
 func (in *installer) run(ctx context.Context) error {
 	// 1. The runner's install: nothing in it may be the user's to change.
+	if err := in.checkRunner(); err != nil {
+		return err
+	}
+	// 2. The group.
+	if err := in.checkGroup(ctx); err != nil {
+		return err
+	}
+	// 3. The settings: the file's, then what .env held, then --set.
+	cfg, err := in.config()
+	if err != nil {
+		return err
+	}
+	// 4. Where things go must not be the runner's user's to change.
+	for _, d := range []string{filepath.Dir(in.bin), filepath.Dir(hook.ConfigFile), in.hooksDir, filepath.Dir(cfg.StateDir)} {
+		if err := in.ensureSystemDir(d); err != nil {
+			return err
+		}
+	}
+	// 5. Write.
+	started, completed, err := in.write(cfg)
+	if err != nil {
+		return err
+	}
+	lines := append(in.keep, hookStartedKey+"="+started, hookCompletedKey+"="+completed)
+	if err := writeFileAs(in.envPath(), []byte(strings.Join(lines, "\n")+"\n"), 0, 0, 0o644); err != nil {
+		return err
+	}
+	in.removeOldScripts()
+	in.printInstalled(cfg, started, completed)
+	return nil
+}
+
+// envPath is the runner's .env, which every job's steps see.
+func (in *installer) envPath() string { return filepath.Join(in.dir, ".env") }
+
+// checkRunner refuses, unless --force, when the runner's user can change
+// the runner's install, printing what it found, and notes whether the
+// user could write .env.
+func (in *installer) checkRunner() error {
 	rep, err := supervisor.CheckRunner(in.dir, in.user)
 	if err != nil {
 		return err
@@ -140,12 +183,15 @@ func (in *installer) run(ctx context.Context) error {
 		}
 		in.forcedBad = true
 	}
-	envPath := filepath.Join(in.dir, ".env")
-	if why, _ := supervisor.ModifiableBy(envPath, in.user); len(why) > 0 {
+	if why, _ := supervisor.ModifiableBy(in.envPath(), in.user); len(why) > 0 {
 		in.envModifiable = true
 	}
+	return nil
+}
 
-	// 2. The group.
+// checkGroup finds or creates the hook's group and refuses when the
+// runner's user is in it; it warns when the user is in the docker group.
+func (in *installer) checkGroup(ctx context.Context) error {
 	if err := in.ensureGroup(ctx); err != nil {
 		return err
 	}
@@ -157,49 +203,51 @@ func (in *installer) run(ctx context.Context) error {
 			fmt.Fprintf(in.e.Stderr, "warning: %s is in the docker group, which is as good as root: a job could do anything on this machine (gpasswd -d %s docker)\n", in.user.Name, in.user.Name)
 		}
 	}
+	return nil
+}
 
-	// 3. The settings: the file's, then what .env held, then --set.
-	if err := in.readSettings(envPath); err != nil {
-		return err
+// config merges the settings (see readSettings) into the hook's
+// configuration and checks its paths: absolute, and a policy only root
+// can change and the group can read.
+func (in *installer) config() (hook.Config, error) {
+	if err := in.readSettings(in.envPath()); err != nil {
+		return hook.Config{}, err
 	}
 	cfg, err := hook.ConfigFromValues(in.settings)
 	if err != nil {
-		return err
+		return hook.Config{}, err
 	}
 	for _, p := range []string{cfg.StateDir, cfg.Policy} {
 		if p != "" && !filepath.IsAbs(p) {
-			return fmt.Errorf("%s: not an absolute path", p)
+			return hook.Config{}, fmt.Errorf("%s: not an absolute path", p)
 		}
 	}
 	if cfg.Policy != "" {
 		if err := hook.CheckRootOwned(cfg.Policy, false); err != nil {
-			return fmt.Errorf("LEVIATHAN_POLICY: %w (the policy decides which jobs reach the DUT: only root may change it)", err)
+			return hook.Config{}, fmt.Errorf("LEVIATHAN_POLICY: %w (the policy decides which jobs reach the DUT: only root may change it)", err)
 		}
 		if err := canReach(cfg.Policy, in.gid, 0o4); err != nil {
-			return fmt.Errorf("LEVIATHAN_POLICY: %w", err)
+			return hook.Config{}, fmt.Errorf("LEVIATHAN_POLICY: %w", err)
 		}
 	}
+	return cfg, nil
+}
 
-	// 4. Where things go must not be the runner's user's to change.
-	for _, d := range []string{filepath.Dir(in.bin), filepath.Dir(hook.ConfigFile), in.hooksDir, filepath.Dir(cfg.StateDir)} {
-		if err := in.ensureSystemDir(d); err != nil {
-			return err
-		}
-	}
-
-	// 5. Write.
+// write installs the program, the settings, the state directory and the
+// hook scripts, returns the scripts' paths, and checks that the group and
+// the runner's user can reach what each needs.
+func (in *installer) write(cfg hook.Config) (started, completed string, err error) {
 	if err := in.installBinary(); err != nil {
-		return err
+		return "", "", err
 	}
 	if err := in.writeSettings(); err != nil {
-		return err
+		return "", "", err
 	}
 	if err := in.stateDir(cfg.StateDir); err != nil {
-		return err
+		return "", "", err
 	}
-	started, completed, err := in.writeScripts()
-	if err != nil {
-		return err
+	if started, completed, err = in.writeScripts(); err != nil {
+		return "", "", err
 	}
 	// What each must reach, through directories that existed before.
 	for _, c := range []struct {
@@ -211,15 +259,16 @@ func (in *installer) run(ctx context.Context) error {
 		{in.bin, in.user.GID, 0o1}, {started, in.user.GID, 0o4}, {completed, in.user.GID, 0o4},
 	} {
 		if err := canReach(c.path, c.gid, c.need); err != nil {
-			return err
+			return "", "", err
 		}
 	}
-	lines := append(in.keep, hookStartedKey+"="+started, hookCompletedKey+"="+completed)
-	if err := writeFileAs(envPath, []byte(strings.Join(lines, "\n")+"\n"), 0, 0, 0o644); err != nil {
-		return err
-	}
-	in.removeOldScripts()
+	return started, completed, nil
+}
 
+// printInstalled tells what was installed where, what moved out of .env
+// and what the owner still has to do.
+func (in *installer) printInstalled(cfg hook.Config, started, completed string) {
+	envPath := in.envPath()
 	in.printf("installed leviathan-hook for the runner in %s (jobs run as %s):\n", in.dir, in.user.Name)
 	in.printf("  program       %s (root:%s, setgid)\n", in.bin, in.groupName)
 	in.printf("  settings      %s (root:%s 0640: %s cannot read it)\n", hook.ConfigFile, in.groupName, in.user.Name)
@@ -240,7 +289,6 @@ func (in *installer) run(ctx context.Context) error {
 		fmt.Fprintf(in.e.Stderr, "WARNING: installed with --force: %s can still change the runner's install (see above); NOT SAFE FOR PUBLIC REPOSITORIES\n", in.user.Name)
 	}
 	in.printf("restart the runner for the hooks to take effect (./svc.sh stop && ./svc.sh start, or systemctl restart leviathan-runner-supervisor)\n")
-	return nil
 }
 
 // ensureGroup finds the group, creating it as a system group when missing.
@@ -299,14 +347,14 @@ func (in *installer) readSettings(envPath string) error {
 		k = strings.TrimSpace(k)
 		switch {
 		case k == hookStartedKey || k == hookCompletedKey:
-		case strings.HasPrefix(k, "LEVIATHAN_") && slices.Contains(hook.ConfigKeys(), k):
+		case strings.HasPrefix(k, api.EnvPrefix) && slices.Contains(hook.ConfigKeys(), k):
 			if _, ok := fromFile[k]; !ok {
 				in.settings[k] = v
 				in.moved = append(in.moved, k)
 			} else {
 				in.removed = append(in.removed, k)
 			}
-		case strings.HasPrefix(k, "LEVIATHAN_") || secretName(k):
+		case strings.HasPrefix(k, api.EnvPrefix) || secretName(k):
 			in.removed = append(in.removed, k)
 		default:
 			in.keep = append(in.keep, line)

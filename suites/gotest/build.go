@@ -58,17 +58,17 @@ func BuildWith(ctx context.Context, dir, outDir string, o BuildOptions) (Suite, 
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return Suite{}, fmt.Errorf("runner: %w", err)
+		return Suite{}, fmt.Errorf("gotest: %w", err)
 	}
 	name := filepath.Base(abs)
 	sum := sha256.Sum256([]byte(abs + "\x00" + o.GOARCH))
 	dirOut := filepath.Join(outDir, hex.EncodeToString(sum[:6]))
 	if err := os.MkdirAll(dirOut, 0o755); err != nil {
-		return Suite{}, fmt.Errorf("runner: %w", err)
+		return Suite{}, fmt.Errorf("gotest: %w", err)
 	}
 	bin, err := filepath.Abs(filepath.Join(dirOut, name+".test"))
 	if err != nil {
-		return Suite{}, fmt.Errorf("runner: %w", err)
+		return Suite{}, fmt.Errorf("gotest: %w", err)
 	}
 	args := []string{"test", "-c", "-o", bin}
 	if o.TrimPath {
@@ -100,7 +100,7 @@ func BuildWith(ctx context.Context, dir, outDir string, o BuildOptions) (Suite, 
 		return Suite{}, &BuildError{Dir: dir, Err: err, Output: strings.TrimSpace(out.String())}
 	}
 	if _, err := os.Stat(bin); err != nil {
-		return Suite{}, fmt.Errorf("runner: suite %s produced no test binary: %s", dir, strings.TrimSpace(out.String()))
+		return Suite{}, fmt.Errorf("gotest: suite %s produced no test binary: %s", dir, strings.TrimSpace(out.String()))
 	}
 	return Suite{Name: name, Binary: bin}, nil
 }
@@ -114,7 +114,7 @@ type BuildError struct {
 
 // Error names the suite and quotes the compiler.
 func (e *BuildError) Error() string {
-	return fmt.Sprintf("runner: compiling suite %s: %v\n%s", e.Dir, e.Err, e.Output)
+	return fmt.Sprintf("gotest: compiling suite %s: %v\n%s", e.Dir, e.Err, e.Output)
 }
 
 // Unwrap returns the go command's error.
@@ -151,11 +151,11 @@ func CleanBuildEnv(ctx context.Context, home string, proxy bool) ([]string, erro
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("runner: go env: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("gotest: go env: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	var settings map[string]string
 	if err := json.Unmarshal(out, &settings); err != nil {
-		return nil, fmt.Errorf("runner: go env: %w", err)
+		return nil, fmt.Errorf("gotest: go env: %w", err)
 	}
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}
 	for _, k := range vars {
@@ -175,13 +175,13 @@ func CleanBuildEnv(ctx context.Context, home string, proxy bool) ([]string, erro
 func CheckStatic(p string) error {
 	f, err := elf.Open(p)
 	if err != nil {
-		return fmt.Errorf("runner: %s: %w", filepath.Base(p), err)
+		return fmt.Errorf("gotest: %s: %w", filepath.Base(p), err)
 	}
 	defer f.Close()
 	for _, prog := range f.Progs {
 		if prog.Type == elf.PT_INTERP {
 			interp, _ := io.ReadAll(prog.Open())
-			return fmt.Errorf("runner: %s is dynamically linked (loader %s); build it with CGO_ENABLED=0", filepath.Base(p), strings.TrimRight(string(interp), "\x00"))
+			return fmt.Errorf("gotest: %s is dynamically linked (loader %s); build it with CGO_ENABLED=0", filepath.Base(p), strings.TrimRight(string(interp), "\x00"))
 		}
 	}
 	return nil
@@ -192,14 +192,14 @@ func CheckStatic(p string) error {
 func Check(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return fmt.Errorf("runner: suite %s: %w", dir, err)
+		return fmt.Errorf("gotest: suite %s: %w", dir, err)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("runner: suite %s is not a directory; give the directory of a Go test package", dir)
+		return fmt.Errorf("gotest: suite %s is not a directory; give the directory of a Go test package", dir)
 	}
 	tests, _ := filepath.Glob(filepath.Join(dir, "*_test.go"))
 	if len(tests) == 0 {
-		return fmt.Errorf("runner: suite %s is not a Go test package: it has no _test.go files", dir)
+		return fmt.Errorf("gotest: suite %s is not a Go test package: it has no _test.go files", dir)
 	}
 	return nil
 }
@@ -224,5 +224,5 @@ func FindTest2JSON() (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("runner: test2json not found: install Go or put test2json on PATH")
+	return "", fmt.Errorf("gotest: test2json not found: install Go or put test2json on PATH")
 }

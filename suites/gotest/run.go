@@ -80,7 +80,7 @@ type event struct {
 // are counted in the summary.
 func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if len(opts.Suites) == 0 {
-		return nil, errors.New("runner: no suites to run")
+		return nil, errors.New("gotest: no suites to run")
 	}
 	if opts.Out == nil {
 		opts.Out = io.Discard
@@ -96,7 +96,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		}
 	}
 	if err := os.MkdirAll(filepath.Join(opts.ReportDir, "tests"), 0o755); err != nil {
-		return nil, fmt.Errorf("runner: %w", err)
+		return nil, fmt.Errorf("gotest: %w", err)
 	}
 	sum := &Summary{Started: time.Now()}
 	streams := make([]bytes.Buffer, len(opts.Suites)) // each suite's go test -json events
@@ -121,7 +121,7 @@ type testState struct {
 
 func runSuite(ctx context.Context, opts Options, t2j string, s Suite, sum *Summary, stream *bytes.Buffer) error {
 	if _, err := os.Stat(s.Binary); err != nil {
-		return fmt.Errorf("runner: suite %s: %w", s.Name, err)
+		return fmt.Errorf("gotest: suite %s: %w", s.Name, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout+30*time.Second)
 	defer cancel()
@@ -141,11 +141,11 @@ func runSuite(ctx context.Context, opts Options, t2j string, s Suite, sum *Summa
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return fmt.Errorf("runner: %w", err)
+		return fmt.Errorf("gotest: %w", err)
 	}
 	fmt.Fprintf(opts.Out, "suite %s\n", s.Name)
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("runner: starting suite %s: %w", s.Name, err)
+		return fmt.Errorf("gotest: starting suite %s: %w", s.Name, err)
 	}
 	dir := filepath.Join(opts.ReportDir, "tests", s.Name)
 	os.MkdirAll(dir, 0o755)
@@ -289,7 +289,7 @@ func writeReports(dir string, sum *Summary, suites []Suite, streams []bytes.Buff
 	for i, s := range suites {
 		r, err := gotest.NewJSONParser(gotest.PackageName(s.Name)).Parse(bytes.NewReader(streams[i].Bytes()))
 		if err != nil {
-			return fmt.Errorf("runner: converting suite %s's test events: %w", s.Name, err)
+			return fmt.Errorf("gotest: converting suite %s's test events: %w", s.Name, err)
 		}
 		report.Packages = append(report.Packages, r.Packages...)
 		all.Write(streams[i].Bytes())
@@ -300,21 +300,21 @@ func writeReports(dir string, sum *Summary, suites []Suite, streams []bytes.Buff
 	sum.JUnit = filepath.Join(dir, "junit.xml")
 	f, err := os.Create(sum.JUnit)
 	if err != nil {
-		return fmt.Errorf("runner: %w", err)
+		return fmt.Errorf("gotest: %w", err)
 	}
 	if err := doc.WriteXML(f); err != nil {
 		f.Close()
-		return fmt.Errorf("runner: writing JUnit: %w", err)
+		return fmt.Errorf("gotest: writing JUnit: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("runner: writing JUnit: %w", err)
+		return fmt.Errorf("gotest: writing JUnit: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "events.json"), stream, 0o644); err != nil {
-		return fmt.Errorf("runner: %w", err)
+		return fmt.Errorf("gotest: %w", err)
 	}
 	b, _ := json.MarshalIndent(sum, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("runner: %w", err)
+		return fmt.Errorf("gotest: %w", err)
 	}
 	return nil
 }

@@ -25,10 +25,10 @@ type Worker struct {
 func RunOnWorker(ctx context.Context, w Worker, opts Options) (*Summary, error) {
 	c, err := client.New(w.URL, client.WithToken(w.Token), client.WithLease(w.Lease))
 	if err != nil {
-		return nil, fmt.Errorf("runner: %w", err)
+		return nil, fmt.Errorf("gotest: %w", err)
 	}
 	if _, err := c.Health(ctx); err != nil {
-		return nil, fmt.Errorf("runner: %w", err)
+		return nil, fmt.Errorf("gotest: %w", err)
 	}
 	if w.Lease == "" {
 		owner := w.Owner
@@ -37,7 +37,7 @@ func RunOnWorker(ctx context.Context, w Worker, opts Options) (*Summary, error) 
 		}
 		l, err := c.Lease(ctx, owner, 30*time.Second)
 		if err != nil {
-			return nil, fmt.Errorf("runner: %w", err)
+			return nil, fmt.Errorf("gotest: %w", err)
 		}
 		w.Lease = l.ID
 		kctx, stop := context.WithCancel(context.Background())

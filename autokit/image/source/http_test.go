@@ -486,7 +486,9 @@ func TestPassword(t *testing.T) {
 }
 
 // TestAbort stops a Read blocked on a server that stalls, by Close and
-// by cancelling the context.
+// by cancelling the context. The server says when it has sent the first
+// 100 bytes and holds the connection, and the reply's body says when a
+// Read past them has begun, so the abort always meets a blocked Read.
 func TestAbort(t *testing.T) {
 	tests := []struct {
 		name string
@@ -496,32 +498,40 @@ func TestAbort(t *testing.T) {
 		{"close", func(src Source, _ context.CancelFunc) { src.Close() }, func(err error) bool { return errors.Is(err, errClosed) }},
 		{"cancel", func(_ Source, cancel context.CancelFunc) { cancel() }, func(err error) bool { return errors.Is(err, context.Canceled) }},
 	}
+	const sent = 100
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			held := make(chan struct{})
 			srv, _ := serve(t, func(w http.ResponseWriter, r *http.Request, n int) {
 				w.Header().Set("ETag", `"v1"`)
 				w.Header().Set("Content-Length", strconv.Itoa(len(testData)))
-				w.Write(testData[:100])
+				w.Write(testData[:sent])
 				w.(http.Flusher).Flush()
+				if n == 0 {
+					close(held)
+				}
 				<-r.Context().Done()
 			})
+			blocked := make(chan struct{})
+			client := watchBodies(srv.Client(), sent, sync.OnceFunc(func() { close(blocked) }))
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			src, err := Open(ctx, srv.URL, testOpts(t, srv)...)
+			src, err := Open(ctx, srv.URL, testOpts(t, srv, WithHTTPClient(client))...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer src.Close()
-			buf := make([]byte, 100)
+			buf := make([]byte, sent)
 			if _, err := io.ReadFull(src, buf); err != nil {
 				t.Fatal(err)
 			}
+			waitFor(t, held, "the server to hold the connection")
 			done := make(chan error, 1)
 			go func() {
 				_, err := src.Read(buf)
 				done <- err
 			}()
-			time.Sleep(20 * time.Millisecond)
+			waitFor(t, blocked, "a Read past the bytes sent")
 			tt.stop(src, cancel)
 			select {
 			case err := <-done:
@@ -536,6 +546,55 @@ func TestAbort(t *testing.T) {
 				t.Error("Read after the abort succeeded")
 			}
 		})
+	}
+}
+
+// watchBodies returns a copy of c whose replies' bodies call reading when
+// a Read begins after at bytes were delivered.
+func watchBodies(c *http.Client, at int, reading func()) *http.Client {
+	inner := c.Transport
+	if inner == nil {
+		inner = http.DefaultTransport
+	}
+	w := *c
+	w.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := inner.RoundTrip(r)
+		if err == nil {
+			resp.Body = &watchedBody{ReadCloser: resp.Body, at: at, reading: reading}
+		}
+		return resp, err
+	})
+	return &w
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// watchedBody is a reply's body that calls reading when a Read begins
+// after at bytes were delivered.
+type watchedBody struct {
+	io.ReadCloser
+	at, delivered int
+	reading       func()
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	if b.delivered >= b.at {
+		b.reading()
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.delivered += n
+	return n, err
+}
+
+// waitFor fails the test unless ch is closed within 5 s.
+func waitFor(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("waited 5s for %s", what)
 	}
 }
 

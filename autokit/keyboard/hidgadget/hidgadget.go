@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/devio"
 	"github.com/balena/leviathan-action/autokit/dut"
-	"github.com/balena/leviathan-action/autokit/iotest"
 )
 
 // Config is the wiring of one gadget keyboard.
@@ -31,7 +31,7 @@ type Gadget struct {
 	log  *slog.Logger
 
 	mu  sync.Mutex
-	dev iotest.Device
+	dev devio.Device
 }
 
 var _ dut.Keyboard = (*Gadget)(nil)
@@ -40,13 +40,13 @@ var _ dut.Keyboard = (*Gadget)(nil)
 type Option func(*options)
 
 type options struct {
-	opener iotest.Opener
+	opener devio.Opener
 	log    *slog.Logger
 }
 
 // WithOpener opens the device through o (a recording or a playback)
 // instead of the real node.
-func WithOpener(op iotest.Opener) Option { return func(o *options) { o.opener = op } }
+func WithOpener(op devio.Opener) Option { return func(o *options) { o.opener = op } }
 
 // WithLogger logs every chord; silent by default.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
@@ -54,7 +54,7 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // Open opens the gadget's device for writing. A missing or not permitted
 // node fails here, with what to check.
 func Open(cfg Config, opts ...Option) (*Gadget, error) {
-	o := options{opener: iotest.Host{}, log: slog.New(slog.DiscardHandler)}
+	o := options{opener: devio.Host{}, log: slog.New(slog.DiscardHandler)}
 	for _, f := range opts {
 		f(&o)
 	}

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/balena/leviathan-action/autokit/devio"
 	"github.com/balena/leviathan-action/autokit/iotest"
 )
 
@@ -107,7 +108,7 @@ func TestReport(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Report(%q): %v", tc.chord, err)
 		}
-		if got := iotest.Hex(r[:]).String(); got != tc.want && strings.ReplaceAll(got, "00*8", "") != tc.want {
+		if got := devio.Hex(r[:]).String(); got != tc.want && strings.ReplaceAll(got, "00*8", "") != tc.want {
 			t.Errorf("Report(%q) = %s, want %s", tc.chord, got, tc.want)
 		}
 	}

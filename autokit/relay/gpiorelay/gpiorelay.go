@@ -9,8 +9,8 @@ import (
 	"os"
 	"sync"
 
+	"github.com/balena/leviathan-action/autokit/devio"
 	"github.com/balena/leviathan-action/autokit/dut"
-	"github.com/balena/leviathan-action/autokit/iotest"
 	"github.com/balena/leviathan-action/autokit/relay"
 )
 
@@ -37,10 +37,10 @@ const (
 )
 
 // Opener opens the chip and adopts the line file descriptors the kernel
-// hands back; iotest.Host, a Record or a Playback.
+// hands back; devio.Host, a Record or a Playback.
 type Opener interface {
-	iotest.Opener
-	iotest.FDOpener
+	devio.Opener
+	devio.FDOpener
 }
 
 // Relay is a set of relays on the lines of one GPIO chip.
@@ -50,8 +50,8 @@ type Relay struct {
 	log    *slog.Logger
 
 	mu    sync.Mutex
-	chip  iotest.Device
-	lines map[int]iotest.Device // by channel, once requested
+	chip  devio.Device
+	lines map[int]devio.Device // by channel, once requested
 }
 
 var (
@@ -70,10 +70,10 @@ func WithLogger(l *slog.Logger) Option { return func(r *Relay) { r.log = l } }
 
 // Open opens the chip; no line is requested until it is set.
 func Open(ctx context.Context, cfg Config, opts ...Option) (*Relay, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &Relay{cfg: cfg, opener: iotest.Host{}, log: slog.New(slog.DiscardHandler), lines: map[int]iotest.Device{}}
+	r := &Relay{cfg: cfg, opener: devio.Host{}, log: slog.New(slog.DiscardHandler), lines: map[int]devio.Device{}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -172,7 +172,7 @@ func (r *Relay) Set(ctx context.Context, channel int, closed bool) error {
 	return nil
 }
 
-func (r *Relay) get(line iotest.Device, name string) (bool, error) {
+func (r *Relay) get(line devio.Device, name string) (bool, error) {
 	v := values(false)
 	if err := line.Ioctl(getValuesIoctl, v); err != nil {
 		return false, fmt.Errorf("gpiorelay: %s: GPIO_V2_LINE_GET_VALUES_IOCTL: %w", name, err)

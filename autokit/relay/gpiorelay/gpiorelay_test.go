@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/balena/leviathan-action/autokit/devio"
+	"github.com/balena/leviathan-action/autokit/envconf"
 	"github.com/balena/leviathan-action/autokit/iotest"
 	"github.com/balena/leviathan-action/autokit/relay/relaytest"
 )
@@ -22,8 +24,8 @@ import (
 //	  go test -run TestConformance ./autokit/relay/gpiorelay
 func cfg(t *testing.T, activeLow bool) Config {
 	if iotest.Recording() {
-		c, err := LoadConfig("DIGITAL_RELAY")
-		if err != nil {
+		var c Config
+		if err := envconf.Load(os.Getenv, "DIGITAL_RELAY", &c); err != nil {
 			t.Fatal(err)
 		}
 		return c
@@ -79,9 +81,9 @@ func TestConformance(t *testing.T) {
 }
 
 func TestStateBeforeSet(t *testing.T) {
-	r, err := Open(t.Context(), cfg(t, false), WithOpener(&iotest.Playback{Name: "state", Ops: []iotest.Op{
-		{Op: iotest.OpOpen, Path: "/dev/gpiochip0", Flag: os.O_RDWR},
-		{Op: iotest.OpClose, Path: "/dev/gpiochip0"},
+	r, err := Open(t.Context(), cfg(t, false), WithOpener(&devio.Playback{Name: "state", Ops: []devio.Op{
+		{Op: devio.OpOpen, Path: "/dev/gpiochip0", Flag: os.O_RDWR},
+		{Op: devio.OpClose, Path: "/dev/gpiochip0"},
 	}}))
 	if err != nil {
 		t.Fatal(err)
@@ -115,24 +117,20 @@ func TestFaults(t *testing.T) {
 	})
 }
 
-func TestLoadConfig(t *testing.T) {
-	t.Setenv("DIGITAL_RELAY_CHIP", "/dev/gpiochip0")
-	t.Setenv("DIGITAL_RELAY_LINES", "")
-	if _, err := LoadConfig("DIGITAL_RELAY"); err == nil || !strings.Contains(err.Error(), "DIGITAL_RELAY_LINES is empty") {
-		t.Errorf("LoadConfig without lines = %v", err)
-	}
-	t.Setenv("DIGITAL_RELAY_LINES", "17,17")
-	if _, err := LoadConfig("DIGITAL_RELAY"); err == nil || !strings.Contains(err.Error(), "distinct") {
-		t.Errorf("LoadConfig with duplicate lines = %v", err)
-	}
-	t.Setenv("DIGITAL_RELAY_LINES", "17,27")
-	t.Setenv("DIGITAL_RELAY_ACTIVE_LOW", "true")
-	c, err := LoadConfig("DIGITAL_RELAY")
-	if err != nil || len(c.Lines) != 2 || !c.ActiveLow {
-		t.Errorf("LoadConfig = %+v, %v", c, err)
-	}
-	t.Setenv("DIGITAL_RELAY_CHIP", "")
-	if _, err := LoadConfig("DIGITAL_RELAY"); err == nil || !strings.Contains(err.Error(), "DIGITAL_RELAY_CHIP") {
-		t.Errorf("LoadConfig without a chip = %v", err)
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		c    Config
+		want string // "" when valid
+	}{
+		{Config{Chip: "/dev/gpiochip0", Lines: []int{17, 27}, ActiveLow: true}, ""},
+		{Config{Chip: "/dev/gpiochip0"}, "DIGITAL_RELAY_LINES is empty"},
+		{Config{Chip: "/dev/gpiochip0", Lines: []int{17, 17}}, "distinct"},
+		{Config{Chip: "/dev/gpiochip0", Lines: []int{-1}}, "not negative"},
+		{Config{Lines: []int{17}}, "DIGITAL_RELAY_CHIP is empty"},
+	} {
+		err := tc.c.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("Validate(%+v) = %v, want %q", tc.c, err, tc.want)
+		}
 	}
 }

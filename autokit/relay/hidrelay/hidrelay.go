@@ -15,8 +15,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/balena/leviathan-action/autokit/devio"
 	"github.com/balena/leviathan-action/autokit/dut"
-	"github.com/balena/leviathan-action/autokit/iotest"
 	"github.com/balena/leviathan-action/autokit/relay"
 )
 
@@ -44,7 +44,7 @@ type Board struct {
 	log      *slog.Logger
 
 	mu  sync.Mutex
-	dev iotest.Device
+	dev devio.Device
 }
 
 var (
@@ -58,7 +58,7 @@ type Option func(*options)
 type options struct {
 	sysfs  fs.FS
 	devDir string
-	opener iotest.Opener
+	opener devio.Opener
 	log    *slog.Logger
 }
 
@@ -70,7 +70,7 @@ func WithDevDir(dir string) Option { return func(o *options) { o.devDir = dir } 
 
 // WithOpener opens device nodes through o (a recording or a playback)
 // instead of the real ones.
-func WithOpener(op iotest.Opener) Option { return func(o *options) { o.opener = op } }
+func WithOpener(op devio.Opener) Option { return func(o *options) { o.opener = op } }
 
 // WithLogger logs what Open found and every switch; silent by default.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
@@ -162,7 +162,7 @@ func (e *NotFoundError) Error() string {
 
 // Open finds the board whose serial number is cfg.Serial and opens it.
 func Open(ctx context.Context, cfg Config, opts ...Option) (*Board, error) {
-	o := options{sysfs: os.DirFS("/sys"), devDir: "/dev", opener: iotest.Host{}, log: slog.New(slog.DiscardHandler)}
+	o := options{sysfs: os.DirFS("/sys"), devDir: "/dev", opener: devio.Host{}, log: slog.New(slog.DiscardHandler)}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -220,7 +220,7 @@ func unwrapPath(err error) error {
 	return err
 }
 
-func getFeature(dev iotest.Device) ([]byte, error) {
+func getFeature(dev devio.Device) ([]byte, error) {
 	rep := make([]byte, reportLen)
 	rep[0] = 0x01
 	if err := dev.Ioctl(hidiocGFeature9, rep); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/balena/leviathan-action/autokit/devio"
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/iotest"
 	"github.com/balena/leviathan-action/autokit/relay/relaytest"
@@ -77,7 +78,7 @@ func TestNotFoundListsSerials(t *testing.T) {
 }
 
 func TestNoBoards(t *testing.T) {
-	_, err := Open(t.Context(), Config{Serial: "HURTM"}, WithSysfs(os.DirFS(t.TempDir())), WithOpener(&iotest.Playback{Name: "none"}))
+	_, err := Open(t.Context(), Config{Serial: "HURTM"}, WithSysfs(os.DirFS(t.TempDir())), WithOpener(&devio.Playback{Name: "none"}))
 	if err == nil || !strings.Contains(err.Error(), "no 16c0:05df board") {
 		t.Fatalf("Open with no boards = %v", err)
 	}
@@ -121,19 +122,19 @@ func TestPower(t *testing.T) {
 	}
 }
 
-func TestLoadConfig(t *testing.T) {
-	t.Setenv("DIGITAL_RELAY_SERIAL", "")
-	if _, err := LoadConfig("DIGITAL_RELAY"); err == nil || !strings.Contains(err.Error(), "DIGITAL_RELAY_SERIAL") {
-		t.Errorf("LoadConfig without a serial = %v", err)
-	}
-	t.Setenv("DIGITAL_RELAY_SERIAL", "HURTM")
-	t.Setenv("DIGITAL_RELAY_CHANNELS", "9")
-	if _, err := LoadConfig("DIGITAL_RELAY"); err == nil || !strings.Contains(err.Error(), "DIGITAL_RELAY_CHANNELS=9") {
-		t.Errorf("LoadConfig with 9 channels = %v", err)
-	}
-	os.Unsetenv("DIGITAL_RELAY_CHANNELS")
-	c, err := LoadConfig("DIGITAL_RELAY")
-	if err != nil || c.Serial != "HURTM" {
-		t.Errorf("LoadConfig = %+v, %v", c, err)
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		c    Config
+		want string // "" when valid
+	}{
+		{Config{Serial: "HURTM"}, ""},
+		{Config{Serial: "HURTM", Channels: 8}, ""},
+		{Config{}, "DIGITAL_RELAY_SERIAL is empty"},
+		{Config{Serial: "HURTM", Channels: 9}, "DIGITAL_RELAY_CHANNELS=9"},
+	} {
+		err := tc.c.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("Validate(%+v) = %v, want %q", tc.c, err, tc.want)
+		}
 	}
 }

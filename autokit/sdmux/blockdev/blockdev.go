@@ -5,12 +5,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-
 	"github.com/balena/leviathan-action/autokit/sdmux"
 )
 
-// Config is the wiring of the block device.
+// Config is the wiring of the block device. The envconfig tags name the
+// variables after the SD_MUX_ prefix.
 type Config struct {
 	// Device is the node, a stable path (SD_MUX_DEVICE).
 	Device string `envconfig:"DEVICE"`
@@ -20,20 +19,15 @@ type Config struct {
 	Direct bool `envconfig:"DIRECT"`
 }
 
-// LoadConfig reads SD_MUX_DEVICE, SD_MUX_TIMEOUT and SD_MUX_DIRECT. Errors
-// name the variable.
-func LoadConfig() (Config, error) {
-	var c Config
-	if err := envconfig.Process("SD_MUX", &c); err != nil {
-		return c, fmt.Errorf("blockdev: configuration: %w", err)
-	}
+// Validate checks c. Errors name the variable.
+func (c Config) Validate() error {
 	switch {
 	case c.Device == "":
-		return c, fmt.Errorf("blockdev: SD_MUX_DEVICE is empty: set it to the card reader's /dev/disk/by-id path")
+		return fmt.Errorf("blockdev: SD_MUX_DEVICE is empty: set it to the card reader's /dev/disk/by-id path")
 	case c.Timeout <= 0:
-		return c, fmt.Errorf("blockdev: SD_MUX_TIMEOUT=%v: must be positive", c.Timeout)
+		return fmt.Errorf("blockdev: SD_MUX_TIMEOUT=%v: must be positive", c.Timeout)
 	}
-	return c, nil
+	return nil
 }
 
 // New is the block device as a dut.Storage.

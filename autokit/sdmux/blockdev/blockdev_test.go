@@ -79,9 +79,18 @@ func TestLoopDevice(t *testing.T) {
 	}
 }
 
-func TestLoadConfig(t *testing.T) {
-	t.Setenv("SD_MUX_DEVICE", "")
-	if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "SD_MUX_DEVICE") {
-		t.Errorf("LoadConfig = %v", err)
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		c    Config
+		want string // "" when valid
+	}{
+		{Config{Device: "/dev/disk/by-id/x", Timeout: time.Second}, ""},
+		{Config{Timeout: time.Second}, "SD_MUX_DEVICE"},
+		{Config{Device: "/dev/disk/by-id/x"}, "SD_MUX_TIMEOUT"},
+	} {
+		err := tc.c.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("Validate(%+v) = %v, want %q", tc.c, err, tc.want)
+		}
 	}
 }

@@ -3,8 +3,6 @@ package sdwire
 import (
 	"fmt"
 	"time"
-
-	"github.com/kelseyhightower/envconfig"
 )
 
 // Config is the wiring of one SDWire.
@@ -20,20 +18,15 @@ type Config struct {
 	Direct bool `envconfig:"DIRECT"`
 }
 
-// LoadConfig reads SD_MUX_SERIAL, SD_MUX_DEVICE, SD_MUX_TIMEOUT and
-// SD_MUX_DIRECT. Errors name the variable.
-func LoadConfig() (Config, error) {
-	var c Config
-	if err := envconfig.Process("SD_MUX", &c); err != nil {
-		return c, fmt.Errorf("sdwire: configuration: %w", err)
-	}
+// Validate checks c. Errors name the variable.
+func (c Config) Validate() error {
 	switch {
 	case c.Serial == "":
-		return c, fmt.Errorf("sdwire: SD_MUX_SERIAL is empty: set it to the SDWire's USB serial (sd-mux-ctrl --list shows it)")
+		return fmt.Errorf("sdwire: SD_MUX_SERIAL is empty: set it to the SDWire's USB serial (sd-mux-ctrl --list shows it)")
 	case c.Device == "":
-		return c, fmt.Errorf("sdwire: SD_MUX_DEVICE is empty: set it to the card's /dev/disk/by-id path")
+		return fmt.Errorf("sdwire: SD_MUX_DEVICE is empty: set it to the card's /dev/disk/by-id path")
 	case c.Timeout <= 0:
-		return c, fmt.Errorf("sdwire: SD_MUX_TIMEOUT=%v: must be positive", c.Timeout)
+		return fmt.Errorf("sdwire: SD_MUX_TIMEOUT=%v: must be positive", c.Timeout)
 	}
-	return c, nil
+	return nil
 }

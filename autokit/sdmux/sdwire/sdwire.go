@@ -13,7 +13,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/balena/leviathan-action/autokit/iotest"
+	"github.com/balena/leviathan-action/autokit/devio"
 	"github.com/balena/leviathan-action/autokit/sdmux"
 )
 
@@ -36,7 +36,7 @@ var ids = [][2]string{{"04e8", "6001"}, {"0403", "6015"}}
 // Mux is an SDWire's switch.
 type Mux struct {
 	node   string
-	opener iotest.Opener
+	opener devio.Opener
 	log    *slog.Logger
 	mu     sync.Mutex
 }
@@ -49,7 +49,7 @@ type Option func(*options)
 type options struct {
 	sysfs  fs.FS
 	devDir string
-	opener iotest.Opener
+	opener devio.Opener
 	log    *slog.Logger
 }
 
@@ -57,7 +57,7 @@ type options struct {
 func WithSysfs(fsys fs.FS) Option { return func(o *options) { o.sysfs = fsys } }
 
 // WithOpener opens the usbfs node through op instead of the real one.
-func WithOpener(op iotest.Opener) Option { return func(o *options) { o.opener = op } }
+func WithOpener(op devio.Opener) Option { return func(o *options) { o.opener = op } }
 
 // WithLogger logs switches; silent by default.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
@@ -65,7 +65,7 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // New finds the SDWire with cfg.Serial and returns its card as a
 // dut.Storage.
 func New(cfg Config, opts ...Option) (*sdmux.Storage, *Mux, error) {
-	o := options{sysfs: os.DirFS("/sys"), devDir: "/dev", opener: iotest.Host{}, log: slog.New(slog.DiscardHandler)}
+	o := options{sysfs: os.DirFS("/sys"), devDir: "/dev", opener: devio.Host{}, log: slog.New(slog.DiscardHandler)}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -157,14 +157,14 @@ func (m *Mux) Switch(ctx context.Context, to sdmux.Side) error {
 }
 
 // control issues one USBDEVFS_CONTROL transfer on interface A.
-func control(dev iotest.Device, reqType, req uint8, value uint16, data []byte) error {
+func control(dev devio.Device, reqType, req uint8, value uint16, data []byte) error {
 	b := make([]byte, ctrlSize)
 	b[0], b[1] = reqType, req
 	binary.LittleEndian.PutUint16(b[2:], value)
 	binary.LittleEndian.PutUint16(b[4:], interfaceA)
 	binary.LittleEndian.PutUint16(b[6:], uint16(len(data)))
 	binary.LittleEndian.PutUint32(b[8:], timeoutMs)
-	if err := dev.Ioctl(usbdevfsControl, b, iotest.Pointer{Offset: 16, Buf: data}); err != nil {
+	if err := dev.Ioctl(usbdevfsControl, b, devio.Pointer{Offset: 16, Buf: data}); err != nil {
 		return fmt.Errorf("USBDEVFS_CONTROL: %w", err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/envconf"
 	"github.com/balena/leviathan-action/autokit/iotest"
 	"github.com/balena/leviathan-action/autokit/sdmux"
 	"github.com/balena/leviathan-action/autokit/sdmux/sdmuxtest"
@@ -21,8 +22,8 @@ func newMux(t *testing.T, file string) (*sdmux.Storage, *Mux) {
 	t.Helper()
 	session := iotest.Session(t, "testdata/"+file)
 	if iotest.Recording() {
-		cfg, err := LoadConfig()
-		if err != nil {
+		var cfg Config
+		if err := envconf.Load(os.Getenv, "SD_MUX", &cfg); err != nil {
 			t.Fatal(err)
 		}
 		s, m, err := New(cfg, WithOpener(session))
@@ -72,10 +73,19 @@ func TestFindListsSerials(t *testing.T) {
 	}
 }
 
-func TestLoadConfig(t *testing.T) {
-	t.Setenv("SD_MUX_SERIAL", "")
-	t.Setenv("SD_MUX_DEVICE", "/dev/disk/by-id/x")
-	if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "SD_MUX_SERIAL") {
-		t.Errorf("LoadConfig = %v", err)
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		c    Config
+		want string // "" when valid
+	}{
+		{Config{Serial: "sd-wire_11", Device: "/dev/disk/by-id/x", Timeout: time.Second}, ""},
+		{Config{Device: "/dev/disk/by-id/x", Timeout: time.Second}, "SD_MUX_SERIAL"},
+		{Config{Serial: "sd-wire_11", Timeout: time.Second}, "SD_MUX_DEVICE"},
+		{Config{Serial: "sd-wire_11", Device: "/dev/disk/by-id/x"}, "SD_MUX_TIMEOUT"},
+	} {
+		err := tc.c.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("Validate(%+v) = %v, want %q", tc.c, err, tc.want)
+		}
 	}
 }

@@ -3,8 +3,6 @@ package usbsdmux
 import (
 	"fmt"
 	"time"
-
-	"github.com/kelseyhightower/envconfig"
 )
 
 // Config is the wiring of one USB-SD-Mux.
@@ -23,22 +21,17 @@ type Config struct {
 	Direct bool `envconfig:"DIRECT"`
 }
 
-// LoadConfig reads SD_MUX_SG, SD_MUX_DEVICE, SD_MUX_TIMEOUT, SD_MUX_SETTLE
-// and SD_MUX_DIRECT. Errors name the variable.
-func LoadConfig() (Config, error) {
-	var c Config
-	if err := envconfig.Process("SD_MUX", &c); err != nil {
-		return c, fmt.Errorf("usbsdmux: configuration: %w", err)
-	}
+// Validate checks c. Errors name the variable.
+func (c Config) Validate() error {
 	switch {
 	case c.SG == "":
-		return c, fmt.Errorf("usbsdmux: SD_MUX_SG is empty: set it to the mux's /dev/sgN node (lsscsi -g lists it): %w", errNoSG)
+		return fmt.Errorf("usbsdmux: SD_MUX_SG is empty: set it to the mux's /dev/sgN node (lsscsi -g lists it): %w", errNoSG)
 	case c.Device == "":
-		return c, fmt.Errorf("usbsdmux: SD_MUX_DEVICE is empty: set it to the card's /dev/disk/by-id/usb-LinuxAut_sdmux_… path")
+		return fmt.Errorf("usbsdmux: SD_MUX_DEVICE is empty: set it to the card's /dev/disk/by-id/usb-LinuxAut_sdmux_… path")
 	case c.Timeout <= 0:
-		return c, fmt.Errorf("usbsdmux: SD_MUX_TIMEOUT=%v: must be positive", c.Timeout)
+		return fmt.Errorf("usbsdmux: SD_MUX_TIMEOUT=%v: must be positive", c.Timeout)
 	case c.Settle < 0:
-		return c, fmt.Errorf("usbsdmux: SD_MUX_SETTLE=%v: must not be negative", c.Settle)
+		return fmt.Errorf("usbsdmux: SD_MUX_SETTLE=%v: must not be negative", c.Settle)
 	}
-	return c, nil
+	return nil
 }

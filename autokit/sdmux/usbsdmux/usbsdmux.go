@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/balena/leviathan-action/autokit/iotest"
+	"github.com/balena/leviathan-action/autokit/devio"
 	"github.com/balena/leviathan-action/autokit/sdmux"
 )
 
@@ -42,7 +42,7 @@ const (
 type Mux struct {
 	sg     string
 	settle time.Duration
-	opener iotest.Opener
+	opener devio.Opener
 	log    *slog.Logger
 	mu     sync.Mutex
 }
@@ -53,19 +53,19 @@ var _ sdmux.Mux = (*Mux)(nil)
 type Option func(*options)
 
 type options struct {
-	opener iotest.Opener
+	opener devio.Opener
 	log    *slog.Logger
 }
 
 // WithOpener opens the sg node through o instead of the real one.
-func WithOpener(o iotest.Opener) Option { return func(op *options) { op.opener = o } }
+func WithOpener(o devio.Opener) Option { return func(op *options) { op.opener = o } }
 
 // WithLogger logs switches; silent by default.
 func WithLogger(l *slog.Logger) Option { return func(op *options) { op.log = l } }
 
 // New is the USB-SD-Mux's card as a dut.Storage.
 func New(cfg Config, opts ...Option) (*sdmux.Storage, *Mux) {
-	o := options{opener: iotest.Host{}, log: slog.New(slog.DiscardHandler)}
+	o := options{opener: devio.Host{}, log: slog.New(slog.DiscardHandler)}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -91,7 +91,7 @@ func (m *Mux) Switch(ctx context.Context, to sdmux.Side) error {
 	return err
 }
 
-func (m *Mux) switchOn(ctx context.Context, dev iotest.Device, to sdmux.Side) error {
+func (m *Mux) switchOn(ctx context.Context, dev devio.Device, to sdmux.Side) error {
 	off := byte(bitDataOff | bitPowerOff | bitCardRemove)
 	if err := m.write(dev, regOutput, off); err != nil {
 		return err
@@ -131,7 +131,7 @@ func (m *Mux) switchOn(ctx context.Context, dev iotest.Device, to sdmux.Side) er
 }
 
 // write sets a PCA9536 register: I2C write of [reg, val] in the data phase.
-func (m *Mux) write(dev iotest.Device, reg, val byte) error {
+func (m *Mux) write(dev devio.Device, reg, val byte) error {
 	cdb := make([]byte, cdbLen)
 	cdb[0], cdb[1], cdb[2] = opVendor, actWrite, pca9536<<1
 	cdb[4], cdb[5] = 0, 2 // data phase length
@@ -144,7 +144,7 @@ func (m *Mux) write(dev iotest.Device, reg, val byte) error {
 }
 
 // read gets a PCA9536 register: I2C write of [reg], then a one-byte read.
-func (m *Mux) read(dev iotest.Device, reg byte) (byte, error) {
+func (m *Mux) read(dev devio.Device, reg byte) (byte, error) {
 	cdb := make([]byte, cdbLen)
 	cdb[0], cdb[1], cdb[2], cdb[3] = opVendor, actWriteRead, pca9536<<1, pca9536<<1|1
 	cdb[4], cdb[5], cdb[6], cdb[7] = 0, 1, 1, reg // read length 1, write length 1, payload
@@ -169,7 +169,7 @@ func (e *SCSIError) Error() string {
 }
 
 // sgio issues one SG_IO with a 64-bit struct sg_io_hdr.
-func (m *Mux) sgio(dev iotest.Device, dir int32, cdb, data []byte) error {
+func (m *Mux) sgio(dev devio.Device, dir int32, cdb, data []byte) error {
 	hdr := make([]byte, sgHdrSize)
 	le := binary.LittleEndian
 	le.PutUint32(hdr[0:], 'S')
@@ -179,9 +179,9 @@ func (m *Mux) sgio(dev iotest.Device, dir int32, cdb, data []byte) error {
 	le.PutUint32(hdr[40:], sgTimeoutMs)
 	sense := make([]byte, senseLen)
 	err := dev.Ioctl(sgIO, hdr,
-		iotest.Pointer{Offset: 16, Buf: data},
-		iotest.Pointer{Offset: 24, Buf: cdb},
-		iotest.Pointer{Offset: 32, Buf: sense})
+		devio.Pointer{Offset: 16, Buf: data},
+		devio.Pointer{Offset: 24, Buf: cdb},
+		devio.Pointer{Offset: 32, Buf: sense})
 	if err != nil {
 		return fmt.Errorf("SG_IO: %w", err)
 	}

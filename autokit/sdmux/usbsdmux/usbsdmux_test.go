@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/devio"
+	"github.com/balena/leviathan-action/autokit/envconf"
 	"github.com/balena/leviathan-action/autokit/iotest"
 	"github.com/balena/leviathan-action/autokit/sdmux"
 	"github.com/balena/leviathan-action/autokit/sdmux/sdmuxtest"
@@ -23,8 +25,8 @@ import (
 //	  go test -run TestConformance ./autokit/sdmux/usbsdmux
 func config(t *testing.T) Config {
 	if iotest.Recording() {
-		c, err := LoadConfig()
-		if err != nil {
+		var c Config
+		if err := envconf.Load(os.Getenv, "SD_MUX", &c); err != nil {
 			t.Fatal(err)
 		}
 		return c
@@ -68,10 +70,10 @@ func TestSwitchReadsBack(t *testing.T) {
 func TestSettleHonoursContext(t *testing.T) {
 	cfg := config(t)
 	cfg.Settle = time.Hour
-	p := &iotest.Playback{Name: "settle"}
-	full, _ := iotest.Load("testdata/stuck.json")
+	p := &devio.Playback{Name: "settle"}
+	full, _ := devio.Load("testdata/stuck.json")
 	p.Ops = append(p.Ops, full.Ops[:3]...)
-	p.Ops = append(p.Ops, iotest.Op{Op: iotest.OpClose, Path: "/dev/sg1"})
+	p.Ops = append(p.Ops, devio.Op{Op: devio.OpClose, Path: "/dev/sg1"})
 	_, m := New(cfg, WithOpener(p))
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
@@ -83,20 +85,23 @@ func TestSettleHonoursContext(t *testing.T) {
 	}
 }
 
-func TestLoadConfig(t *testing.T) {
-	t.Setenv("SD_MUX_SG", "")
-	t.Setenv("SD_MUX_DEVICE", "/dev/disk/by-id/x")
-	if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "SD_MUX_SG") {
-		t.Errorf("LoadConfig = %v", err)
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		c    Config
+		want string // "" when valid
+	}{
+		{Config{SG: "/dev/sg1", Device: "/dev/disk/by-id/x", Timeout: 10 * time.Second}, ""},
+		{Config{Device: "/dev/disk/by-id/x", Timeout: time.Second}, "SD_MUX_SG"},
+		{Config{SG: "/dev/sg1", Timeout: time.Second}, "SD_MUX_DEVICE"},
+		{Config{SG: "/dev/sg1", Device: "/dev/disk/by-id/x"}, "SD_MUX_TIMEOUT"},
+		{Config{SG: "/dev/sg1", Device: "/dev/disk/by-id/x", Timeout: time.Second, Settle: -time.Second}, "SD_MUX_SETTLE"},
+	} {
+		err := tc.c.Validate()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("Validate(%+v) = %v, want %q", tc.c, err, tc.want)
+		}
 	}
-	t.Setenv("SD_MUX_SG", "/dev/sg1")
-	t.Setenv("SD_MUX_TIMEOUT", "soon")
-	if _, err := LoadConfig(); err == nil || !strings.Contains(err.Error(), "SD_MUX_TIMEOUT") {
-		t.Errorf("LoadConfig = %v", err)
-	}
-	os.Unsetenv("SD_MUX_TIMEOUT")
-	c, err := LoadConfig()
-	if err != nil || c.Timeout != 10*time.Second || c.Settle != time.Second {
-		t.Errorf("LoadConfig = %+v, %v", c, err)
+	if err := (Config{Device: "/dev/x", Timeout: time.Second}).Validate(); !errors.Is(err, errNoSG) {
+		t.Errorf("Validate without SD_MUX_SG = %v, want errNoSG", err)
 	}
 }

@@ -1,4 +1,4 @@
-package iotest
+package devio
 
 import (
 	"bytes"
@@ -35,13 +35,13 @@ var (
 func Load(path string) (*Playback, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("iotest: %w", err)
+		return nil, fmt.Errorf("devio: %w", err)
 	}
 	var f File
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("iotest: %s: %w", path, err)
+		return nil, fmt.Errorf("devio: %s: %w", path, err)
 	}
 	return &Playback{Name: path, Ops: f.Ops}, nil
 }
@@ -57,9 +57,9 @@ type MismatchError struct {
 
 func (e *MismatchError) Error() string {
 	if e.Want == nil {
-		return fmt.Sprintf("iotest: %s: unexpected operation #%d (the recording has only %d): %s", e.Recording, e.Index, e.Index, e.Got)
+		return fmt.Sprintf("devio: %s: unexpected operation #%d (the recording has only %d): %s", e.Recording, e.Index, e.Index, e.Got)
 	}
-	return fmt.Sprintf("iotest: %s: operation #%d: %s\n\tgot:  %s\n\twant: %s", e.Recording, e.Index, e.Detail, e.Got, *e.Want)
+	return fmt.Sprintf("devio: %s: operation #%d: %s\n\tgot:  %s\n\twant: %s", e.Recording, e.Index, e.Detail, e.Got, *e.Want)
 }
 
 // Done reports the first mismatch, if any, and recorded operations left
@@ -69,7 +69,7 @@ func (p *Playback) Done() error {
 	defer p.mu.Unlock()
 	errs := append([]error(nil), p.errs...)
 	if p.next < len(p.Ops) {
-		errs = append(errs, fmt.Errorf("iotest: %s: %d recorded operations unused, from #%d: %s", p.Name, len(p.Ops)-p.next, p.next, p.Ops[p.next]))
+		errs = append(errs, fmt.Errorf("devio: %s: %d recorded operations unused, from #%d: %s", p.Name, len(p.Ops)-p.next, p.next, p.Ops[p.next]))
 	}
 	return errors.Join(errs...)
 }
@@ -229,14 +229,14 @@ func (d *playDevice) Ioctl(req uint, arg []byte, ptrs ...Pointer) error {
 	}
 	if want.Out != nil {
 		if len(want.Out) != len(arg) {
-			return d.p.fail(fmt.Errorf("iotest: %s: %s: recorded output argument is %d bytes, the caller's %d", d.p.Name, want.Req, len(want.Out), len(arg)))
+			return d.p.fail(fmt.Errorf("devio: %s: %s: recorded output argument is %d bytes, the caller's %d", d.p.Name, want.Req, len(want.Out), len(arg)))
 		}
 		copy(arg, want.Out)
 	}
 	for i, p := range ptrs {
 		if out := want.Bufs[i].Out; out != nil {
 			if len(out) != len(p.Buf) {
-				return d.p.fail(fmt.Errorf("iotest: %s: %s: recorded output buffer at offset %d is %d bytes, the caller's %d", d.p.Name, want.Req, p.Offset, len(out), len(p.Buf)))
+				return d.p.fail(fmt.Errorf("devio: %s: %s: recorded output buffer at offset %d is %d bytes, the caller's %d", d.p.Name, want.Req, p.Offset, len(out), len(p.Buf)))
 			}
 			copy(p.Buf, out)
 		}

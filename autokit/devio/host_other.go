@@ -1,6 +1,6 @@
 //go:build !linux
 
-package iotest
+package devio
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 // other systems every Open fails.
 type Host struct{}
 
-var errUnsupported = errors.New("iotest: device nodes are supported on Linux only")
+var errUnsupported = errors.New("devio: device nodes are supported on Linux only")
 
 // Open implements Opener.
 func (Host) Open(path string, flag int) (Device, error) {

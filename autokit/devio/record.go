@@ -1,4 +1,4 @@
-package iotest
+package devio
 
 import (
 	"bytes"
@@ -58,7 +58,7 @@ func (r *Record) Open(path string, flag int) (Device, error) {
 func (r *Record) OpenFD(fd uintptr, name string) (Device, error) {
 	fo, ok := r.Opener.(FDOpener)
 	if !ok {
-		return nil, fmt.Errorf("iotest: %T cannot adopt file descriptors", r.Opener)
+		return nil, fmt.Errorf("devio: %T cannot adopt file descriptors", r.Opener)
 	}
 	d, err := fo.OpenFD(fd, name)
 	r.add(Op{Op: OpFD, Path: name, FD: int(fd), Err: errnoName(err)})

@@ -1,4 +1,4 @@
-package iotest
+package devio
 
 import (
 	"encoding/json"

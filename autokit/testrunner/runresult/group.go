@@ -1,4 +1,4 @@
-package testrunner
+package runresult
 
 import (
 	"bytes"
@@ -162,27 +162,4 @@ func groupTitle(s string) string {
 		n++
 	}
 	return b.String()
-}
-
-// tail keeps the last bytes written to it, as evidence for errors.
-type tail struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }

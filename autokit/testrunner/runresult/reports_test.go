@@ -1,4 +1,4 @@
-package testrunner
+package runresult
 
 import (
 	"archive/tar"

@@ -1,4 +1,4 @@
-package testrunner
+package runresult
 
 import (
 	"archive/tar"
@@ -21,11 +21,11 @@ const maxReports = 1 << 30
 // entry lands outside dir whatever its name; links and devices are skipped.
 func ExtractReports(r io.Reader, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("container: reports: %w", err)
+		return fmt.Errorf("testrunner: reports: %w", err)
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return fmt.Errorf("container: reports: %w", err)
+		return fmt.Errorf("testrunner: reports: %w", err)
 	}
 	defer root.Close()
 	tr := tar.NewReader(r)
@@ -36,7 +36,7 @@ func ExtractReports(r io.Reader, dir string) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("container: reports: reading archive: %w", err)
+			return fmt.Errorf("testrunner: reports: reading archive: %w", err)
 		}
 		rel, ok := reportPath(h.Name)
 		if !ok {
@@ -45,16 +45,16 @@ func ExtractReports(r io.Reader, dir string) error {
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := root.MkdirAll(rel, 0o755); err != nil {
-				return fmt.Errorf("container: reports: %w", err)
+				return fmt.Errorf("testrunner: reports: %w", err)
 			}
 		case tar.TypeReg:
 			total += h.Size
 			if total > maxReports {
-				return fmt.Errorf("container: reports exceed %d bytes", maxReports)
+				return fmt.Errorf("testrunner: reports exceed %d bytes", maxReports)
 			}
 			if d := path.Dir(rel); d != "." {
 				if err := root.MkdirAll(d, 0o755); err != nil {
-					return fmt.Errorf("container: reports: %w", err)
+					return fmt.Errorf("testrunner: reports: %w", err)
 				}
 			}
 			if err := writeFile(root, rel, tr); err != nil {
@@ -79,14 +79,14 @@ func reportPath(name string) (string, bool) {
 func writeFile(root *os.Root, rel string, r io.Reader) error {
 	f, err := root.OpenFile(rel, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
-		return fmt.Errorf("container: reports: %w", err)
+		return fmt.Errorf("testrunner: reports: %w", err)
 	}
 	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
-		return fmt.Errorf("container: reports: %s: %w", rel, err)
+		return fmt.Errorf("testrunner: reports: %s: %w", rel, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("container: reports: %w", err)
+		return fmt.Errorf("testrunner: reports: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package iotest
+package devio
 
 import (
 	"encoding/hex"
@@ -164,14 +164,14 @@ func ParseHex(s string) (Hex, error) {
 		if n, ok := strings.CutPrefix(tok, "00*"); ok {
 			k, err := strconv.Atoi(n)
 			if err != nil || k < 0 {
-				return nil, fmt.Errorf("iotest: bad zero run %q in %q", tok, s)
+				return nil, fmt.Errorf("devio: bad zero run %q in %q", tok, s)
 			}
 			v = append(v, make([]byte, k)...)
 			continue
 		}
 		b, err := hex.DecodeString(tok)
 		if err != nil {
-			return nil, fmt.Errorf("iotest: bad hex %q in %q: %w", tok, s, err)
+			return nil, fmt.Errorf("devio: bad hex %q in %q: %w", tok, s, err)
 		}
 		v = append(v, b...)
 	}
@@ -199,7 +199,7 @@ func (r *Req) UnmarshalJSON(b []byte) error {
 	}
 	n, err := strconv.ParseUint(s, 0, 32)
 	if err != nil {
-		return fmt.Errorf("iotest: bad ioctl number %q: %w", s, err)
+		return fmt.Errorf("devio: bad ioctl number %q: %w", s, err)
 	}
 	*r = Req(n)
 	return nil

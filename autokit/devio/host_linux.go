@@ -1,6 +1,6 @@
 //go:build linux
 
-package iotest
+package devio
 
 import (
 	"encoding/binary"
@@ -34,7 +34,7 @@ func (Host) Open(path string, flag int) (Device, error) {
 func (Host) OpenFD(fd uintptr, name string) (Device, error) {
 	f := os.NewFile(fd, name)
 	if f == nil {
-		return nil, fmt.Errorf("iotest: %s: invalid file descriptor %d", name, fd)
+		return nil, fmt.Errorf("devio: %s: invalid file descriptor %d", name, fd)
 	}
 	return &hostDevice{f}, nil
 }
@@ -52,7 +52,7 @@ func (d *hostDevice) Ioctl(req uint, arg []byte, ptrs ...Pointer) error {
 	defer pin.Unpin()
 	for _, p := range ptrs {
 		if p.Offset < 0 || p.Offset+8 > len(arg) {
-			return fmt.Errorf("iotest: ioctl %#x: pointer at offset %d outside the %d-byte argument", req, p.Offset, len(arg))
+			return fmt.Errorf("devio: ioctl %#x: pointer at offset %d outside the %d-byte argument", req, p.Offset, len(arg))
 		}
 		var addr uint64
 		if len(p.Buf) > 0 {

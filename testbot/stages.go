@@ -1,0 +1,272 @@
+package testbot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/client"
+	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/image"
+)
+
+// prepare starts Options.Prepare in the background (or hands the Plan
+// over). plan waits for it; wait, deferred, stops it when the run ends
+// first.
+func (r *run) prepare(ctx context.Context) (plan func() (*Plan, error), wait func()) {
+	if r.o.Plan != nil {
+		return func() (*Plan, error) { return r.o.Plan, nil }, func() {}
+	}
+	type prepared struct {
+		p   *Plan
+		err error
+	}
+	ch := make(chan prepared, 1)
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p, err := r.o.Prepare(pctx)
+		ch <- prepared{p, err}
+	}()
+	plan = func() (*Plan, error) {
+		got := <-ch
+		return got.p, got.err
+	}
+	return plan, func() { cancel(); <-done }
+}
+
+// lease checks the worker's health and takes a lease unless the options
+// carry one. The returned context ends with ErrLeaseLost when a lease
+// taken here is lost. release, deferred with the run's error, powers the
+// DUT off after a failure and releases a lease taken here.
+func (r *run) lease(ctx context.Context) (context.Context, func(context.Context, error) error, error) {
+	o := r.o
+	nop := func(context.Context, error) error { return nil }
+	admin, err := client.New(o.WorkerURL, client.WithToken(o.Token), client.WithLease(o.Lease))
+	if err != nil {
+		return ctx, nop, fmt.Errorf("testbot: %w", err)
+	}
+	h, err := admin.Health(ctx)
+	if err != nil {
+		return ctx, nop, fmt.Errorf("testbot: asking the worker for its health: %w", err)
+	}
+	if !h.OK {
+		return ctx, nop, fmt.Errorf("testbot: the worker reports a problem with DUT %s: %s", h.DUT, h.Problem)
+	}
+	var held *Held
+	if o.Lease == "" {
+		held, ctx, err = Hold(ctx, o.WorkerURL, o.Token, o.LeaseOwner, o.LeaseTTL, 0)
+		if err != nil {
+			return ctx, nop, err
+		}
+		o.Lease = held.Lease.ID
+		r.c = held.Client
+		fmt.Fprintf(o.Out, "leased DUT %s\n", h.DUT)
+	} else {
+		r.c = admin
+	}
+	release := func(ctx context.Context, runErr error) error {
+		if runErr != nil {
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if err := r.c.PowerOff(pctx); err != nil {
+				o.Log.Warn("testbot: powering the DUT off after a failure", "err", err)
+				fmt.Fprintf(o.Out, "testbot: could not power the DUT off: %v\n", err)
+			}
+		}
+		if held == nil {
+			return nil
+		}
+		return held.Release(ctx)
+	}
+	return ctx, release, nil
+}
+
+// serialEnd is the console log's end now: what the DUT prints from here
+// on belongs to this run.
+func (r *run) serialEnd(ctx context.Context) int64 {
+	_, end, err := r.c.SerialLog(ctx, 1<<62)
+	if err != nil {
+		r.o.Log.Warn("testbot: reading the console's end", "err", err)
+		return 0
+	}
+	return end
+}
+
+// keepSerial writes the console from mark on to serial.log, even after
+// the run was cancelled.
+func (r *run) keepSerial(ctx context.Context, mark int64) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	b, _, err := r.c.SerialLog(sctx, mark)
+	if err != nil {
+		r.o.Log.Warn("testbot: reading the console for serial.log", "err", err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(r.o.ReportDir, "serial.log"), b, 0o644); err != nil {
+		r.o.Log.Warn("testbot: writing serial.log", "err", err)
+	}
+}
+
+// flash writes the image to the DUT through the worker: the worker's
+// cached copy when it holds one with the image's SHA-256, otherwise the
+// image as it streams from its source, after its head was checked.
+func (r *run) flash(ctx context.Context) error {
+	o := r.o
+	fo := api.FlashOptions{SHA256: o.SHA256, NoVerify: o.NoVerify, Delta: o.Delta}
+	if o.SHA256 == "" {
+		fmt.Fprintf(o.Out, "warning: no sha256 given: the image from %s is not checked against a known digest\n", o.Image)
+	} else if res, ok := r.flashCached(ctx, fo); ok {
+		r.res.Flash, r.res.Cached = res, true
+		return nil
+	}
+	fmt.Fprintf(o.Out, "flashing %s\n", o.Image)
+	st, err := o.Image.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	body, _, err := image.CheckHead(st.R)
+	if err != nil {
+		if perr := st.Close(); perr != nil {
+			return r.sourceErr(perr)
+		}
+		if errors.Is(err, image.ErrNotDiskImage) {
+			return fmt.Errorf("testbot: %s: %w", o.Image, err)
+		}
+		return r.sourceErr(err)
+	}
+	p := newSendProgress(o.Out, st.Size)
+	res, err := r.c.FlashWith(ctx, body, st.Size, fo, p.sent)
+	p.done()
+	perr := st.Close()
+	r.res.Flash = res
+	switch {
+	case err != nil && perr != nil: // a broken download breaks the upload: name the cause
+		return r.sourceErr(perr)
+	case err != nil && o.SHA256 != "" && isChecksumMismatch(err):
+		return fmt.Errorf("%w: the image from %s is not the one whose SHA-256 was given (%s): %w", ErrChecksumMismatch, o.Image, o.SHA256, err)
+	case err != nil:
+		return fmt.Errorf("testbot: flashing %s: %w", o.Image, err)
+	case perr != nil:
+		return r.sourceErr(perr)
+	case o.SHA256 != "" && !strings.EqualFold(res.SHA256, o.SHA256):
+		// The worker checks; this guards against one that did not.
+		return fmt.Errorf("%w: the worker flashed an image with SHA-256 %s, want %s", ErrChecksumMismatch, res.SHA256, o.SHA256)
+	}
+	r.printFlash(res)
+	return nil
+}
+
+// flashCached flashes the worker's cached copy of the image, when it has
+// one; ok is false when it has none or the entry went meanwhile.
+func (r *run) flashCached(ctx context.Context, fo api.FlashOptions) (api.FlashResult, bool) {
+	if _, ok, err := r.c.CachedImage(ctx, fo.SHA256); err != nil || !ok {
+		return api.FlashResult{}, false
+	}
+	fmt.Fprintf(r.o.Out, "flashing the worker's cached copy of image %s\n", fo.SHA256)
+	fo.Cached = fo.SHA256
+	res, err := r.c.FlashWith(ctx, nil, 0, fo, nil)
+	if err != nil {
+		// The entry may have been evicted meanwhile: send the image.
+		r.o.Log.Info("testbot: flashing the cached image failed; sending it", "err", err)
+		return api.FlashResult{}, false
+	}
+	r.printFlash(res)
+	return res, true
+}
+
+// isChecksumMismatch reports whether the worker refused the image because
+// its SHA-256 is not the one given.
+func isChecksumMismatch(err error) bool {
+	var ce *client.Error
+	return errors.As(err, &ce) && ce.Status == http.StatusUnprocessableEntity && strings.Contains(ce.Message, "SHA-256")
+}
+
+func (r *run) sourceErr(err error) error {
+	return fmt.Errorf("testbot: reading the image from %s: %w", r.o.Image, err)
+}
+
+func (r *run) printFlash(res api.FlashResult) {
+	verified := "not verified"
+	if res.Verified {
+		verified = "verified"
+	}
+	rate := 0.0
+	if s := res.Duration.Seconds(); s > 0 {
+		rate = float64(res.ImageBytes) / 1e6 / s
+	}
+	fmt.Fprintf(r.o.Out, "flashed %s: %s (%s) in %v, %.0f MB/s, %s of zeros skipped, %s, sha256 %s\n",
+		r.o.Image, mib(res.ImageBytes), res.Format, res.Duration.Round(10*time.Millisecond), rate,
+		mib(res.Skipped), verified, res.SHA256)
+}
+
+// boot powers the DUT on and waits until it runs commands, showing the
+// console's latest line meanwhile. The worker fails fast on a kernel
+// panic; its error carries the last console lines.
+func (r *run) boot(ctx context.Context, mark int64) error {
+	o := r.o
+	fmt.Fprintf(o.Out, "booting the DUT (timeout %v)\n", o.BootTimeout)
+	start := time.Now()
+	if err := r.c.PowerOn(ctx); err != nil {
+		return fmt.Errorf("testbot: powering the DUT on: %w", err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := r.c.WaitOnline(wctx, o.BootTimeout); done <- err }()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	status := newStatusLine(o.Out, 10*time.Second)
+	line := ""
+	for {
+		select {
+		case err := <-done:
+			status.clear()
+			if err != nil {
+				return bootErr(ctx, err)
+			}
+			r.res.Boot = time.Since(start)
+			fmt.Fprintf(o.Out, "DUT online after %v\n", r.res.Boot.Round(10*time.Millisecond))
+			return nil
+		case <-tick.C:
+			line, mark = r.lastConsoleLine(ctx, mark, line)
+			status.show(fmt.Sprintf("  booting %4.0fs  %s", time.Since(start).Seconds(), line))
+		}
+	}
+}
+
+// lastConsoleLine returns the last line the console printed since mark
+// (or line when it printed none), cut to 60 characters, and the new mark.
+func (r *run) lastConsoleLine(ctx context.Context, mark int64, line string) (string, int64) {
+	b, end, err := r.c.SerialLog(ctx, mark)
+	if err != nil {
+		return line, mark
+	}
+	if last := strings.TrimSpace(dut.TailLines(b, 1)); last != "" {
+		line = last
+	}
+	if runes := []rune(line); len(runes) > 60 {
+		line = string(runes[:60]) + "…"
+	}
+	return line, end
+}
+
+func bootErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("testbot: stopped while waiting for the DUT to come online: %w (%w)", context.Cause(ctx), err)
+	}
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		// The worker's message carries the last console lines.
+		return fmt.Errorf("%w: %s (%w)", ErrBoot, ce.Message, err)
+	}
+	return fmt.Errorf("%w: %w", ErrBoot, err)
+}
