@@ -3,18 +3,12 @@ package testbot
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
-)
 
-// isTerminal reports whether w is an interactive terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
+	"github.com/balena/leviathan-action/internal/progress"
+)
 
 // sendProgress reports an upload's progress: a bar (bytes sent, MB/s, ETA)
 // on a terminal, otherwise a line every few seconds, as a job log wants.
@@ -30,11 +24,12 @@ type sendProgress struct {
 func newSendProgress(w io.Writer, size int64) *sendProgress {
 	p := &sendProgress{w: w, size: size, every: 5 * time.Second, start: time.Now()}
 	p.last = p.start
-	if isTerminal(w) {
-		p.bar = progressbar.NewOptions64(max(size, -1), progressbar.OptionSetWriter(w),
-			progressbar.OptionSetDescription("flashing"), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetPredictTime(size > 0), progressbar.OptionClearOnFinish(),
-			progressbar.OptionThrottle(100*time.Millisecond))
+	if progress.IsTerminal(w) {
+		total := size
+		if total == 0 {
+			total = -1
+		}
+		p.bar = progress.NewBar(w, total, "flashing")
 	}
 	return p
 }
@@ -75,7 +70,7 @@ type statusLine struct {
 }
 
 func newStatusLine(w io.Writer, every time.Duration) *statusLine {
-	return &statusLine{w: w, tty: isTerminal(w), every: every, printed: time.Now()}
+	return &statusLine{w: w, tty: progress.IsTerminal(w), every: every, printed: time.Now()}
 }
 
 func (s *statusLine) show(msg string) {

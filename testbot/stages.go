@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,11 +59,11 @@ func (r *run) lease(ctx context.Context) (context.Context, func(context.Context,
 	if !h.OK {
 		return ctx, nop, fmt.Errorf("testbot: the worker reports a problem with DUT %s: %s", h.DUT, h.Problem)
 	}
-	var held *Held
+	var held *client.Held
 	if o.Lease == "" {
-		held, ctx, err = Hold(ctx, o.WorkerURL, o.Token, o.LeaseOwner, o.LeaseTTL, 0)
+		held, ctx, err = admin.Hold(ctx, o.LeaseOwner, o.LeaseTTL, 0)
 		if err != nil {
-			return ctx, nop, err
+			return ctx, nop, fmt.Errorf("testbot: leasing the DUT: %w", err)
 		}
 		o.Lease = held.Lease.ID
 		r.c = held.Client
@@ -84,7 +83,10 @@ func (r *run) lease(ctx context.Context) (context.Context, func(context.Context,
 		if held == nil {
 			return nil
 		}
-		return held.Release(ctx)
+		if err := held.Release(ctx); err != nil {
+			return fmt.Errorf("testbot: releasing the DUT's lease: %w", err)
+		}
+		return nil
 	}
 	return ctx, release, nil
 }
@@ -151,7 +153,7 @@ func (r *run) flash(ctx context.Context) error {
 	switch {
 	case err != nil && perr != nil: // a broken download breaks the upload: name the cause
 		return r.sourceErr(perr)
-	case err != nil && o.SHA256 != "" && isChecksumMismatch(err):
+	case err != nil && o.SHA256 != "" && client.IsCode(err, api.CodeChecksumMismatch):
 		return fmt.Errorf("%w: the image from %s is not the one whose SHA-256 was given (%s): %w", ErrChecksumMismatch, o.Image, o.SHA256, err)
 	case err != nil:
 		return fmt.Errorf("testbot: flashing %s: %w", o.Image, err)
@@ -181,13 +183,6 @@ func (r *run) flashCached(ctx context.Context, fo api.FlashOptions) (api.FlashRe
 	}
 	r.printFlash(res)
 	return res, true
-}
-
-// isChecksumMismatch reports whether the worker refused the image because
-// its SHA-256 is not the one given.
-func isChecksumMismatch(err error) bool {
-	var ce *client.Error
-	return errors.As(err, &ce) && ce.Status == http.StatusUnprocessableEntity && strings.Contains(ce.Message, "SHA-256")
 }
 
 func (r *run) sourceErr(err error) error {

@@ -186,17 +186,18 @@ func TestRunBadOptions(t *testing.T) {
 	}
 }
 
-// A held lease the worker drops ends the held context with ErrLeaseLost.
+// A held lease the worker drops ends the held context with ErrLeaseLost,
+// the error a run stops with.
 func TestHoldLostLease(t *testing.T) {
 	_, url := newWorker(t)
-	held, ctx, err := testbot.Hold(t.Context(), url, "", "test", time.Minute, 10*time.Millisecond)
+	admin, _ := client.New(url)
+	held, ctx, err := admin.Hold(t.Context(), "test", time.Minute, 10*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, leased := health(t, url); !leased {
 		t.Fatal("Hold took no lease")
 	}
-	admin, _ := client.New(url)
 	if err := admin.Release(t.Context(), held.Lease.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -70,8 +70,6 @@
 //     it is compiled there; the action's config checks it in any case.
 //   - The worker cache is looked up by the image's SHA-256, which equals
 //     the upload's only for raw images: a compressed image is always sent.
-//   - A checksum mismatch is recognised from the worker's 422 message,
-//     since the API has no error codes.
 //   - A broken artifact download is not resumed (package artifact retries
 //     only until the response starts); the flash fails and names the cause.
 //   - Progress lines name a URL without its query or password, but errors

@@ -81,12 +81,6 @@ func (e *ChecksumError) Error() string {
 // ErrTooLarge is returned when an image expands past the target's capacity.
 var ErrTooLarge = errors.New("image: the image is larger than the target")
 
-type chunk struct {
-	off int64
-	buf []byte
-	n   int
-}
-
 // Flash decompresses src and writes it to dst from offset 0, as Options
 // say. Decompression and hashing overlap with writing. It fails without
 // writing anything when src is not a disk image or its first bytes cannot
@@ -129,6 +123,13 @@ func flash(ctx context.Context, dst dut.Target, src io.Reader, o Options, touche
 			return flashExtents(ctx, dst, f, size, o, zeroed, touched)
 		}
 	}
+	return flashStream(ctx, dst, src, o, zeroed, touched)
+}
+
+// flashStream is flash for an image read as a stream: it decompresses
+// src through a pipeline, writes what must be written, checks the
+// digests that streamed past, then sizes, syncs and verifies the target.
+func flashStream(ctx context.Context, dst dut.Target, src io.Reader, o Options, zeroed bool, touched *bool) (Result, error) {
 	start := time.Now()
 	var dlHash hash.Hash // the source as read, for SourceSHA256
 	if o.SourceSHA256 != "" {
@@ -139,148 +140,110 @@ func flash(ctx context.Context, dst dut.Target, src io.Reader, o Options, touche
 	if err != nil {
 		return Result{}, err
 	}
-	readerDone := make(chan struct{})
-	defer func() {
-		// The decoder is released only once the reader has stopped using
-		// it; a reader stuck in a source's Read is left behind, not raced.
-		select {
-		case <-readerDone:
-			release()
-		case <-time.After(5 * time.Second):
-		}
-	}()
-	res := Result{Format: format}
-
-	// Reader: decompress and hash, in its own goroutine.
+	p := newPipeline(o.Verify || o.SHA256 != "" || o.Digest)
+	defer p.release(release)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	free := make(chan []byte, pipeDepth)
-	for range pipeDepth {
-		free <- make([]byte, ChunkSize)
-	}
-	full := make(chan chunk, pipeDepth)
-	// Three stages, so reading, hashing and writing overlap: the reader
-	// decompresses into free buffers, the hasher hashes them (when a
-	// digest is wanted), the loop below writes them and frees them.
-	read := make(chan chunk, pipeDepth)
-	hashing := o.Verify || o.SHA256 != "" || o.Digest
-	srcHash := sha256.New()
-	go func() {
-		defer close(full)
-		for c := range read {
-			if hashing {
-				srcHash.Write(c.buf[:c.n])
-			}
-			select {
-			case full <- c:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	var readErr error
-	go func() {
-		defer close(readerDone)
-		defer close(read)
-		var off int64
-		for {
-			var buf []byte
-			select {
-			case buf = <-free:
-			case <-ctx.Done():
-				return
-			}
-			n, err := fill(r, buf)
-			if off == 0 && !IsDiskImage(buf[:n]) {
-				readErr = fmt.Errorf("%w (format %s)", ErrNotDiskImage, format)
-				return
-			}
-			if err != nil && err != io.EOF {
-				readErr = fmt.Errorf("image: reading the %s stream at %d bytes: %w", format, off+int64(n), err)
-				return
-			}
-			if n > 0 {
-				select {
-				case read <- chunk{off, buf, n}:
-				case <-ctx.Done():
-					return
-				}
-				off += int64(n)
-			}
-			if err == io.EOF {
-				return
-			}
-		}
-	}()
+	p.start(ctx, r, format)
 
+	res := Result{Format: format}
 	w := &writer{dst: dst, o: o, zeroed: zeroed, res: &res, touched: touched}
 	if o.Bmap != nil {
 		w.ranges = newRangeChecker(o.Bmap)
 	}
+	off, err := w.drain(ctx, p)
+	if err != nil {
+		return res, err
+	}
+	res.ImageBytes = off
+	res.SHA256 = p.sum()
+	if err := checkStreamed(w, o, res.SHA256, off, src, dlHash); err != nil {
+		return res, err
+	}
+	*touched = true
+	if err := commit(ctx, dst, off, zeroed, o, &res); err != nil {
+		return res, err
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// drain writes the chunks p delivers, in order, and returns the image's
+// size. It stops at cancellation, at an image that expands past the
+// target's capacity, at a write error and at a reading error.
+func (w *writer) drain(ctx context.Context, p *pipeline) (int64, error) {
 	var off int64
-	for c := range full {
+	for c := range p.full {
 		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("image: flashing stopped at %d bytes: %w", off, err)
+			return off, fmt.Errorf("image: flashing stopped at %d bytes: %w", off, err)
 		}
-		if o.Capacity > 0 && c.off+int64(c.n) > o.Capacity {
-			return res, fmt.Errorf("%w: it expands past %d bytes, the target's capacity", ErrTooLarge, o.Capacity)
+		if w.o.Capacity > 0 && c.off+int64(c.n) > w.o.Capacity {
+			return off, fmt.Errorf("%w: it expands past %d bytes, the target's capacity", ErrTooLarge, w.o.Capacity)
 		}
 		if err := w.chunk(c.off, c.buf[:c.n]); err != nil {
-			return res, err
+			return off, err
 		}
 		off = c.off + int64(c.n)
-		free <- c.buf
-		if o.Progress != nil {
-			o.Progress(off)
+		p.free <- c.buf
+		if w.o.Progress != nil {
+			w.o.Progress(off)
 		}
 	}
 	// On cancellation the stages stop early and readErr may still be
 	// written; look at it only after a clean end.
 	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("image: flashing stopped at %d bytes: %w", off, err)
+		return off, fmt.Errorf("image: flashing stopped at %d bytes: %w", off, err)
 	}
-	if readErr != nil {
-		return res, readErr
-	}
-	res.ImageBytes = off
-	if hashing {
-		res.SHA256 = hex.EncodeToString(srcHash.Sum(nil))
-	}
+	return off, p.readErr
+}
+
+// checkStreamed compares what streamed past with what o expects: the
+// bmap's ranges (which w checked), the image's SHA-256 (sum) and the
+// download's. For the download it reads the rest of src, which dlHash
+// hashes as it is read.
+func checkStreamed(w *writer, o Options, sum string, size int64, src io.Reader, dlHash hash.Hash) error {
 	if w.ranges != nil {
-		if err := w.ranges.finish(off); err != nil {
-			return res, err
+		if err := w.ranges.finish(size); err != nil {
+			return err
 		}
 	}
-	if o.SHA256 != "" && o.SHA256 != res.SHA256 {
-		return res, &ChecksumError{What: "image", Want: o.SHA256, Got: res.SHA256}
+	if o.SHA256 != "" && o.SHA256 != sum {
+		return &ChecksumError{What: "image", Want: o.SHA256, Got: sum}
 	}
-	if dlHash != nil {
-		// What follows the image in the source (a zip's central
-		// directory, padding) is part of the download's digest.
-		if _, err := io.Copy(io.Discard, src); err != nil {
-			return res, fmt.Errorf("image: reading the rest of the source: %w", err)
-		}
-		if got := hex.EncodeToString(dlHash.Sum(nil)); got != o.SourceSHA256 {
-			return res, &ChecksumError{What: "download", Want: o.SourceSHA256, Got: got}
-		}
+	if dlHash == nil {
+		return nil
 	}
-	*touched = true
-	if err := setSize(dst, off, zeroed); err != nil {
-		return res, err
+	// What follows the image in the source (a zip's central directory,
+	// padding) is part of the download's digest.
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return fmt.Errorf("image: reading the rest of the source: %w", err)
+	}
+	if got := hex.EncodeToString(dlHash.Sum(nil)); got != o.SourceSHA256 {
+		return &ChecksumError{What: "download", Want: o.SourceSHA256, Got: got}
+	}
+	return nil
+}
+
+// commit makes the written image final: it sets a file target's size,
+// syncs the target and, with o.Verify, reads it back and compares it with
+// res.SHA256, recording the verification in res.
+func commit(ctx context.Context, dst dut.Target, size int64, zeroed bool, o Options, res *Result) error {
+	if err := setSize(dst, size, zeroed); err != nil {
+		return err
 	}
 	if err := dst.Sync(); err != nil {
-		return res, fmt.Errorf("image: syncing the target: %w", err)
+		return fmt.Errorf("image: syncing the target: %w", err)
 	}
-	if o.Verify {
-		vstart := time.Now()
-		if err := verify(ctx, dst, off, o.Bmap, res.SHA256); err != nil {
-			return res, err
-		}
-		res.Verified = true
-		res.VerifyDuration = time.Since(vstart)
+	if !o.Verify {
+		return nil
 	}
-	res.Duration = time.Since(start)
-	return res, nil
+	vstart := time.Now()
+	if err := verify(ctx, dst, size, o.Bmap, res.SHA256); err != nil {
+		return err
+	}
+	res.Verified = true
+	res.VerifyDuration = time.Since(vstart)
+	return nil
 }
 
 // writer decides, per sub-block, what reaches the target.

@@ -45,6 +45,9 @@ func main() {
 	}
 }
 
+// run builds the CLI and the images, then measures flashing against
+// bmaptool and dd, a delta re-flash and the dense write speed, printing
+// each table as it is measured.
 func run(ctx context.Context, build string, size int64, runs int) error {
 	for _, tool := range []string{"bmaptool", "dd", "xz"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -55,59 +58,99 @@ func run(ctx context.Context, build string, size int64, runs int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	defer os.RemoveAll(filepath.Join(dir, "target"))
-	cli := filepath.Join(build, "bin", "leviathan")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", cli, "./cmd/leviathan").CombinedOutput(); err != nil {
+	b := &bench{
+		cli:    filepath.Join(build, "bin", "leviathan"),
+		dir:    dir,
+		target: filepath.Join(dir, "target"),
+		runs:   runs,
+	}
+	defer os.RemoveAll(b.target)
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", b.cli, "./cmd/leviathan").CombinedOutput(); err != nil {
 		return fmt.Errorf("building the CLI: %v\n%s", err, out)
 	}
-	m, err := testimage.Build(ctx, testimage.Options{CacheDir: filepath.Join(build, "cache", "debs"), OutDir: filepath.Join(build, "testimage")})
+	images, bm, err := makeImages(ctx, build, dir, size)
 	if err != nil {
 		return err
+	}
+	if err := b.compareTools(ctx, images, bm); err != nil {
+		return err
+	}
+	if err := b.deltaReflash(ctx, images["raw"]); err != nil {
+		return err
+	}
+	return b.denseLimit(ctx)
+}
+
+// makeImages makes, in dir, the sparse image of size bytes (from the
+// test OS image, built under build), its block map and its compressed
+// copies. It returns the images by format ("raw", "gz", "zst", "xz") and
+// the block map's path.
+func makeImages(ctx context.Context, build, dir string, size int64) (map[string]string, string, error) {
+	m, err := testimage.Build(ctx, testimage.Options{CacheDir: filepath.Join(build, "cache", "debs"), OutDir: filepath.Join(build, "testimage")})
+	if err != nil {
+		return nil, "", err
 	}
 	raw := filepath.Join(dir, "sparse.img")
 	fmt.Printf("making a %d MiB image: the test OS image plus random extents to about 25%% data…\n", size>>20)
 	if err := makeSparse(m.Image, raw, size); err != nil {
-		return err
+		return nil, "", err
 	}
 	bm := raw + ".bmap"
 	if out, err := exec.CommandContext(ctx, "bmaptool", "create", "-o", bm, raw).CombinedOutput(); err != nil {
-		return fmt.Errorf("bmaptool create: %v\n%s", err, out)
+		return nil, "", fmt.Errorf("bmaptool create: %v\n%s", err, out)
 	}
 	images := map[string]string{"raw": raw}
 	for _, f := range []string{"gz", "zst", "xz"} {
 		p := raw + "." + f
 		if err := compress(ctx, f, raw, p); err != nil {
-			return err
+			return nil, "", err
 		}
 		images[f] = p
 	}
-	target := filepath.Join(dir, "target")
-	once := func(name string, args ...string) (time.Duration, error) {
-		os.Remove(target)
-		dropCaches()
-		return timeOnce(ctx, name, args...)
-	}
+	return images, bm, nil
+}
 
-	// The tools take turns within each round, so a slow spell of the
-	// machine's disk hits every tool of that round alike; the ratios are
-	// the medians of the per-round ratios.
+// bench is what the measurements share: the CLI measured, the working
+// directory, the target file every tool writes and the rounds per figure.
+type bench struct {
+	cli    string
+	dir    string
+	target string
+	runs   int
+}
+
+// once times one run of a tool onto an absent target, from an empty page
+// cache when allowed.
+func (b *bench) once(ctx context.Context, name string, args ...string) (time.Duration, error) {
+	os.Remove(b.target)
+	dropCaches()
+	return timeOnce(ctx, name, args...)
+}
+
+// compareTools prints, per format, leviathan's flash time against
+// bmaptool's with the same block map and, for the raw image, dd's.
+//
+// The tools take turns within each round, so a slow spell of the
+// machine's disk hits every tool of that round alike; the ratios are the
+// medians of the per-round ratios.
+func (b *bench) compareTools(ctx context.Context, images map[string]string, bm string) error {
 	fmt.Printf("\n%-8s %14s %14s %10s %12s %10s\n", "format", "leviathan", "bmaptool", "ratio", "dd bs=4M", "dd/lev")
 	for _, f := range []string{"raw", "gz", "zst", "xz"} {
 		var levs, bts, dds []time.Duration
 		var ratios, ddRatios []float64
-		for range runs {
-			lev, err := once(cli, "flash", "-q", "--image", images[f], "--target", target, "--bmap", bm)
+		for range b.runs {
+			lev, err := b.once(ctx, b.cli, "flash", "-q", "--image", images[f], "--target", b.target, "--bmap", bm)
 			if err != nil {
 				return err
 			}
-			bt, err := once("bmaptool", "-q", "copy", "--bmap", bm, images[f], target)
+			bt, err := b.once(ctx, "bmaptool", "-q", "copy", "--bmap", bm, images[f], b.target)
 			if err != nil {
 				return err
 			}
 			levs, bts = append(levs, lev), append(bts, bt)
 			ratios = append(ratios, lev.Seconds()/bt.Seconds())
 			if f == "raw" {
-				dd, err := once("dd", "if="+raw, "of="+target, "bs=4M", "conv=fsync", "status=none")
+				dd, err := b.once(ctx, "dd", "if="+images["raw"], "of="+b.target, "bs=4M", "conv=fsync", "status=none")
 				if err != nil {
 					return err
 				}
@@ -121,28 +164,35 @@ func run(ctx context.Context, build string, size int64, runs int) error {
 		}
 		fmt.Printf("%-8s %13.2fs %13.2fs %9.2f× %12s %10s\n", f, median(levs).Seconds(), median(bts).Seconds(), medianOf(ratios), ddCol, ddRatio)
 	}
-	fmt.Printf("  (times: medians of %d rounds; ratio = leviathan time / bmaptool time, target ≤ 1.0; dd/lev = how many times faster than dd, target ≥ 3; both medians of the per-round ratios)\n", runs)
+	fmt.Printf("  (times: medians of %d rounds; ratio = leviathan time / bmaptool time, target ≤ 1.0; dd/lev = how many times faster than dd, target ≥ 3; both medians of the per-round ratios)\n", b.runs)
+	return nil
+}
 
-	// Delta: a full flash, then the same image again onto it.
-	os.Remove(target)
-	full, err := timeOnce(ctx, cli, "flash", "-q", "--image", raw, "--target", target, "--delta")
+// deltaReflash prints the time of a delta re-flash of the unchanged
+// image raw against the full flash before it.
+func (b *bench) deltaReflash(ctx context.Context, raw string) error {
+	os.Remove(b.target)
+	full, err := timeOnce(ctx, b.cli, "flash", "-q", "--image", raw, "--target", b.target, "--delta")
 	if err != nil {
 		return err
 	}
-	delta, err := timeOnce(ctx, cli, "flash", "-q", "--image", raw, "--target", target, "--delta")
+	delta, err := timeOnce(ctx, b.cli, "flash", "-q", "--image", raw, "--target", b.target, "--delta")
 	if err != nil {
 		return err
 	}
 	fmt.Printf("\ndelta re-flash of an unchanged image: %.2fs vs full flash %.2fs = %.0f%% (target ≤ 15%%)\n",
 		delta.Seconds(), full.Seconds(), 100*delta.Seconds()/full.Seconds())
+	return nil
+}
 
-	// The physical limit: raw sequential writes vs a dense image. The
-	// dense image lives in memory (/dev/shm) when it can, so the figure
-	// is the writer's against the target's write speed, not the source
-	// disk's read speed sharing the same device. Rounds alternate dd and
-	// leviathan, each from an empty page cache.
+// denseLimit prints the physical limit: raw sequential writes vs a dense
+// image. The dense image lives in memory (/dev/shm) when it can, so the
+// figure is the writer's against the target's write speed, not the
+// source disk's read speed sharing the same device. Rounds alternate dd
+// and leviathan, each from an empty page cache.
+func (b *bench) denseLimit(ctx context.Context) error {
 	const denseMiB = 1024
-	denseDir := dir
+	denseDir := b.dir
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
 		denseDir = "/dev/shm"
 	}
@@ -153,12 +203,12 @@ func run(ctx context.Context, build string, size int64, runs int) error {
 	defer os.Remove(dense)
 	var ddRuns, levRuns []time.Duration
 	var fractions []float64
-	for range runs {
-		d, err := once("dd", "if=/dev/zero", "of="+target, "bs=4M", fmt.Sprintf("count=%d", denseMiB/4), "conv=fsync", "status=none")
+	for range b.runs {
+		d, err := b.once(ctx, "dd", "if=/dev/zero", "of="+b.target, "bs=4M", fmt.Sprintf("count=%d", denseMiB/4), "conv=fsync", "status=none")
 		if err != nil {
 			return err
 		}
-		l, err := once(cli, "flash", "-q", "--no-verify", "--image", dense, "--target", target)
+		l, err := b.once(ctx, b.cli, "flash", "-q", "--no-verify", "--image", dense, "--target", b.target)
 		if err != nil {
 			return err
 		}
@@ -167,7 +217,7 @@ func run(ctx context.Context, build string, size int64, runs int) error {
 	}
 	mbs := func(d time.Duration) float64 { return denseMiB * 1.048576 / d.Seconds() }
 	fmt.Printf("dense %d MiB image (source in %s): %.0f MB/s vs the target's raw sequential write (dd from /dev/zero, conv=fsync) %.0f MB/s = %.0f%% (target ≥ 90%%; medians of %d rounds, the fraction the median of the per-round fractions)\n",
-		denseMiB, denseDir, mbs(median(levRuns)), mbs(median(ddRuns)), 100*medianOf(fractions), runs)
+		denseMiB, denseDir, mbs(median(levRuns)), mbs(median(ddRuns)), 100*medianOf(fractions), b.runs)
 	return nil
 }
 

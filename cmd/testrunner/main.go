@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/client"
 	"github.com/balena/leviathan-action/autokit/envconf"
 	"github.com/balena/leviathan-action/suites/gotest"
 )
@@ -39,11 +40,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "usage: testrunner --worker URL [flags] SUITE.test...\n\nRuns compiled suites against a worker and writes reports.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	var w gotest.Worker
+	var w worker
 	var o gotest.Options
-	fs.EnvStringVar(&w.URL, "worker", api.EnvWorkerURL, "", "worker URL")
-	fs.EnvStringVar(&w.Token, "token", api.EnvWorkerToken, "", "worker token")
-	fs.EnvStringVar(&w.Lease, "lease", api.EnvLease, "", "lease id held by the job; one is taken when empty")
+	fs.EnvStringVar(&w.url, "worker", api.EnvWorkerURL, "", "worker URL")
+	fs.EnvStringVar(&w.token, "token", api.EnvWorkerToken, "", "worker token")
+	fs.EnvStringVar(&w.lease, "lease", api.EnvLease, "", "lease id held by the job; one is taken when empty")
 	fs.StringVar(&o.ReportDir, "reports", "reports", "report directory")
 	fs.StringVar(&o.Run, "run", "", "run only tests matching this regexp")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "timeout per suite")
@@ -55,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "testrunner:", err)
 		return 2
 	}
-	if w.URL == "" || fs.NArg() == 0 {
+	if w.url == "" || fs.NArg() == 0 {
 		fs.Usage()
 		return 2
 	}
@@ -63,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		o.Suites = append(o.Suites, gotest.Suite{Name: strings.TrimSuffix(filepath.Base(bin), ".test"), Binary: bin})
 	}
 	o.Out = stdout
-	sum, err := gotest.RunOnWorker(ctx, w, o)
+	sum, err := w.run(ctx, o)
 	if err != nil {
 		fmt.Fprintln(stderr, "testrunner:", err)
 		return 1
@@ -73,4 +74,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	return 0
+}
+
+// worker is the worker the suites drive and the lease they act on.
+type worker struct{ url, token, lease string }
+
+// run runs the suites against the worker under its lease, or under one
+// taken (and released) here when none is given. The suites get the
+// worker's URL and the lease's id, never the token: on a worker with a
+// token the lease's id is good for that lease only, while it lives.
+func (w worker) run(ctx context.Context, o gotest.Options) (*gotest.Summary, error) {
+	c, err := client.New(w.url, client.WithToken(w.token), client.WithLease(w.lease))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Health(ctx); err != nil {
+		return nil, err
+	}
+	if w.lease == "" {
+		held, hctx, err := c.Hold(ctx, "testrunner", 30*time.Second, 10*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		defer held.Release(ctx)
+		ctx, c, w.lease = hctx, held.Client, held.Lease.ID
+	}
+	o.Env = append(o.Env, api.EnvWorkerURL+"="+w.url, api.EnvLease+"="+w.lease)
+	o.Serial = c.SerialLog
+	return gotest.Run(ctx, o)
 }

@@ -13,7 +13,7 @@
 //	3 the testbot run: testbot/...
 //	2 suites, QemuKit: suites/..., qemukit/...
 //	1 AutoKit:         autokit/...
-//	0 base utilities:  internal/ctxtime, ghlog, sealenv, syncio, githubspec, layers
+//	0 base utilities:  internal/ctxtime, ghlog, sealenv, syncio, githubspec, layers, progress
 //
 // Beside the layers: in layer 4, action/... and runner-hook/... never
 // import each other; qemukit uses AutoKit's interfaces and drivers, never its worker or
@@ -72,7 +72,7 @@ var Layers = []Layer{
 	{1, "AutoKit", []string{"autokit/..."}},
 	{0, "base utilities", []string{
 		"internal/ctxtime", "internal/ghlog/...", "internal/sealenv", "internal/syncio",
-		"internal/githubspec", "internal/layers",
+		"internal/githubspec", "internal/layers", "internal/progress",
 	}},
 }
 

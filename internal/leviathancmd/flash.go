@@ -16,18 +16,16 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
-
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/image"
 	"github.com/balena/leviathan-action/autokit/image/bmap"
 	"github.com/balena/leviathan-action/autokit/image/inject"
 	"github.com/balena/leviathan-action/autokit/image/source"
+	"github.com/balena/leviathan-action/internal/progress"
 )
 
-func flashCmd(ctx context.Context, e Env, args []string) error {
-	fs := e.flags("flash --image SRC --target PATH [flags]", `Write an image to a file or block device. The image is a path or an
+// flashUsage is the flash command's help text.
+const flashUsage = `Write an image to a file or block device. The image is a path or an
 http(s) URL (a dropped download resumes); raw, gzip, xz, zstd or bzip2,
 or a zip holding one image (itself raw or compressed), detected from its
 bytes, decompressed on the fly. Blocks of zeros are skipped on a new file;
@@ -58,76 +56,41 @@ files went in; the digest verified and printed "as written" is the
 configured image's. --delta compares the configured image with the
 target, all of it. --bmap cannot be combined with --file: the block map's checksums
 describe the image without the files, and the blocks it leaves out may be
-where the files go.`)
-	src := fs.String("image", "", "image to write: a path or an http(s) URL (required)")
-	target := fs.String("target", "", "file or block device to write to (required)")
-	bmapPath := fs.String("bmap", "", "bmaptool block map of the image (.bmap)")
-	noVerify := fs.Bool("no-verify", false, "do not read the target back after writing")
-	delta := fs.Bool("delta", false, "write only blocks that differ from what the target holds")
-	sum := fs.String("sha256", "", "expected SHA-256 of the decompressed image")
-	precheck := fs.Bool("precheck", false, "with --sha256 and a local image: check the decompressed image's SHA-256 before opening the target (reads the image twice)")
-	srcSum := fs.String("image-sha256", "", `expected SHA-256 of the image file as read (the download), or "published" for <URL>.sha256`)
-	quiet := fs.Bool("q", false, "no progress bar")
-	var files stringList
-	fs.Var(&files, "file", "NAME=PATH: write PATH into the image's FAT boot partition as NAME, as part of the image written (repeatable)")
-	fileBuffer := fs.Int64("file-buffer", inject.DefaultMemoryLimit>>20, "with --file: MiB of the image held in memory at most; the boot partition must fit")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *src == "" || *target == "" {
-		return usageError("both --image and --target are required")
-	}
-	if len(files) > 0 && *bmapPath != "" {
-		return usageError("--bmap cannot be combined with --file: the block map describes the image without the files (its checksums would fail, and the blocks it leaves out may be where the files go); drop --bmap")
-	}
-	if *fileBuffer <= 0 || *fileBuffer > 1<<20 {
-		return usageError("--file-buffer must be a positive number of MiB (at most 1048576)")
-	}
-	remote := strings.HasPrefix(*src, "http://") || strings.HasPrefix(*src, "https://")
-	if *precheck && (*sum == "" || remote) {
-		return usageError("--precheck needs --sha256 and a local image (for a URL, use --image-sha256)")
-	}
-	opts := image.Options{Verify: !*noVerify, Delta: *delta, SHA256: strings.ToLower(*sum)}
-	for _, s := range []string{*sum, *srcSum} {
-		if b, err := hex.DecodeString(s); s != "" && s != "published" && (err != nil || len(b) != 32) {
-			return usageError("%q is not a hex SHA-256", s)
-		}
-	}
-	switch *srcSum {
-	case "":
-	case "published":
-		if !remote {
-			return usageError("--image-sha256 published needs an http(s) URL")
-		}
-		published, err := source.PublishedSHA256(ctx, *src)
-		if err != nil {
-			return err
-		}
-		opts.SourceSHA256 = published
-	default:
-		opts.SourceSHA256 = strings.ToLower(*srcSum)
-	}
-	if *bmapPath != "" {
-		f, err := os.Open(*bmapPath)
-		if err != nil {
-			return err
-		}
-		opts.Bmap, err = bmap.Parse(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", *bmapPath, err)
-		}
-	}
-	injections, err := readInjections(files)
+where the files go.`
+
+// flashFlags are the flash command's flags, as given.
+type flashFlags struct {
+	src, target string
+	bmapPath    string
+	noVerify    bool
+	delta       bool
+	sum         string // --sha256
+	precheck    bool
+	srcSum      string // --image-sha256
+	quiet       bool
+	files       stringList
+	fileBuffer  int64 // MiB
+}
+
+func flashCmd(ctx context.Context, e Env, args []string) error {
+	f, err := parseFlashFlags(e, args)
 	if err != nil {
 		return err
 	}
-	if *precheck {
-		if err := precheckSHA256(ctx, *src, opts.SHA256); err != nil {
+	opts, err := f.options(ctx)
+	if err != nil {
+		return err
+	}
+	injections, err := readInjections(f.files)
+	if err != nil {
+		return err
+	}
+	if f.precheck {
+		if err := precheckSHA256(ctx, f.src, opts.SHA256); err != nil {
 			return err
 		}
 	}
-	in, err := source.Open(ctx, *src)
+	in, err := source.Open(ctx, f.src)
 	if err != nil {
 		return err
 	}
@@ -137,37 +100,19 @@ where the files go.`)
 	if len(injections) > 0 {
 		// Before the target is opened: an image the files cannot go into
 		// is refused with the target untouched.
-		configured, err = configure(in, injections, &opts, *fileBuffer<<20)
+		configured, err = configure(in, injections, &opts, f.fileBuffer<<20)
 		if err != nil {
 			return fmt.Errorf("--file: %w", err)
 		}
 		defer configured.release()
 		stream = configured
 	}
-	dst, err := openTarget(*target, *delta)
+	dst, err := openTarget(f.target, f.delta)
 	if err != nil {
 		return err
 	}
-	if !*quiet && isTerminal(e.Stderr) {
-		total := int64(-1)
-		if opts.Bmap != nil {
-			total = opts.Bmap.ImageSize
-		} else if f, ok := in.(interface{ File() *os.File }); ok && in.Size() > 0 {
-			head := make([]byte, 8)
-			if n, _ := f.File().ReadAt(head, 0); image.Sniff(head[:n]) == image.Raw {
-				total = in.Size()
-			}
-		}
-		bar := progressbar.NewOptions64(total, progressbar.OptionSetWriter(e.Stderr),
-			progressbar.OptionSetDescription("flashing"), progressbar.OptionShowBytes(true),
-			progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
-		defer bar.Finish()
-		meter := image.NewMeter(0)
-		opts.Progress = func(n int64) {
-			meter.Set(n)
-			bar.Describe(progressText(n, total, meter.Rate()))
-			bar.Set64(n)
-		}
+	if !f.quiet && progress.IsTerminal(e.Stderr) {
+		defer showProgress(e.Stderr, in, &opts)()
 	}
 	res, err := image.Flash(ctx, dst, stream, opts)
 	if configured != nil {
@@ -177,8 +122,115 @@ where the files go.`)
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("flashing %s: %w", *target, err)
+		return fmt.Errorf("flashing %s: %w", f.target, err)
 	}
+	printFlashed(e.Stdout, f, res, configured, injections)
+	return nil
+}
+
+// parseFlashFlags parses the flash command's arguments and refuses
+// combinations that cannot work, before anything is opened.
+func parseFlashFlags(e Env, args []string) (*flashFlags, error) {
+	f := &flashFlags{}
+	fs := e.flags("flash --image SRC --target PATH [flags]", flashUsage)
+	fs.StringVar(&f.src, "image", "", "image to write: a path or an http(s) URL (required)")
+	fs.StringVar(&f.target, "target", "", "file or block device to write to (required)")
+	fs.StringVar(&f.bmapPath, "bmap", "", "bmaptool block map of the image (.bmap)")
+	fs.BoolVar(&f.noVerify, "no-verify", false, "do not read the target back after writing")
+	fs.BoolVar(&f.delta, "delta", false, "write only blocks that differ from what the target holds")
+	fs.StringVar(&f.sum, "sha256", "", "expected SHA-256 of the decompressed image")
+	fs.BoolVar(&f.precheck, "precheck", false, "with --sha256 and a local image: check the decompressed image's SHA-256 before opening the target (reads the image twice)")
+	fs.StringVar(&f.srcSum, "image-sha256", "", `expected SHA-256 of the image file as read (the download), or "published" for <URL>.sha256`)
+	fs.BoolVar(&f.quiet, "q", false, "no progress bar")
+	fs.Var(&f.files, "file", "NAME=PATH: write PATH into the image's FAT boot partition as NAME, as part of the image written (repeatable)")
+	fs.Int64Var(&f.fileBuffer, "file-buffer", inject.DefaultMemoryLimit>>20, "with --file: MiB of the image held in memory at most; the boot partition must fit")
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	if f.src == "" || f.target == "" {
+		return nil, usageError("both --image and --target are required")
+	}
+	if len(f.files) > 0 && f.bmapPath != "" {
+		return nil, usageError("--bmap cannot be combined with --file: the block map describes the image without the files (its checksums would fail, and the blocks it leaves out may be where the files go); drop --bmap")
+	}
+	if f.fileBuffer <= 0 || f.fileBuffer > 1<<20 {
+		return nil, usageError("--file-buffer must be a positive number of MiB (at most 1048576)")
+	}
+	if f.precheck && (f.sum == "" || f.remote()) {
+		return nil, usageError("--precheck needs --sha256 and a local image (for a URL, use --image-sha256)")
+	}
+	for _, s := range []string{f.sum, f.srcSum} {
+		if b, err := hex.DecodeString(s); s != "" && s != "published" && (err != nil || len(b) != 32) {
+			return nil, usageError("%q is not a hex SHA-256", s)
+		}
+	}
+	if f.srcSum == "published" && !f.remote() {
+		return nil, usageError("--image-sha256 published needs an http(s) URL")
+	}
+	return f, nil
+}
+
+// remote reports whether the image is an http(s) URL.
+func (f *flashFlags) remote() bool {
+	return strings.HasPrefix(f.src, "http://") || strings.HasPrefix(f.src, "https://")
+}
+
+// options turns the flags into image.Options: it fetches the published
+// SHA-256 for --image-sha256 published and reads the --bmap block map.
+func (f *flashFlags) options(ctx context.Context) (image.Options, error) {
+	opts := image.Options{Verify: !f.noVerify, Delta: f.delta, SHA256: strings.ToLower(f.sum)}
+	switch f.srcSum {
+	case "":
+	case "published":
+		published, err := source.PublishedSHA256(ctx, f.src)
+		if err != nil {
+			return opts, err
+		}
+		opts.SourceSHA256 = published
+	default:
+		opts.SourceSHA256 = strings.ToLower(f.srcSum)
+	}
+	if f.bmapPath != "" {
+		bf, err := os.Open(f.bmapPath)
+		if err != nil {
+			return opts, err
+		}
+		opts.Bmap, err = bmap.Parse(bf)
+		bf.Close()
+		if err != nil {
+			return opts, fmt.Errorf("%s: %w", f.bmapPath, err)
+		}
+	}
+	return opts, nil
+}
+
+// showProgress draws a progress bar on w as opts.Progress reports, and
+// returns the function that finishes it. The total is the block map's
+// image size or, for a local raw image, the file's size; otherwise it is
+// unknown (-1).
+func showProgress(w io.Writer, in source.Source, opts *image.Options) (finish func()) {
+	total := int64(-1)
+	if opts.Bmap != nil {
+		total = opts.Bmap.ImageSize
+	} else if f, ok := in.(interface{ File() *os.File }); ok && in.Size() > 0 {
+		head := make([]byte, 8)
+		if n, _ := f.File().ReadAt(head, 0); image.Sniff(head[:n]) == image.Raw {
+			total = in.Size()
+		}
+	}
+	bar := progress.NewBar(w, total, "flashing")
+	meter := image.NewMeter(0)
+	opts.Progress = func(n int64) {
+		meter.Set(n)
+		bar.Describe(progressText(n, total, meter.Rate()))
+		bar.Set64(n)
+	}
+	return func() { bar.Finish() }
+}
+
+// printFlashed writes the one-line summary of a flash to w and, with
+// --file, a line for each file written into the boot partition.
+func printFlashed(w io.Writer, f *flashFlags, res image.Result, configured *configuredImage, injections []injection) {
 	verified := "not verified"
 	if res.Verified {
 		verified = fmt.Sprintf("verified in %.1fs", res.VerifyDuration.Seconds())
@@ -190,16 +242,16 @@ where the files go.`)
 	if configured != nil {
 		digest = "image sha256 " + configured.r.InputSHA256() + ", as written " + digest
 	}
-	fmt.Fprintf(e.Stdout, "wrote %s (%s, %d bytes) to %s in %.1fs (%.0f MB/s): %d bytes written, %d zeros skipped, %d unchanged, %d unmapped; %s; %s\n",
-		*src, res.Format, res.ImageBytes, *target, res.Duration.Seconds(), res.MBps(),
+	fmt.Fprintf(w, "wrote %s (%s, %d bytes) to %s in %.1fs (%.0f MB/s): %d bytes written, %d zeros skipped, %d unchanged, %d unmapped; %s; %s\n",
+		f.src, res.Format, res.ImageBytes, f.target, res.Duration.Seconds(), res.MBps(),
 		res.Written, res.Skipped, res.Unchanged, res.Unmapped, verified, digest)
-	if configured != nil {
-		p, _ := configured.r.Partition()
-		for _, f := range injections {
-			fmt.Fprintf(e.Stdout, "wrote %s (%d bytes) into the boot partition (partition %d, %s) as part of the image\n", f.name, len(f.data), p.Index, p.Type)
-		}
+	if configured == nil {
+		return
 	}
-	return nil
+	p, _ := configured.r.Partition()
+	for _, inj := range injections {
+		fmt.Fprintf(w, "wrote %s (%d bytes) into the boot partition (partition %d, %s) as part of the image\n", inj.name, len(inj.data), p.Index, p.Type)
+	}
 }
 
 // injection is a file for the image's boot partition.
@@ -411,9 +463,3 @@ type device struct {
 }
 
 func (d *device) Capacity() int64 { return d.size }
-
-// isTerminal reports whether w is an interactive terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}

@@ -373,18 +373,9 @@ func upToDate(img, inputs string) (*Manifest, bool) {
 
 // assemble reads the packages, builds the initramfs and writes the image.
 func assemble(ctx context.Context, log *slog.Logger, opts Options, img, inputs string, pkgs []aptPackage, kernelPkg string) (*Manifest, error) {
-	// Scratch space next to the image, so the final rename stays on one
-	// filesystem. Leftovers of a killed build of this image go first (the
-	// lock says no other build of it is running).
-	prefix := ".build-" + filepath.Base(img) + "-"
-	if old, _ := filepath.Glob(filepath.Join(opts.OutDir, prefix+"*")); len(old) > 0 {
-		for _, o := range old {
-			_ = os.RemoveAll(o)
-		}
-	}
-	tmp, err := os.MkdirTemp(opts.OutDir, prefix)
+	tmp, err := scratchDir(opts.OutDir, img)
 	if err != nil {
-		return nil, fmt.Errorf("testimage: %w", err)
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
 
@@ -394,7 +385,6 @@ func assemble(ctx context.Context, log *slog.Logger, opts Options, img, inputs s
 		debs[p.Name] = p.Deb
 		versions[p.Name] = p.Version
 	}
-
 	kp, err := readKernel(ctx, debs[kernelPkg], log)
 	if err != nil {
 		return nil, err
@@ -402,30 +392,82 @@ func assemble(ctx context.Context, log *slog.Logger, opts Options, img, inputs s
 	if want := strings.TrimPrefix(kernelPkg, "linux-image-"); kp.Release != want {
 		return nil, fmt.Errorf("testimage: %s holds kernel %s, expected %s", kernelPkg, kp.Release, want)
 	}
-
 	// Busybox and the boot loader: one file each.
-	single := func(pkg, name string) ([]byte, error) {
-		ix := fileIndex{}
-		if err := ix.indexDeb(ctx, debs[pkg], func(n string) bool { return n == name }); err != nil {
-			return nil, err
-		}
-		chain, err := ix.resolve(name)
-		if err != nil {
-			return nil, fmt.Errorf("testimage: %s: %w", pkg, err)
-		}
-		return ix[chain[len(chain)-1]].Data, nil
-	}
-	busybox, err := single(busyboxPackage, "bin/busybox")
+	busybox, err := singleFile(ctx, busyboxPackage, debs[busyboxPackage], "bin/busybox")
 	if err != nil {
 		return nil, err
 	}
-	sdboot, err := single(bootPackage, "usr/lib/systemd/boot/efi/systemd-bootx64.efi")
+	sdboot, err := singleFile(ctx, bootPackage, debs[bootPackage], "usr/lib/systemd/boot/efi/systemd-bootx64.efi")
+	if err != nil {
+		return nil, err
+	}
+	initrd, err := assembleInitramfs(ctx, log, tmp, pkgs, kernelPkg, kp, busybox)
 	if err != nil {
 		return nil, err
 	}
 
-	// Dropbear and every shared object it needs, from the packages of its
-	// dependency closure.
+	m := &Manifest{
+		Name:     Name,
+		Version:  Version,
+		Kernel:   kp.Release,
+		Packages: versions,
+		Size:     diskSize,
+	}
+	files, err := bootFiles(m, kp, sdboot, initrd, opts.Panic)
+	if err != nil {
+		return nil, err
+	}
+	part := filepath.Join(tmp, filepath.Base(img))
+	if err := writeDisk(part, files, inputs); err != nil {
+		return nil, err
+	}
+	sum, err := fileSHA256(part)
+	if err != nil {
+		return nil, err
+	}
+	m.SHA256 = sum
+	m.Image = img
+	if err := install(part, img, m, inputs); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// scratchDir makes the build's scratch directory next to the image, so
+// the final rename stays on one filesystem. Leftovers of a killed build
+// of this image go first (the lock says no other build of it is running).
+func scratchDir(outDir, img string) (string, error) {
+	prefix := ".build-" + filepath.Base(img) + "-"
+	if old, _ := filepath.Glob(filepath.Join(outDir, prefix+"*")); len(old) > 0 {
+		for _, o := range old {
+			_ = os.RemoveAll(o)
+		}
+	}
+	tmp, err := os.MkdirTemp(outDir, prefix)
+	if err != nil {
+		return "", fmt.Errorf("testimage: %w", err)
+	}
+	return tmp, nil
+}
+
+// singleFile returns the contents of the file name in package pkg (whose
+// .deb is deb), following symbolic links within the package.
+func singleFile(ctx context.Context, pkg, deb, name string) ([]byte, error) {
+	ix := fileIndex{}
+	if err := ix.indexDeb(ctx, deb, func(n string) bool { return n == name }); err != nil {
+		return nil, err
+	}
+	chain, err := ix.resolve(name)
+	if err != nil {
+		return nil, fmt.Errorf("testimage: %s: %w", pkg, err)
+	}
+	return ix[chain[len(chain)-1]].Data, nil
+}
+
+// assembleInitramfs builds the initramfs: the kernel's modules, busybox,
+// the guest helper (built into tmp), and dropbear with every shared
+// object it needs, from the packages of its dependency closure.
+func assembleInitramfs(ctx context.Context, log *slog.Logger, tmp string, pkgs []aptPackage, kernelPkg string, kp *kernelParts, busybox []byte) ([]byte, error) {
 	bins := []string{"usr/sbin/dropbear", "usr/bin/dropbearkey"}
 	files := fileIndex{}
 	for _, p := range pkgs {
@@ -463,22 +505,22 @@ func assemble(ctx context.Context, log *slog.Logger, opts Options, img, inputs s
 		return nil, err
 	}
 	log.InfoContext(ctx, "initramfs", "bytes", len(initrd))
+	return initrd, nil
+}
 
-	m := &Manifest{
-		Name:     Name,
-		Version:  Version,
-		Kernel:   kp.Release,
-		Packages: versions,
-		Size:     diskSize,
-	}
+// bootFiles are the files of the image's boot partition: the boot loader
+// and its entry (with the kernel command line of the variant), the kernel,
+// the initramfs, the default config.json and the manifest m as
+// /image.json.
+func bootFiles(m *Manifest, kp *kernelParts, sdboot, initrd []byte, panicVariant bool) ([]diskFile, error) {
 	imageJSON, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("testimage: %w", err)
 	}
 	loaderConf := "timeout 0\ndefault leviathan.conf\neditor no\n"
 	entry := fmt.Sprintf("title Leviathan Test OS %s\nversion %s\nlinux /vmlinuz\ninitrd /initrd.img\noptions %s\n",
-		Version, kp.Release, cmdline(opts.Panic))
-	bootFiles := []diskFile{
+		Version, kp.Release, cmdline(panicVariant))
+	return []diskFile{
 		{"/EFI/BOOT/BOOTX64.EFI", sdboot},
 		{"/loader/loader.conf", []byte(loaderConf)},
 		{"/loader/entries/leviathan.conf", []byte(entry)},
@@ -486,38 +528,27 @@ func assemble(ctx context.Context, log *slog.Logger, opts Options, img, inputs s
 		{"/initrd.img", initrd},
 		{"/config.json", []byte(DefaultConfigJSON)},
 		{"/image.json", append(imageJSON, '\n')},
-	}
+	}, nil
+}
 
-	part := filepath.Join(tmp, filepath.Base(img))
-	if err := writeDisk(part, bootFiles, inputs); err != nil {
-		return nil, err
-	}
-	sum, err := fileSHA256(part)
-	if err != nil {
-		return nil, err
-	}
-	m.SHA256 = sum
-	m.Image = img
-
-	// Invalidate, replace, describe, then vouch: a crash at any point
-	// leaves either no stamp or a stamp that matches.
+// install moves the built image part to img and writes its manifest m
+// and its stamp of inputs. Invalidate, replace, describe, then vouch: a
+// crash at any point leaves either no stamp or a stamp that matches.
+func install(part, img string, m *Manifest, inputs string) error {
 	if err := os.Remove(stampPath(img)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("testimage: %w", err)
+		return fmt.Errorf("testimage: %w", err)
 	}
 	if err := os.Rename(part, img); err != nil {
-		return nil, fmt.Errorf("testimage: %w", err)
+		return fmt.Errorf("testimage: %w", err)
 	}
 	if err := writeJSON(ManifestPath(img), m); err != nil {
-		return nil, err
+		return err
 	}
 	fi, err := os.Stat(img)
 	if err != nil {
-		return nil, fmt.Errorf("testimage: %w", err)
+		return fmt.Errorf("testimage: %w", err)
 	}
-	if err := writeAtomic(stampPath(img), stamp(inputs, fi.ModTime())); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return writeAtomic(stampPath(img), stamp(inputs, fi.ModTime()))
 }
 
 // isLibraryFile reports whether a package member is a shared object in one

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/client"
 )
 
 // JobCompleted is the job-completed hook. It always tries every step —
@@ -75,7 +77,7 @@ func (h *Hook) JobCompleted(ctx context.Context) error {
 	switch err := c.Release(ctx, js.LeaseID); {
 	case err == nil:
 		h.printf("released the DUT (powered off)")
-	case isStatus(err, http.StatusNotFound):
+	case client.IsCode(err, api.CodeLeaseUnknown):
 		// It expired: the worker powered the DUT off when it did.
 		result = "completed after its lease expired"
 		h.command("warning title=Leviathan", "the job's lease had already expired (the heartbeat stopped); the worker powered the DUT off then")

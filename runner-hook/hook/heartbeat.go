@@ -2,16 +2,15 @@ package hook
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/client"
 )
 
@@ -59,10 +58,9 @@ func Heartbeat(ctx context.Context, stateDir string, log *slog.Logger) error {
 			bctx, cancel := context.WithTimeout(ctx, every)
 			_, err := c.Heartbeat(bctx, js.LeaseID)
 			cancel()
-			var ce *client.Error
 			switch {
 			case err == nil:
-			case errors.As(err, &ce) && (ce.Status == http.StatusNotFound || ce.Status == http.StatusUnauthorized):
+			case client.IsCode(err, api.CodeLeaseUnknown, api.CodeUnauthorized):
 				log.Warn("the lease is gone; heartbeat stopped", "err", err)
 				return nil
 			default:

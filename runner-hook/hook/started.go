@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -319,7 +318,7 @@ func (h *Hook) cleanStale(ctx context.Context, st state, prev *jobState) error {
 		}
 	}
 	if c, err := h.client(""); err == nil {
-		if err := c.Release(ctx, prev.LeaseID); err != nil && !isStatus(err, http.StatusNotFound) {
+		if err := c.Release(ctx, prev.LeaseID); err != nil && !client.IsCode(err, api.CodeLeaseUnknown) {
 			errs = append(errs, fmt.Errorf("releasing its lease: %w", err))
 		}
 	}
@@ -349,7 +348,7 @@ func (h *Hook) lease(ctx context.Context, c *client.Client, owner string) (*api.
 		if err == nil {
 			return l, nil
 		}
-		if !isStatus(err, http.StatusConflict) {
+		if !client.IsCode(err, api.CodeLeaseHeld) {
 			return nil, fmt.Errorf("hook: leasing the DUT: %w", err)
 		}
 		if !time.Now().Add(poll).Before(deadline) {
@@ -448,9 +447,4 @@ func (h *Hook) export(js *jobState) error {
 	}
 	h.printf("exported %s to the job's steps", strings.Join(names, ", "))
 	return nil
-}
-
-func isStatus(err error, status int) bool {
-	var ce *client.Error
-	return errors.As(err, &ce) && ce.Status == status
 }

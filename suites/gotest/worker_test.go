@@ -9,14 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/client"
 	"github.com/balena/leviathan-action/autokit/duttest"
 	"github.com/balena/leviathan-action/autokit/provision"
 	"github.com/balena/leviathan-action/autokit/worker"
 )
 
-// TestRunOnWorkerWithSDK runs a suite written with the SDK through the
-// runner against a real worker whose DUT is the fake one (an in-process
+// TestRunOnWorkerWithSDK runs a suite written with the SDK, under a lease
+// it holds, against a real worker whose DUT is the fake one (an in-process
 // SSH server runs the commands): SDK, client, worker and runner together,
 // without QEMU.
 func TestRunOnWorkerWithSDK(t *testing.T) {
@@ -47,7 +48,19 @@ func TestRunOnWorkerWithSDK(t *testing.T) {
 	var live strings.Builder
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	sum, err := RunOnWorker(ctx, Worker{URL: srv.URL, Owner: "runner test"}, Options{Suites: []Suite{s}, ReportDir: reports, Out: &live})
+	admin, _ := client.New(srv.URL)
+	held, ctx, err := admin.Hold(ctx, "gotest test", time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(ctx, Options{
+		Suites: []Suite{s}, ReportDir: reports, Out: &live,
+		Env:    []string{api.EnvWorkerURL + "=" + srv.URL, api.EnvLease + "=" + held.Lease.ID},
+		Serial: held.Client.SerialLog,
+	})
+	if rerr := held.Release(ctx); rerr != nil {
+		t.Error(rerr)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,9 +74,7 @@ func TestRunOnWorkerWithSDK(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(reports, "tests", "sdkfixture", "TestConsoleExpect.serial.log")); err != nil {
 		t.Errorf("no console excerpt for TestConsoleExpect: %v", err)
 	}
-	// The lease taken for the run is released afterwards.
-	c, _ := client.New(srv.URL)
-	if h, err := c.Health(t.Context()); err != nil || h.Leased {
+	if h, err := admin.Health(t.Context()); err != nil || h.Leased {
 		t.Fatalf("after the run the DUT is still leased: %+v %v", h, err)
 	}
 }

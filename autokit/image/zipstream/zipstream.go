@@ -147,8 +147,24 @@ func (z *Reader) Next() (*Entry, error) {
 	default:
 		return nil, z.fail(ErrNotZip)
 	}
+	m, err := z.readLocal(&hdr)
+	if err != nil {
+		return nil, z.fail(err)
+	}
+	if err := z.open(m); err != nil {
+		return nil, z.fail(err)
+	}
+	z.cur = m
+	e := m.e
+	return &e, nil
+}
+
+// readLocal reads the rest of a local header whose signature is in hdr
+// (its first 4 bytes), with the member's name and extra field, and
+// returns the member it describes, not yet open for reading.
+func (z *Reader) readLocal(hdr *[30]byte) (*member, error) {
 	if _, err := io.ReadFull(z.br, hdr[4:]); err != nil {
-		return nil, z.fail(readErr("a header", err))
+		return nil, readErr("a header", err)
 	}
 	flags := binary.LittleEndian.Uint16(hdr[6:])
 	m := &member{
@@ -163,28 +179,12 @@ func (z *Reader) Next() (*Entry, error) {
 	extraLen := int(binary.LittleEndian.Uint16(hdr[28:]))
 	ne := make([]byte, nameLen+extraLen)
 	if _, err := io.ReadFull(z.br, ne); err != nil {
-		return nil, z.fail(readErr("a header", err))
+		return nil, readErr("a header", err)
 	}
 	m.e.Name = string(ne[:nameLen])
-	for extra := ne[nameLen:]; len(extra) >= 4; {
-		tag, n := binary.LittleEndian.Uint16(extra), int(binary.LittleEndian.Uint16(extra[2:]))
-		if 4+n > len(extra) {
-			break
-		}
-		if tag == 0x0001 { // zip64 extended information
-			m.zip64 = true
-			f := extra[4 : 4+n]
-			if usize == max32 && len(f) >= 8 {
-				usize, f = binary.LittleEndian.Uint64(f), f[8:]
-			}
-			if csize == max32 && len(f) >= 8 {
-				csize = binary.LittleEndian.Uint64(f)
-			}
-		}
-		extra = extra[4+n:]
-	}
+	usize, csize, m.zip64 = zip64Sizes(ne[nameLen:], usize, csize)
 	if csize > 1<<62 || usize > 1<<62 {
-		return nil, z.fail(fmt.Errorf("%w: member %q: impossible size in its header", ErrNotZip, m.e.Name))
+		return nil, fmt.Errorf("%w: member %q: impossible size in its header", ErrNotZip, m.e.Name)
 	}
 	m.e.Size, m.e.CompressedSize = int64(usize), int64(csize)
 	if m.descr {
@@ -196,12 +196,44 @@ func (z *Reader) Next() (*Entry, error) {
 		}
 	}
 	if flags&flagEncrypted != 0 {
-		return nil, z.fail(fmt.Errorf("%w: %q", ErrEncrypted, m.e.Name))
+		return nil, fmt.Errorf("%w: %q", ErrEncrypted, m.e.Name)
 	}
+	return m, nil
+}
+
+// zip64Sizes returns the sizes a local header's extra field gives in
+// place of the 32-bit ones that are max32 (usize, the decompressed size,
+// first), and whether it holds zip64 extended information at all.
+func zip64Sizes(extra []byte, usize, csize uint64) (uint64, uint64, bool) {
+	zip64 := false
+	for len(extra) >= 4 {
+		tag, n := binary.LittleEndian.Uint16(extra), int(binary.LittleEndian.Uint16(extra[2:]))
+		if 4+n > len(extra) {
+			break
+		}
+		if tag == 0x0001 { // zip64 extended information
+			zip64 = true
+			f := extra[4 : 4+n]
+			if usize == max32 && len(f) >= 8 {
+				usize, f = binary.LittleEndian.Uint64(f), f[8:]
+			}
+			if csize == max32 && len(f) >= 8 {
+				csize = binary.LittleEndian.Uint64(f)
+			}
+		}
+		extra = extra[4+n:]
+	}
+	return usize, csize, zip64
+}
+
+// open sets up the reading of m's data, which follows its header: the
+// compressed bytes (bounded when their size is known) and their
+// decompression.
+func (z *Reader) open(m *member) error {
 	switch m.e.Method {
 	case methodStore:
 		if m.e.CompressedSize < 0 {
-			return nil, z.fail(fmt.Errorf("%w: %q", ErrNotStreamable, m.e.Name))
+			return fmt.Errorf("%w: %q", ErrNotStreamable, m.e.Name)
 		}
 		m.body = io.LimitReader(z.br, m.e.CompressedSize)
 		m.dec = m.body
@@ -217,11 +249,9 @@ func (z *Reader) Next() (*Entry, error) {
 		}
 		m.dec = m.flate
 	default:
-		return nil, z.fail(fmt.Errorf("%w: member %q uses method %d", ErrMethod, m.e.Name, m.e.Method))
+		return fmt.Errorf("%w: member %q uses method %d", ErrMethod, m.e.Name, m.e.Method)
 	}
-	z.cur = m
-	e := m.e
-	return &e, nil
+	return nil
 }
 
 // Read reads the current member's decompressed bytes. At the member's
