@@ -16,6 +16,7 @@ import (
 	"github.com/balena/leviathan-action/action/artifact"
 	"github.com/balena/leviathan-action/action/config"
 	"github.com/balena/leviathan-action/action/report"
+	"github.com/balena/leviathan-action/autokit/api"
 )
 
 // Exit codes returned by Execute.
@@ -57,7 +58,7 @@ type Env struct {
 func SecretVars() []string {
 	return []string{
 		"INPUT_GITHUB_TOKEN", "INPUT_GITHUB-TOKEN", "INPUT_APP_PRIVATE_KEY", "INPUT_APP-PRIVATE-KEY",
-		"GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "LEVIATHAN_WORKER_TOKEN",
+		"GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", api.EnvWorkerToken,
 	}
 }
 

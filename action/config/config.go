@@ -20,6 +20,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 	"go.yaml.in/yaml/v4"
 
+	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/suites/bundle"
 )
 
@@ -312,7 +313,7 @@ func (l *loader) load() {
 		l.checkURL(c.WorkerURL, func(err error) { l.fail("worker-url", "%w", err) })
 	} else if c.Leviathan.WorkerURL != "" {
 		c.WorkerURL = c.Leviathan.WorkerURL
-		l.checkURL(c.WorkerURL, func(err error) { l.failVar("LEVIATHAN_WORKER_URL", err) })
+		l.checkURL(c.WorkerURL, func(err error) { l.failVar(api.EnvWorkerURL, err) })
 	}
 	c.Dispatch = Dispatch{
 		Workflow:    l.input("dispatch-workflow"),
@@ -386,9 +387,9 @@ func (l *loader) context() {
 // getenv (not os.Getenv: the worker token may be kept out of the
 // process's environment).
 func (l *loader) leviathan() {
-	get := func(name string) string { return l.a.Getenv("LEVIATHAN_" + name) }
-	l.c.Leviathan = Leviathan{WorkerURL: get("WORKER_URL"), Lease: get("LEASE"), WorkerToken: get("WORKER_TOKEN"),
-		TestrunnerImage: get("TESTRUNNER_IMAGE"), JobDir: get("JOB_DIR")}
+	get := l.a.Getenv
+	l.c.Leviathan = Leviathan{WorkerURL: get(api.EnvWorkerURL), Lease: get(api.EnvLease), WorkerToken: get(api.EnvWorkerToken),
+		TestrunnerImage: get(api.EnvTestrunnerImage), JobDir: get(api.EnvJobDir)}
 }
 
 // path resolves a workspace-relative path.
@@ -445,7 +446,7 @@ func checkRSAKey(b []byte) error {
 }
 
 // reservedEnv are variables the suites must not get from the step.
-var reservedEnv = []string{"GITHUB_", "ACTIONS_", "RUNNER_", "INPUT_", "LEVIATHAN_"}
+var reservedEnv = []string{"GITHUB_", "ACTIONS_", "RUNNER_", "INPUT_", api.EnvPrefix}
 
 func (l *loader) env() {
 	c := l.c

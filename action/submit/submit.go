@@ -20,6 +20,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/balena/leviathan-action/action/artifact"
+	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/image"
 	"github.com/balena/leviathan-action/suites/bundle"
 )
@@ -240,7 +241,7 @@ func (e *SuitesError) Unwrap() error { return e.Err }
 // secretEnv are the prefixes of variables the go command does not get
 // while it compiles the suites: the step's inputs (tokens, keys), the
 // runner's own credentials and Leviathan's.
-var secretEnv = []string{"INPUT_", "ACTIONS_", "GITHUB_TOKEN", "LEVIATHAN_"}
+var secretEnv = []string{"INPUT_", "ACTIONS_", "GITHUB_TOKEN", api.EnvPrefix}
 
 // buildEnv is env without the variables that may hold the step's secrets.
 // Compiling runs no code of the suites, but what the go command does not

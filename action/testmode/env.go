@@ -5,16 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-)
 
-// Environment variables FromEnv reads. The runner hook sets the
-// LEVIATHAN_ ones in the job's environment; the runner sets the others.
-const (
-	EnvWorkerURL       = "LEVIATHAN_WORKER_URL"
-	EnvLease           = "LEVIATHAN_LEASE"
-	EnvWorkerToken     = "LEVIATHAN_WORKER_TOKEN"
-	EnvTestrunnerImage = "LEVIATHAN_TESTRUNNER_IMAGE"
-	EnvJobDir          = "LEVIATHAN_JOB_DIR"
+	"github.com/balena/leviathan-action/autokit/api"
 )
 
 // FromEnv fills the fields of o that are empty from the environment, read
@@ -31,11 +23,11 @@ func FromEnv(o Options, getenv func(string) string) Options {
 			*p = v
 		}
 	}
-	set(&o.WorkerURL, getenv(EnvWorkerURL))
-	set(&o.Lease, getenv(EnvLease))
-	set(&o.Token, getenv(EnvWorkerToken))
-	set(&o.Image, getenv(EnvTestrunnerImage))
-	if d := getenv(EnvJobDir); d != "" {
+	set(&o.WorkerURL, getenv(api.EnvWorkerURL))
+	set(&o.Lease, getenv(api.EnvLease))
+	set(&o.Token, getenv(api.EnvWorkerToken))
+	set(&o.Image, getenv(api.EnvTestrunnerImage))
+	if d := getenv(api.EnvJobDir); d != "" {
 		set(&o.ReportDir, filepath.Join(d, "reports"))
 		set(&o.WorkDir, d)
 	} else if d := getenv("RUNNER_TEMP"); d != "" {
@@ -65,7 +57,7 @@ func allowedEnv(env, allow []string) (kept, dropped []string, err error) {
 			// The entry is not shown: it may be a secret.
 			return nil, nil, fmt.Errorf("testmode: env entry %d is not KEY=VALUE", i+1)
 		}
-		if strings.HasPrefix(name, "LEVIATHAN_") {
+		if strings.HasPrefix(name, api.EnvPrefix) {
 			return nil, nil, fmt.Errorf("testmode: env %s: LEVIATHAN_ variables are set by the action itself", name)
 		}
 		if slices.Contains(allow, name) {

@@ -66,11 +66,17 @@ func (f *Flags) Parse(args []string) error {
 			continue
 		}
 		if err := f.Set(v.flag, raw); err != nil {
-			return fmt.Errorf("%s=%q (for --%s) %s", v.env, raw, v.flag, wrong(f.Lookup(v.flag), err))
+			return &VariableError{fmt.Sprintf("%s=%q (for --%s) %s", v.env, raw, v.flag, wrong(f.Lookup(v.flag), err))}
 		}
 	}
 	return nil
 }
+
+// VariableError is an environment variable whose value its flag refuses.
+// Unlike a bad flag, the flag set has not printed it.
+type VariableError struct{ msg string }
+
+func (e *VariableError) Error() string { return e.msg }
 
 // wrong says what is wrong with a value fl refused with err.
 func wrong(fl *flag.Flag, err error) string {

@@ -302,8 +302,8 @@ func (w *Worker) checkTestrunner(req api.TestrunnerRequest, dir string) (Testrun
 	}
 	for _, kv := range req.Env {
 		k, _, ok := strings.Cut(kv, "=")
-		if !ok || !envName.MatchString(k) || strings.HasPrefix(k, "LEVIATHAN_WORKER") || k == "LEVIATHAN_LEASE" || strings.ContainsRune(kv, 0) {
-			return run, errorf(api.CodeBadRequest, "worker: env %q: want NAME=VALUE with a plain name (the worker sets LEVIATHAN_WORKER_URL and LEVIATHAN_LEASE itself)", k)
+		if !ok || !envName.MatchString(k) || strings.HasPrefix(k, api.EnvPrefix+"WORKER") || k == api.EnvLease || strings.ContainsRune(kv, 0) {
+			return run, errorf(api.CodeBadRequest, "worker: env %q: want NAME=VALUE with a plain name (the worker sets %s and %s itself)", k, api.EnvWorkerURL, api.EnvLease)
 		}
 	}
 	if len(req.Env) > 256 {

@@ -21,6 +21,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/image/cache"
 	"github.com/balena/leviathan-action/autokit/procedure"
+	"github.com/balena/leviathan-action/autokit/provision"
 	"github.com/balena/leviathan-action/autokit/sshexec"
 )
 
@@ -149,6 +150,18 @@ func WithProvision(f ProvisionFunc) Option { return func(w *Worker) { w.provisio
 // WithHostname sets the hostname the worker provisions, as reported in the
 // DUT's contract.
 func WithHostname(h string) Option { return func(w *Worker) { w.hostname = h } }
+
+// WithIdentity is how a testbot's worker provisions the DUT it flashes: a
+// config.json on the boot partition (package provision) giving the DUT
+// hostname and authorising signer's public key, the key the worker then
+// logs in with (WithHostname, WithSigner, WithProvision together).
+func WithIdentity(hostname string, signer ssh.Signer) Option {
+	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	return func(w *Worker) {
+		w.hostname, w.signer = hostname, signer
+		w.provision = provision.ConfigJSON(hostname, pub)
+	}
+}
 
 // WithLeaseCheckInterval sets how often expired leases are reaped
 // (DefaultLeaseCheckInterval by default).

@@ -53,7 +53,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintln(stderr, "testrunner:", err)
+		if ve := (*envconf.VariableError)(nil); errors.As(err, &ve) {
+			fmt.Fprintln(stderr, "testrunner:", err) // a bad flag the flag set printed itself
+		}
 		return 2
 	}
 	if w.url == "" || fs.NArg() == 0 {

@@ -192,12 +192,11 @@ func (s *servedDUT) check(ctx context.Context, e Env, proc *procedure.Procedure)
 // token, procedure, image cache and Docker. close releases the Docker
 // client.
 func workerOptions(ctx context.Context, f *workerFlags, s *servedDUT, proc *procedure.Procedure, log *slog.Logger) (opts []worker.Option, closeDocker func(), err error) {
-	signer, pub, err := provision.NewKey()
+	signer, _, err := provision.NewKey()
 	if err != nil {
 		return nil, nil, err
 	}
-	opts = []worker.Option{worker.WithLogger(log), worker.WithHostname(f.hostname),
-		worker.WithSigner(signer), worker.WithProvision(provision.ConfigJSON(f.hostname, pub)),
+	opts = []worker.Option{worker.WithLogger(log), worker.WithIdentity(f.hostname, signer),
 		worker.WithFatalPatterns(s.fatal...), worker.WithMaxLeaseTTL(f.maxTTL)}
 	if f.token != "" {
 		opts = append(opts, worker.WithToken(f.token))

@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -218,12 +217,10 @@ func StartLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 			return fail(err)
 		}
 	}
-	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
 	suffix := make([]byte, 3)
 	rand.Read(suffix)
 	l.Hostname = "leviathan-" + hex.EncodeToString(suffix)
-	opts := append([]worker.Option{worker.WithLogger(cfg.Logger), worker.WithHostname(l.Hostname),
-		worker.WithSigner(signer), worker.WithProvision(provision.ConfigJSON(l.Hostname, pub)),
+	opts := append([]worker.Option{worker.WithLogger(cfg.Logger), worker.WithIdentity(l.Hostname, signer),
 		worker.WithFatalPatterns(qemukit.BootFailures...)}, cfg.WorkerOptions...)
 	l.w, err = worker.New(l.DUT, opts...)
 	if err != nil {

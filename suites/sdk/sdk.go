@@ -20,11 +20,12 @@ import (
 	"github.com/balena/leviathan-action/autokit/dut"
 )
 
-// Environment variables read by Open.
+// Environment variables read by Open: autokit/api's names, repeated here
+// for suites, which import this package only.
 const (
-	EnvWorkerURL = "LEVIATHAN_WORKER_URL"
-	EnvToken     = "LEVIATHAN_WORKER_TOKEN"
-	EnvLease     = "LEVIATHAN_LEASE"
+	EnvWorkerURL = api.EnvWorkerURL
+	EnvToken     = api.EnvWorkerToken
+	EnvLease     = api.EnvLease
 )
 
 // Default timeouts; a suite may change them in TestMain.
