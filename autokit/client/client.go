@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/internal/ctxtime"
 )
 
 // Client talks to one worker. It is safe for concurrent use.
@@ -61,7 +62,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawQuery, u.Fragment = "", ""
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	c := &Client{base: u, hc: &http.Client{Transport: tr}, clock: systemClock{}}
+	c := &Client{base: u, hc: &http.Client{Transport: tr}, clock: ctxtime.System}
 	for _, o := range opts {
 		o(c)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/internal/ctxtime"
 	"github.com/balena/leviathan-action/internal/syncio"
 )
 
@@ -85,7 +86,7 @@ func (c *Client) KeepAlive(ctx context.Context, lease *api.Lease, interval time.
 	errc := make(chan error, 1)
 	go func() {
 		defer close(errc)
-		for waitFor(c.clock, interval, ctx.Done()) {
+		for ctxtime.WaitFor(c.clock, interval, ctx.Done()) {
 			_, err := c.Heartbeat(ctx, lease.ID)
 			if c.leaseLost(err) {
 				errc <- err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/internal/ctxtime"
 )
 
 // reapTimeout bounds powering off after a lease expired.
@@ -163,7 +164,7 @@ func (w *Worker) endLease(l *lease, reason string) {
 // leaseLoop reaps expired leases until Close.
 func (w *Worker) leaseLoop() {
 	defer close(w.loopDone)
-	for waitFor(w.clock, w.leaseEvery, w.stop) {
+	for ctxtime.WaitFor(w.clock, w.leaseEvery, w.stop) {
 		w.transMu.Lock()
 		w.reapLocked()
 		w.transMu.Unlock()

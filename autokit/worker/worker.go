@@ -23,6 +23,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/procedure"
 	"github.com/balena/leviathan-action/autokit/provision"
 	"github.com/balena/leviathan-action/autokit/sshexec"
+	"github.com/balena/leviathan-action/internal/ctxtime"
 )
 
 // KernelPanic is the console pattern that always fails a wait for the DUT
@@ -214,7 +215,7 @@ func New(d dut.DUT, opts ...Option) (*Worker, error) {
 		maxTTL:        DefaultMaxLeaseTTL,
 		trUploadLimit: DefaultSuiteUploadLimit,
 		fatal:         []string{KernelPanic},
-		clock:         systemClock{},
+		clock:         ctxtime.System,
 		bootOffset:    -1,
 		flash:         api.FlashStatus{State: api.FlashIdle},
 		stop:          make(chan struct{}),
