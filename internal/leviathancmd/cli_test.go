@@ -183,7 +183,7 @@ func TestRunFaultsOnQEMU(t *testing.T) {
 		defer cancel()
 		var out, errOut bytes.Buffer
 		// Ctrl-C while the DUT boots.
-		w := &triggerWriter{w: &out, when: "powering on", then: func() { time.AfterFunc(2*time.Second, cancel) }}
+		w := &triggerWriter{w: &out, when: "booting the DUT", then: func() { time.AfterFunc(2*time.Second, cancel) }}
 		code := Env{Stdout: w, Stderr: &errOut, Args: []string{"run", "--build-dir", build, "--reports", t.TempDir(), "--image", img, "--suite", suite}}.Execute(ctx)
 		t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
 		if code != ExitInterrupted || !strings.Contains(errOut.String(), "interrupted") {
