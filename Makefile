@@ -3,7 +3,7 @@ GO       ?= go
 BUILD    ?= build
 GOFLAGS_TEST ?= -timeout 60m
 
-.PHONY: lint-workflows all build demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-tunnel bench-flash bench-report bench-artifact vet clean help
+.PHONY: lint-workflows all build deps-demo deps-test demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-tunnel bench-flash bench-report bench-artifact vet clean help
 
 all: build
 
@@ -30,10 +30,19 @@ install-runner-hook: ## as root: make install-runner-hook RUNNER_DIR=/opt/action
 	CGO_ENABLED=0 $(GO) build -ldflags "-X github.com/balena/leviathan-action/runner-hook/hook.ConfigFile=$(HOOK_CONFIG)" -o $(BUILD)/bin/leviathan-hook ./cmd/leviathan-hook
 	$(BUILD)/bin/leviathan-hook install --runner-dir "$(RUNNER_DIR)" $(if $(RUNNER_USER),--runner-user "$(RUNNER_USER)") --bin "$(HOOK_BIN)" $(HOOK_ARGS)
 
-demo: ## boot a QEMU DUT, flash the test image, run suites/os, write reports/
+# deps-demo, deps-test: install the Debian packages that are missing (as
+# root, or through passwordless sudo; otherwise print the command to run).
+# LEVIATHAN_SKIP_DEPS=1 skips them, for machines set up another way.
+deps-demo: ## install the Debian packages make demo needs, when missing (LEVIATHAN_SKIP_DEPS=1 skips)
+	@LEVIATHAN_SKIP_DEPS=$(LEVIATHAN_SKIP_DEPS) bash scripts/deps.sh demo
+
+deps-test: ## install the Debian packages make test needs, when missing (LEVIATHAN_SKIP_DEPS=1 skips)
+	@LEVIATHAN_SKIP_DEPS=$(LEVIATHAN_SKIP_DEPS) bash scripts/deps.sh test
+
+demo: deps-demo ## boot a QEMU DUT, flash the test image, run suites/os, write reports/ (installs what is missing first)
 	$(GO) run ./cmd/leviathan run --build-dir $(BUILD)
 
-test: vet ## all tests, including those that boot real QEMU DUTs
+test: deps-test vet ## all tests, including those that boot real QEMU DUTs (installs what is missing first)
 	$(GO) test $(GOFLAGS_TEST) ./...
 
 test-short: ## unit tests only (no QEMU boots)

@@ -7,7 +7,7 @@
 // The layers, top to bottom (a package imports only its own layer or
 // lower):
 //
-//	6 commands:        cmd/...; and internal/testenv, the tests' kit
+//	6 commands:        cmd/...; internal/testenv, the tests' kit; scripts/..., the shell scripts' tests
 //	5 command wiring:  action/actioncmd, runner-hook/hookcmd, internal/leviathancmd, bench/...
 //	4 products:        action/..., runner-hook/..., internal/localrun, internal/testrunnerimage
 //	3 the testbot run: testbot/...
@@ -65,6 +65,9 @@ var Layers = []Layer{
 	// (production code may not: it imports "testing"), and it may use any
 	// package, as a test may.
 	{6, "the test kit", []string{"internal/testenv"}},
+	// scripts/... holds the make targets' shell scripts; its Go packages
+	// (scripts/depstest) only test them and import nothing of the module.
+	{6, "the scripts' tests", []string{"scripts/..."}},
 	{5, "command wiring", []string{"action/actioncmd", "runner-hook/hookcmd", "internal/leviathancmd", "bench/..."}},
 	{4, "products", []string{"action/...", "runner-hook/...", "internal/localrun", "internal/testrunnerimage"}},
 	{3, "the testbot run", []string{"testbot/..."}},
