@@ -5,7 +5,8 @@
 // Parse or ParseFile reads JUnit (go-junit-report's, as Leviathan's
 // runner writes it, or any other tool's) into Results. A Reporter then
 // creates one check run per suite and device type, named
-// "leviathan / <suite> / <device type>" by default, with:
+// "leviathan / <suite> / <device type>" by default (a part left empty,
+// such as an unknown device type, is dropped with its separator), with:
 //
 //   - a conclusion (failure when a test failed, success when some passed,
 //     skipped when all were skipped, neutral when there were none);
@@ -13,8 +14,18 @@
 //     with a pointer to the full report when cut;
 //   - an annotation for every failed test at its file and line (the
 //     testcase's file/line attributes, else the first "file_test.go:123:"
-//     line of a Go test's output, joined to Config.SourceDir), carrying the
-//     test's output and its serial-log excerpt in raw_details;
+//     line of a Go test's output), carrying the test's output and its
+//     serial-log excerpt in raw_details. GitHub shows annotations only on
+//     repository-relative paths, so a Resolver places the file in
+//     Config.Workspace: an absolute path under it is made relative; a bare
+//     name is looked for in Config.SourceDir, then in the directory of the
+//     case's package (its classname, the import path go-junit-report
+//     writes, mapped to a directory through the workspace's go.mod files,
+//     nested modules included), then as the one file of that name in the
+//     workspace; a name found twice or nowhere is kept as written. A
+//     failure at an absolute path outside the workspace (or a path that
+//     leaves it) gets no annotation: it is listed in the check run's
+//     summary, with the file's base name;
 //   - 50 annotations per request, as GitHub allows: the create call takes
 //     the first 50 and each update 50 more, the last one completing the
 //     run, so a check run costs ceil(failures/50) calls and at least one.
@@ -39,7 +50,11 @@
 // *APIError. A check-run create that GitHub performed but answered with a
 // 5xx is retried and may leave a duplicate in_progress run.
 //
-// Limits: one device type per Reporter; annotations without a known
-// location point at line 1 of the JUnit file; a check run's summary lists
+// Limits: one device type per Reporter; a failure without a known
+// location is annotated at line 1 of the JUnit file when that file is in
+// the workspace (with no workspace known: when its path is relative), and
+// not at all otherwise; the workspace walk that finds
+// go.mod files and unique names stops after MaxWalkEntries entries (and
+// skips .git, vendor and node_modules); a check run's summary lists
 // failed and skipped tests, not passed ones.
 package report

@@ -108,12 +108,8 @@ func (r *Reporter) runSummary(g *group) string {
 	if c.Failed > 0 {
 		blocks = append(blocks, block{text: "#### Failed\n\n| Test | Duration | Location | Message |\n| --- | --- | --- | --- |\n"})
 		for _, f := range g.failures {
-			loc := fmt.Sprintf("%s:%d", f.path, f.line)
-			if !f.located {
-				loc = "–"
-			}
 			blocks = append(blocks, block{cases: 1, text: fmt.Sprintf("| %s | %s | %s | %s |\n",
-				cell(f.c.Name), dur(f.c.Duration), cell(loc), cell(firstLine(f.message, 200)))})
+				cell(f.c.Name), dur(f.c.Duration), cell(f.where()), cell(firstLine(f.message, 200)))})
 			listed++
 		}
 		blocks = append(blocks, block{text: "\n"})
@@ -162,12 +158,8 @@ func (r *Reporter) stepSummary(groups []*group, out *Outcome) string {
 		blocks = append(blocks, block{text: "### Failed tests\n\n| Check | Test | Location | Message |\n| --- | --- | --- | --- |\n"})
 		for _, g := range groups {
 			for _, f := range g.failures {
-				loc := "–"
-				if f.located {
-					loc = fmt.Sprintf("%s:%d", f.path, f.line)
-				}
 				blocks = append(blocks, block{cases: 1, text: fmt.Sprintf("| %s | %s | %s | %s |\n",
-					cell(g.name), cell(f.c.Name), cell(loc), cell(firstLine(f.message, 200)))})
+					cell(g.name), cell(f.c.Name), cell(f.where()), cell(firstLine(f.message, 200)))})
 				failed++
 			}
 		}

@@ -42,8 +42,13 @@ type Config struct {
 	// "tests/suites/{suite}"). A failure's file is joined to it when
 	// the file has no directory of its own.
 	SourceDir string
-	// Workspace is the checkout's absolute path ($GITHUB_WORKSPACE);
-	// absolute file names under it are made repository-relative.
+	// Workspace is the checkout's absolute path ($GITHUB_WORKSPACE). A
+	// failure's file is placed in it (see Resolver): an absolute path
+	// under it is made repository-relative, a bare file name is found
+	// through the case's package and the workspace's go.mod files, or as
+	// the one file of that name, else kept as written. An absolute path
+	// outside it gets no annotation. Empty: relative file names are taken
+	// as repository-relative, absolute ones get no annotation.
 	Workspace string
 	// LogDir is a Leviathan report directory: tests/<suite>/<test>.serial.log
 	// under it gives each failure its serial-log excerpt.
@@ -63,6 +68,7 @@ type Reporter struct {
 	gh     *github.Client
 	action *githubactions.Action
 	cfg    Config
+	paths  *Resolver
 	log    *slog.Logger
 	now    func() time.Time
 }
@@ -80,7 +86,7 @@ func WithClock(now func() time.Time) Option { return func(r *Reporter) { r.now =
 // workflow commands, the job summary and outputs through action. gh may
 // be nil: failures are then reported as workflow-command annotations.
 func New(gh *github.Client, action *githubactions.Action, cfg Config, opts ...Option) *Reporter {
-	r := &Reporter{gh: gh, action: action, cfg: cfg, log: logger(nil), now: time.Now}
+	r := &Reporter{gh: gh, action: action, cfg: cfg, paths: NewResolver(cfg.Workspace), log: logger(nil), now: time.Now}
 	for _, o := range opts {
 		o(r)
 	}
@@ -135,12 +141,28 @@ func (g *group) counts() Counts {
 
 // failure is a failed case placed in the repository.
 type failure struct {
-	c       Case
+	c Case
+	// path is the repository-relative file the annotation goes on; ""
+	// when the failure could not be placed in the repository: it then
+	// has no annotation, only its rows in the check run's summary.
 	path    string
 	line    int
-	located bool
+	located bool // path and line are the failure's own, not the JUnit file's line 1
 	message string
 	details string
+}
+
+// where is the failure's location for a summary: path:line, else the
+// file and line the tool wrote (base name only: the path was not the
+// repository's), else "–".
+func (f *failure) where() string {
+	switch {
+	case f.located && f.path != "":
+		return fmt.Sprintf("%s:%d", f.path, f.line)
+	case f.c.File != "" && f.c.Line > 0:
+		return fmt.Sprintf("%s:%d", path.Base(filepath.ToSlash(f.c.File)), f.c.Line)
+	}
+	return "–"
 }
 
 func conclusion(c Counts) string {
@@ -225,15 +247,50 @@ func (r *Reporter) redact(s string) string {
 	return s
 }
 
+// checkName is the check run's name for suite: NameFormat with its
+// placeholders replaced and the parts left empty dropped with their
+// separator, so "leviathan / {suite} / {device}" without a device type
+// is "leviathan / os", not "leviathan / os / ".
 func (r *Reporter) checkName(suite string) string {
 	f := r.cfg.NameFormat
 	if f == "" {
 		f = "leviathan / {suite} / {device}"
-		if r.cfg.DeviceType == "" {
-			f = "leviathan / {suite}"
-		}
 	}
-	return strings.NewReplacer("{suite}", suite, "{device}", r.cfg.DeviceType).Replace(f)
+	return expandName(f, map[string]string{"{suite}": suite, "{device}": r.cfg.DeviceType})
+}
+
+// nameSeparators are what stands between the parts of a check-run name.
+const nameSeparators = " /|:·,-–—"
+
+// expandName replaces the placeholders of format with their values. A
+// placeholder whose value is empty is removed with the separators before
+// it (after it, when it begins the name), and brackets left empty go too.
+func expandName(format string, values map[string]string) string {
+	const gone = "\x00"
+	var pairs []string
+	for k, v := range values {
+		if strings.TrimSpace(v) == "" {
+			v = gone
+		}
+		pairs = append(pairs, k, v)
+	}
+	s := strings.NewReplacer(pairs...).Replace(format)
+	for _, empty := range []string{"()", "[]", "{}", "<>"} {
+		s = strings.ReplaceAll(s, empty[:1]+gone+empty[1:], gone)
+	}
+	for {
+		i := strings.Index(s, gone)
+		if i < 0 {
+			break
+		}
+		before := strings.TrimRight(s[:i], nameSeparators)
+		after := s[i+len(gone):]
+		if before == "" {
+			after = strings.TrimLeft(after, nameSeparators)
+		}
+		s = before + after
+	}
+	return strings.TrimSpace(s)
 }
 
 // groups splits the results into check runs and places each failure.
@@ -264,9 +321,13 @@ func (r *Reporter) groups(res *Results) []*group {
 func (r *Reporter) place(suite string, k Case, source string) failure {
 	f := failure{c: k, line: 1}
 	if k.File != "" && k.Line > 0 {
-		f.path, f.line, f.located = r.repoPath(suite, k.File), k.Line, true
-	} else {
-		f.path = r.repoPath(suite, source)
+		if p, ok := r.repoPath(suite, k.File, k.Classname); ok {
+			f.path, f.line, f.located = p, k.Line, true
+		}
+	} else if p, ok := r.repoPath(suite, source, ""); ok {
+		// No location: line 1 of the JUnit file, when it is the
+		// repository's.
+		f.path = p
 	}
 	_, _, msg, ok := goLocation(k.Output)
 	switch {
@@ -285,17 +346,14 @@ func (r *Reporter) place(suite string, k Case, source string) failure {
 	return f
 }
 
-func (r *Reporter) repoPath(suite, file string) string {
-	file = filepath.ToSlash(file)
-	if r.cfg.Workspace != "" && path.IsAbs(file) {
-		if rel, err := filepath.Rel(r.cfg.Workspace, file); err == nil && !strings.HasPrefix(rel, "..") {
-			return filepath.ToSlash(rel)
-		}
+// repoPath places file, written by the test tool for a case of package
+// pkg, in the repository; false when it is not the repository's.
+func (r *Reporter) repoPath(suite, file, pkg string) (string, bool) {
+	dir := ""
+	if r.cfg.SourceDir != "" {
+		dir = strings.ReplaceAll(r.cfg.SourceDir, "{suite}", suite)
 	}
-	if r.cfg.SourceDir != "" && !strings.Contains(file, "/") {
-		return path.Join(strings.ReplaceAll(r.cfg.SourceDir, "{suite}", suite), file)
-	}
-	return strings.TrimPrefix(file, "./")
+	return r.paths.Resolve(file, pkg, dir)
 }
 
 // details is the failing test's output and, when the Leviathan report
@@ -321,6 +379,9 @@ func (r *Reporter) publish(ctx context.Context, g *group, out *Outcome) (CheckRu
 	title := countsLine(c)
 	anns := make([]*github.CheckRunAnnotation, 0, len(g.failures))
 	for _, f := range g.failures {
+		if f.path == "" {
+			continue // GitHub needs a path: the summary lists it
+		}
 		anns = append(anns, &github.CheckRunAnnotation{
 			Path:            github.String(f.path),
 			StartLine:       github.Int(f.line),
@@ -376,7 +437,11 @@ func (r *Reporter) publish(ctx context.Context, g *group, out *Outcome) (CheckRu
 func (r *Reporter) workflowCommands(groups []*group) {
 	for _, g := range groups {
 		for _, f := range g.failures {
-			fields := []string{"file=" + f.path, "title=" + truncRunes(r.redact(g.suite+": "+f.c.Name), 255)}
+			var fields []string
+			if f.path != "" {
+				fields = append(fields, "file="+f.path)
+			}
+			fields = append(fields, "title="+truncRunes(r.redact(g.suite+": "+f.c.Name), 255))
 			if f.located {
 				fields = append(fields, "line="+strconv.Itoa(f.line))
 			}

@@ -30,8 +30,8 @@ func flashDelta(ctx context.Context, dst dut.Target, f *os.File, size int64, o O
 	if err != nil && err != io.EOF {
 		return res, fmt.Errorf("image: reading the image: %w", err)
 	}
-	if !IsDiskImage(head[:n]) {
-		return res, fmt.Errorf("%w (format raw)", ErrNotDiskImage)
+	if err := checkHead(head[:n], Raw, o.AnyImage); err != nil {
+		return res, err
 	}
 	if o.Capacity > 0 && size > o.Capacity {
 		return res, fmt.Errorf("%w: %d bytes for a target of %d", ErrTooLarge, size, o.Capacity)

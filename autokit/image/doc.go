@@ -10,6 +10,12 @@
 // Verify re-reads what was written and compares its SHA-256. An image that
 // expands past the target's capacity is stopped there.
 //
+// Flash writes disk images: one whose first sectors hold no MBR or GPT
+// partition table is refused before anything is written (ErrNotDiskImage).
+// Options.AnyImage lets through any other image (a filesystem image, a
+// firmware blob, an eMMC boot partition), as bmaptool copy does; the
+// worker's whole-disk flash does not set it.
+//
 // Sources (a file, an HTTP URL with resume) are in package source; the
 // content-addressed image cache in package cache.
 //

@@ -57,6 +57,12 @@ type Options struct {
 	// Digest computes the decompressed image's SHA-256 for Result.SHA256
 	// even when neither Verify nor SHA256 needs it.
 	Digest bool
+	// AnyImage writes an image whatever its first sectors hold: a
+	// filesystem image, a firmware blob, an eMMC boot partition, as
+	// bmaptool copy does. Without it an image without an MBR or GPT
+	// partition table is refused before anything is written, with an
+	// error wrapping ErrNotDiskImage. An empty image is refused either way.
+	AnyImage bool
 	// Capacity, when > 0, is the target's size: an image that expands past
 	// it is stopped at that point (decompression bombs included). Targets
 	// that know their size (Capacity() int64) need not set it.
@@ -78,13 +84,25 @@ func (e *ChecksumError) Error() string {
 	return fmt.Sprintf("image: checksum mismatch for the %s: want sha256 %s, got %s", e.What, e.Want, e.Got)
 }
 
+// checkHead refuses, before anything is written, an image whose first
+// bytes are not a disk image's (unless anyImage) or that is empty.
+func checkHead(first []byte, format Format, anyImage bool) error {
+	switch {
+	case !anyImage && !IsDiskImage(first):
+		return fmt.Errorf("%w (format %s)", ErrNotDiskImage, format)
+	case len(first) == 0:
+		return fmt.Errorf("image: the image is empty (format %s)", format)
+	}
+	return nil
+}
+
 // ErrTooLarge is returned when an image expands past the target's capacity.
 var ErrTooLarge = errors.New("image: the image is larger than the target")
 
 // Flash decompresses src and writes it to dst from offset 0, as Options
 // say. Decompression and hashing overlap with writing. It fails without
-// writing anything when src is not a disk image or its first bytes cannot
-// be decompressed. A failure after writing started (a corrupt or
+// writing anything when src is not a disk image (unless o.AnyImage) or
+// its first bytes cannot be decompressed. A failure after writing started (a corrupt or
 // truncated stream, a checksum mismatch, a zip found to hold a second
 // file, a write error, cancellation) marks the target dirty: its
 // partition tables are wiped (see MarkDirty) and the error is a
@@ -141,6 +159,7 @@ func flashStream(ctx context.Context, dst dut.Target, src io.Reader, o Options, 
 		return Result{}, err
 	}
 	p := newPipeline(o.Verify || o.SHA256 != "" || o.Digest)
+	p.anyImage = o.AnyImage
 	defer p.release(release)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -28,6 +28,8 @@ type pipeline struct {
 	full    chan chunk
 	hashing bool
 	hash    hash.Hash
+	// anyImage lets through a first chunk that is not a disk image's.
+	anyImage bool
 	// readErr is the reader's failure. It is written before full closes;
 	// look at it only after full was drained without cancellation.
 	readErr error
@@ -90,9 +92,11 @@ func (p *pipeline) readChunks(ctx context.Context, r io.Reader, format Format, r
 			return
 		}
 		n, err := fill(r, buf)
-		if off == 0 && !IsDiskImage(buf[:n]) {
-			p.readErr = fmt.Errorf("%w (format %s)", ErrNotDiskImage, format)
-			return
+		// A stream that breaks at once is a read error, not an empty image.
+		if off == 0 && (err == nil || err == io.EOF || !p.anyImage) {
+			if p.readErr = checkHead(buf[:n], format, p.anyImage); p.readErr != nil {
+				return
+			}
 		}
 		if err != nil && err != io.EOF {
 			p.readErr = fmt.Errorf("image: reading the %s stream at %d bytes: %w", format, off+int64(n), err)

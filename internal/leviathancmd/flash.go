@@ -33,6 +33,12 @@ with --bmap only the mapped blocks are written and checked; with --delta
 only blocks that differ from the target's are written. What was written is
 read back and compared unless --no-verify.
 
+Images: a disk image (an MBR or GPT partition table in its first
+sectors) is written as it is; any other image (a filesystem image, a
+firmware blob, an eMMC boot partition) is refused before anything is
+written, unless --any-image is given: then it is written from the
+target's first byte like any image, as bmaptool copy does.
+
 Checksums: --sha256 is the decompressed image's. It is checked as the
 image streams, so a mismatch is found once the image was written: the
 flash then fails and the target's partition tables are wiped (the target
@@ -68,6 +74,7 @@ type flashFlags struct {
 	precheck    bool
 	srcSum      string // --image-sha256
 	quiet       bool
+	anyImage    bool
 	files       stringList
 	fileBuffer  int64 // MiB
 }
@@ -121,6 +128,9 @@ func flashCmd(ctx context.Context, e Env, args []string) error {
 	if cerr := dst.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
+	if errors.Is(err, image.ErrNotDiskImage) && !f.anyImage {
+		return fmt.Errorf("flashing %s: %w; to write an image without a partition table (a filesystem image, a firmware blob, a boot partition), pass --any-image", f.target, err)
+	}
 	if err != nil {
 		return fmt.Errorf("flashing %s: %w", f.target, err)
 	}
@@ -142,6 +152,7 @@ func parseFlashFlags(e Env, args []string) (*flashFlags, error) {
 	fs.BoolVar(&f.precheck, "precheck", false, "with --sha256 and a local image: check the decompressed image's SHA-256 before opening the target (reads the image twice)")
 	fs.StringVar(&f.srcSum, "image-sha256", "", `expected SHA-256 of the image file as read (the download), or "published" for <URL>.sha256`)
 	fs.BoolVar(&f.quiet, "q", false, "no progress bar")
+	fs.BoolVar(&f.anyImage, "any-image", false, "write an image without a partition table (a filesystem image, a firmware blob, a boot partition) instead of refusing it")
 	fs.Var(&f.files, "file", "NAME=PATH: write PATH into the image's FAT boot partition as NAME, as part of the image written (repeatable)")
 	fs.Int64Var(&f.fileBuffer, "file-buffer", inject.DefaultMemoryLimit>>20, "with --file: MiB of the image held in memory at most; the boot partition must fit")
 	if err := parse(fs, args); err != nil {
@@ -178,7 +189,7 @@ func (f *flashFlags) remote() bool {
 // options turns the flags into image.Options: it fetches the published
 // SHA-256 for --image-sha256 published and reads the --bmap block map.
 func (f *flashFlags) options(ctx context.Context) (image.Options, error) {
-	opts := image.Options{Verify: !f.noVerify, Delta: f.delta, SHA256: strings.ToLower(f.sum)}
+	opts := image.Options{Verify: !f.noVerify, Delta: f.delta, SHA256: strings.ToLower(f.sum), AnyImage: f.anyImage}
 	switch f.srcSum {
 	case "":
 	case "published":
@@ -231,16 +242,13 @@ func showProgress(w io.Writer, in source.Source, opts *image.Options) (finish fu
 // printFlashed writes the one-line summary of a flash to w and, with
 // --file, a line for each file written into the boot partition.
 func printFlashed(w io.Writer, f *flashFlags, res image.Result, configured *configuredImage, injections []injection) {
-	verified := "not verified"
-	if res.Verified {
-		verified = fmt.Sprintf("verified in %.1fs", res.VerifyDuration.Seconds())
-	}
-	digest := "sha256 " + res.SHA256
-	if res.SHA256 == "" {
-		digest = "sha256 not computed (--no-verify)"
-	}
+	verified, digest := flashChecks(f, res)
 	if configured != nil {
-		digest = "image sha256 " + configured.r.InputSHA256() + ", as written " + digest
+		input := "image sha256 " + configured.r.InputSHA256()
+		if f.sum != "" {
+			input += " (as --sha256 expected)"
+		}
+		digest = input + ", as written " + digest
 	}
 	fmt.Fprintf(w, "wrote %s (%s, %d bytes) to %s in %.1fs (%.0f MB/s): %d bytes written, %d zeros skipped, %d unchanged, %d unmapped; %s; %s\n",
 		f.src, res.Format, res.ImageBytes, f.target, res.Duration.Seconds(), res.MBps(),
@@ -252,6 +260,43 @@ func printFlashed(w io.Writer, f *flashFlags, res image.Result, configured *conf
 	for _, inj := range injections {
 		fmt.Fprintf(w, "wrote %s (%d bytes) into the boot partition (partition %d, %s) as part of the image\n", inj.name, len(inj.data), p.Index, p.Type)
 	}
+}
+
+// flashChecks says how the flash was checked (the read-back) and what
+// is known of the image's SHA-256, truthfully for each way image.Flash
+// writes: a stream is hashed as it passes and read back against that
+// hash or, with a block map, against the map's checksums; an
+// uncompressed image file written by its extents or as a delta is read
+// back and compared with the file itself, byte for byte, with no hash.
+func flashChecks(f *flashFlags, res image.Result) (verified, digest string) {
+	bmapped := f.bmapPath != ""
+	took := fmt.Sprintf("verified in %.1fs", res.VerifyDuration.Seconds())
+	switch {
+	case !res.Verified && bmapped:
+		verified = "not read back (--no-verify); the written blocks matched the block map's checksums"
+	case !res.Verified:
+		verified = "not verified (--no-verify)"
+	case bmapped && res.SHA256 != "":
+		verified = took + " (mapped blocks read back, checked by the block map's checksums)"
+	case bmapped:
+		verified = took + " (mapped blocks read back and compared with the image file; they matched the block map's checksums as written)"
+	case res.SHA256 != "":
+		verified = took + " (read back, checked by sha256)"
+	default:
+		verified = took + " (read back and compared with the image file)"
+	}
+	switch {
+	case res.SHA256 != "":
+		digest = "sha256 " + res.SHA256
+		if f.sum != "" && len(f.files) == 0 { // with --file, --sha256 is the image's before the files
+			digest += " (as --sha256 expected)"
+		}
+	case res.Verified:
+		digest = "sha256 not computed (the image file was compared directly; --sha256 has it hashed)"
+	default:
+		digest = "sha256 not computed (--no-verify)"
+	}
+	return verified, digest
 }
 
 // injection is a file for the image's boot partition.
