@@ -3,7 +3,7 @@ GO       ?= go
 BUILD    ?= build
 GOFLAGS_TEST ?= -timeout 60m
 
-.PHONY: lint-workflows all build deps-demo deps-test demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-tunnel bench-flash bench-report bench-artifact vet clean help
+.PHONY: lint-workflows all build deps-demo deps-test demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-tunnel bench-flash bench-report bench-artifact bench-action release-assets vet clean help
 
 all: build
 
@@ -55,7 +55,7 @@ vet:
 lint-workflows: ## actionlint the example workflows against action.yml (part of make test)
 	$(GO) test -count=1 -run 'TestExampleWorkflows|TestActionYAML' -v ./action/actioncmd
 
-bench: bench-run bench-flash bench-report bench-artifact ## every benchmark, with ratios against the tools a user would otherwise use
+bench: bench-run bench-flash bench-report bench-artifact bench-action ## every benchmark, with ratios against the tools a user would otherwise use
 
 bench-run: ## leviathan run overhead, exec latency and the tunnel vs raw QEMU, a fresh ssh and a direct connection
 	$(GO) run ./bench --build-dir $(BUILD)
@@ -71,6 +71,15 @@ bench-report: ## reporting 10 000 JUnit cases with 2 000 failures: local time an
 
 bench-artifact: ## artifact upload through act's server: zstd while uploading vs gzip -6 then upload
 	$(GO) test -run '^$$' -bench BenchmarkUpload -benchtime 1x -v ./action/submit
+
+bench-action: ## the action's step start on an empty cache: download of a released binary vs go build (target ≤ 5 s)
+	$(GO) test -run '^$$' -bench BenchmarkActionStart -benchtime 1x -v ./scripts/actionbintest
+
+# release-assets: what a release publishes (docs/release.md); VERSION=v1.2.3
+# labels the image. Its reproducibility is checked by make test
+# (internal/release TestBuildReproducible).
+release-assets: ## static binaries for linux/amd64 and arm64, the testrunner image (OCI archive, digest) and SHA256SUMS in build/release
+	$(GO) run ./internal/release/cmd build -o $(BUILD)/release $(if $(VERSION),-version $(VERSION))
 
 clean:
 	rm -rf $(BUILD) reports

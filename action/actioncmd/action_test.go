@@ -136,7 +136,8 @@ const actionlintConfig = `self-hosted-runner:
 
 // TestExampleWorkflows lints examples/workflows with actionlint (the tools
 // module's), with balena/leviathan-action@v1 replaced by ./ so that every
-// input and output the examples use is checked against action.yml.
+// input and output the examples use is checked against action.yml, and the
+// project's own workflows in .github/workflows.
 func TestExampleWorkflows(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command to run actionlint:", err)
@@ -174,6 +175,12 @@ func TestExampleWorkflows(t *testing.T) {
 		}
 		files = append(files, p)
 	}
+	// The project's own workflows, as they are.
+	own, err := filepath.Glob(filepath.Join(root, ".github", "workflows", "*.yml"))
+	if err != nil || len(own) == 0 {
+		t.Fatalf("no workflows in .github/workflows: %v", err)
+	}
+	files = append(files, own...)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

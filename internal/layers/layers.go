@@ -7,9 +7,9 @@
 // The layers, top to bottom (a package imports only its own layer or
 // lower):
 //
-//	6 commands:        cmd/...; internal/testenv, the tests' kit; scripts/..., the shell scripts' tests
+//	6 commands:        cmd/..., internal/release/cmd; internal/testenv, the tests' kit; scripts/..., the shell scripts' tests
 //	5 command wiring:  action/actioncmd, runner-hook/hookcmd, internal/leviathancmd, bench/...
-//	4 products:        action/..., runner-hook/..., internal/localrun, internal/testrunnerimage
+//	4 products:        action/..., runner-hook/..., internal/localrun, internal/testrunnerimage, internal/release
 //	3 the testbot run: testbot/...
 //	2 suites, QemuKit: suites/..., qemukit/...
 //	1 AutoKit:         autokit/...
@@ -60,7 +60,7 @@ type Layer struct {
 
 // Layers is the table, top to bottom.
 var Layers = []Layer{
-	{6, "commands", []string{"cmd/..."}},
+	{6, "commands", []string{"cmd/...", "internal/release/cmd"}},
 	// internal/testenv is the module's test kit: only tests import it
 	// (production code may not: it imports "testing"), and it may use any
 	// package, as a test may.
@@ -69,7 +69,7 @@ var Layers = []Layer{
 	// (scripts/depstest) only test them and import nothing of the module.
 	{6, "the scripts' tests", []string{"scripts/..."}},
 	{5, "command wiring", []string{"action/actioncmd", "runner-hook/hookcmd", "internal/leviathancmd", "bench/..."}},
-	{4, "products", []string{"action/...", "runner-hook/...", "internal/localrun", "internal/testrunnerimage"}},
+	{4, "products", []string{"action/...", "runner-hook/...", "internal/localrun", "internal/testrunnerimage", "internal/release"}},
 	{3, "the testbot run", []string{"testbot/..."}},
 	{2, "suites and QemuKit", []string{"suites/...", "qemukit/..."}},
 	{1, "AutoKit", []string{"autokit/..."}},
