@@ -28,11 +28,12 @@ func clearReports(dir string) error {
 
 // writeFailure records a run that did not complete: summary.json says
 // which stage failed and why.
-func writeFailure(dir, stage string, err error) {
+func writeFailure(dir, stage string, err error, t Timings) {
 	b, _ := json.MarshalIndent(map[string]any{
-		"ok":    false,
-		"stage": stage,
-		"error": err.Error(),
+		"ok":      false,
+		"stage":   stage,
+		"error":   err.Error(),
+		"timings": t,
 	}, "", "  ")
 	os.WriteFile(filepath.Join(dir, "summary.json"), append(b, '\n'), 0o644)
 }
@@ -65,4 +66,5 @@ func printCounts(w io.Writer, r *Result) {
 		secs = fmt.Sprintf(" in %.1fs", r.Summary.Seconds)
 	}
 	fmt.Fprintf(w, "\n%d passed, %d failed, %d skipped%s%s — reports in %s\n", r.Passed, r.Failed, r.Skipped, crashed, secs, r.ReportDir)
+	fmt.Fprintf(w, "time: %s\n", r.Timings)
 }

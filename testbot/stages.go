@@ -217,9 +217,13 @@ func (r *run) boot(ctx context.Context, mark int64) error {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { _, err := r.c.WaitOnline(wctx, o.BootTimeout); done <- err }()
-	tick := time.NewTicker(2 * time.Second)
+	// The console is read often enough to time the boot's stages; the
+	// status line is redrawn on a terminal and printed now and then
+	// otherwise.
+	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	status := newStatusLine(o.Out, 10*time.Second)
+	marks := &bootMarks{t: &r.res.Timings}
 	line := ""
 	for {
 		select {
@@ -229,22 +233,27 @@ func (r *run) boot(ctx context.Context, mark int64) error {
 				return bootErr(ctx, err)
 			}
 			r.res.Boot = time.Since(start)
+			r.lastConsoleLine(ctx, mark, line, marks, r.res.Boot)
+			r.res.Timings.Boot = r.res.Boot
 			fmt.Fprintf(o.Out, "DUT online after %v\n", r.res.Boot.Round(10*time.Millisecond))
 			return nil
 		case <-tick.C:
-			line, mark = r.lastConsoleLine(ctx, mark, line)
-			status.show(fmt.Sprintf("  booting %4.0fs  %s", time.Since(start).Seconds(), line))
+			at := time.Since(start)
+			line, mark = r.lastConsoleLine(ctx, mark, line, marks, at)
+			status.show(fmt.Sprintf("  booting %4.0fs  %s", at.Seconds(), line))
 		}
 	}
 }
 
 // lastConsoleLine returns the last line the console printed since mark
-// (or line when it printed none), cut to 60 characters, and the new mark.
-func (r *run) lastConsoleLine(ctx context.Context, mark int64, line string) (string, int64) {
+// (or line when it printed none), cut to 60 characters, and the new mark;
+// marks sees what was printed, at (since power-on).
+func (r *run) lastConsoleLine(ctx context.Context, mark int64, line string, marks *bootMarks, at time.Duration) (string, int64) {
 	b, end, err := r.c.SerialLog(ctx, mark)
 	if err != nil {
 		return line, mark
 	}
+	marks.saw(b, at)
 	if last := strings.TrimSpace(dut.TailLines(b, 1)); last != "" {
 		line = last
 	}

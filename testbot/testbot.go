@@ -128,6 +128,9 @@ type Result struct {
 	Infra *runresult.InfraError
 	// Stage is the stage Run was in when it returned.
 	Stage string
+	// Timings is where the time went, stage by stage; it is also printed
+	// at the end and written to summary.json ("timings").
+	Timings Timings
 }
 
 // OK reports whether the suites ran, some test passed or was skipped, and
@@ -164,7 +167,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w (while in stage %s): %w", ErrInterrupted, res.Stage, err)
 		}
-		writeFailure(o.ReportDir, res.Stage, err)
+		writeFailure(o.ReportDir, res.Stage, err, res.Timings)
 	}()
 	r := &run{o: &o, res: res}
 	return res, r.do(ctx)
@@ -230,11 +233,15 @@ type run struct {
 // error and release a lease taken here.
 func (r *run) do(ctx context.Context) (err error) {
 	o := r.o
+	t := &r.res.Timings
+	start := time.Now()
+	defer func() { t.Total = time.Since(start) }()
 	plan, wait := r.prepare(ctx)
 	defer wait()
 
 	r.res.Stage = StageLease
 	ctx, release, err := r.lease(ctx)
+	t.Lease = time.Since(start)
 	if err != nil {
 		return err
 	}
@@ -247,10 +254,13 @@ func (r *run) do(ctx context.Context) (err error) {
 	defer r.keepSerial(ctx, mark)
 
 	r.res.Stage = StageFlash
+	began := time.Now()
 	if err := r.c.PowerOff(ctx); err != nil {
 		return leaseCause(ctx, fmt.Errorf("testbot: powering the DUT off before flashing: %w", err))
 	}
-	if err := r.flash(ctx); err != nil {
+	err = r.flash(ctx)
+	t.Flash = time.Since(began)
+	if err != nil {
 		return leaseCause(ctx, err)
 	}
 	r.res.Stage = StageBoot
@@ -258,13 +268,22 @@ func (r *run) do(ctx context.Context) (err error) {
 		return leaseCause(ctx, err)
 	}
 	r.res.Stage = StageSuites
+	began = time.Now()
 	p, err := plan()
+	t.Prepare = time.Since(began)
 	if err != nil {
 		return err
 	}
 	r.res.Stage = StageRun
-	if err := r.runSuites(ctx, p); err != nil {
+	began = time.Now()
+	err = r.runSuites(ctx, p)
+	t.Suites = time.Since(began)
+	if err != nil {
 		return leaseCause(ctx, err)
+	}
+	t.Total = time.Since(start)
+	if err := addTimings(o.ReportDir, *t); err != nil {
+		o.Log.Warn("testbot: adding the timings to summary.json", "err", err)
 	}
 	printCounts(o.Out, r.res)
 	return nil

@@ -145,6 +145,9 @@ func TestRunFailures(t *testing.T) {
 				t.Errorf("stage %q, want %q", res.Stage, tc.stage)
 			}
 			m := readSummary(t, reports)
+			if _, ok := m["timings"].(map[string]any); !ok {
+				t.Errorf("summary.json has no timings: %v", m)
+			}
 			if m["ok"] != false || m["stage"] != res.Stage || m["error"] != err.Error() {
 				t.Errorf("summary.json = %v; want the failed stage %q and the error", m, res.Stage)
 			}
