@@ -49,7 +49,7 @@ func (t Timings) String() string {
 		boot += " (" + strings.Join(append(marks, "SSH "+secs(t.Boot)), " → ") + ")"
 	}
 	parts = append(parts, boot)
-	if t.Prepare > 0 {
+	if t.Prepare >= 50*time.Millisecond { // only when the suites were late
 		parts = append(parts, "waiting for the suites "+secs(t.Prepare))
 	}
 	parts = append(parts, "suites "+secs(t.Suites), "total "+secs(t.Total))
