@@ -50,6 +50,23 @@ func (w *Worker) consoleLen() int64 {
 	return c.Log().Len()
 }
 
+// end ends the lease: what its token started reads the console up to
+// consoleLen only, and stops.
+func (l *lease) end(consoleLen int64) {
+	l.consoleEnd = consoleLen
+	close(l.done)
+}
+
+// ended returns the console's length when the lease ended, once it has.
+func (l *lease) ended() (int64, bool) {
+	select {
+	case <-l.done:
+		return l.consoleEnd, true // written before done was closed
+	default:
+		return 0, false
+	}
+}
+
 // short abbreviates a lease id for messages and logs.
 func short(id string) string {
 	if len(id) > 8 {
@@ -135,7 +152,7 @@ func (w *Worker) release(ctx context.Context, id, why string) error {
 		return errorf(api.CodeLeaseUnknown, "worker: lease %s is unknown or expired", short(id))
 	}
 	w.lease = nil
-	close(l.done)
+	l.end(w.consoleLen())
 	w.mu.Unlock()
 	w.log.Info(why, "owner", l.owner, "lease", short(l.id))
 	err := w.powerOff(ctx)
@@ -186,7 +203,7 @@ func (w *Worker) reapLocked() {
 		return
 	}
 	w.lease = nil
-	close(l.done)
+	l.end(w.consoleLen())
 	w.stats.LeasesExpired++
 	w.mu.Unlock()
 	w.log.Warn("lease expired without a heartbeat; powering the DUT off", "owner", l.owner, "lease", short(l.id), "expired", l.expires)

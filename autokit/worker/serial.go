@@ -49,9 +49,10 @@ func (w *Worker) getSerial(rw http.ResponseWriter, r *http.Request) error {
 	rc.Flush()
 	// Follow until the client goes away, or its lease ends; the error is
 	// of no interest.
-	ctx, cancel := scopeOf(r.Context()).bound(r.Context())
+	sc := scopeOf(r.Context())
+	ctx, cancel := sc.bound(r.Context())
 	defer cancel()
-	capture.Follow(ctx, off, flushWriter{rw, rc})
+	capture.Follow(ctx, off, &consoleWriter{w: flushWriter{rw, rc}, pos: off, scope: sc})
 	return nil
 }
 
@@ -109,7 +110,11 @@ func (w *Worker) postExpect(rw http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	ctx, cancelT := context.WithTimeout(ctx, timeout)
 	defer cancelT()
-	off, match, err := c.Log().Expect(ctx, max(req.Offset, scopeOf(r.Context()).minConsoleOffset()), re)
+	sc := scopeOf(r.Context())
+	off, match, err := c.Log().Expect(ctx, max(req.Offset, sc.minConsoleOffset()), re)
+	if err == nil && sc.pastEnd(off) {
+		err = errLeaseEnded // it matched the next lease's output
+	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return errorf(api.CodeTimeout, "worker: waited %v: %w", timeout, err)

@@ -109,6 +109,10 @@ type lease struct {
 	// consoleStart is the console's length when the lease was granted:
 	// the lease's token reads nothing before it.
 	consoleStart int64
+	// consoleEnd is the console's length when the lease ended, written
+	// before done is closed: what the lease's token started reads nothing
+	// after it.
+	consoleEnd int64
 	// files is the lease's private directory (uploaded suites, reports);
 	// "" until used.
 	files string
