@@ -3,8 +3,10 @@
 //
 //   - run overhead: the time `leviathan run` takes from start to its first
 //     test, minus the same image's raw QEMU boot-to-SSH time;
-//   - exec latency: one command through the worker API on a warm
-//     connection vs a fresh `ssh` process per command;
+//   - exec latency: one command through the worker API vs OpenSSH
+//     multiplexed over a persistent connection (ControlMaster), a fresh
+//     `ssh` process per command, and an in-process x/crypto/ssh session
+//     (the floor), taking turns within each round;
 //   - tunnel: SSH throughput and connect time through a worker tunnel
 //     (client.Dial) vs a direct connection to the same DUT port.
 //
@@ -44,7 +46,7 @@ import (
 
 func main() {
 	build := flag.String("build-dir", "build", "build outputs and caches")
-	boots := flag.Int("boots", 2, "boots measured for each side of the run-overhead figure")
+	boots := flag.Int("boots", 5, "boots measured for each side of the run-overhead figure, taking turns")
 	execs := flag.Int("execs", 30, "commands measured for each side of the exec figure")
 	only := flag.String("only", "", `measure one figure only: "tunnel"`)
 	mib := flag.Int("tunnel-mib", 256, "MiB copied over SSH each way in the tunnel figure")
@@ -121,7 +123,7 @@ func run(ctx context.Context, build string, boots, execs, mib, rounds int) error
 		fmt.Printf("  boot %d: raw QEMU boot→SSH %.2fs (console said ready at %.2fs), leviathan run start→first test %.2fs\n",
 			i+1, raw[i].Seconds(), readyAt[i].Seconds(), first[i].Seconds())
 	}
-	warm, fresh, err := execLatency(ctx, build, m.Image, execs)
+	ex, err := execLatency(ctx, build, m.Image, execs)
 	if err != nil {
 		return fmt.Errorf("exec latency: %w", err)
 	}
@@ -131,15 +133,18 @@ func run(ctx context.Context, build string, boots, execs, mib, rounds int) error
 	}
 
 	rawM, firstM := median(raw), median(first)
-	warmM, freshM := median(warm), median(fresh)
 	readyM := median(readyAt)
 	fmt.Println()
 	fmt.Printf("%-44s %12s %28s %14s\n", "benchmark", "leviathan", "baseline", "result")
 	fmt.Printf("%-44s %11.2fs %20s %6.2fs %+13.2fs (target ≤ +2 s)\n", "run: start → first test (median of "+strconv.Itoa(boots)+")",
 		firstM.Seconds(), "raw QEMU boot→SSH", rawM.Seconds(), (firstM - rawM).Seconds())
 	fmt.Printf("%-44s %11.2fs %20s %6.2fs %+13.2fs (lower bound: the console's ready line)\n", "", firstM.Seconds(), "raw QEMU → ready line", readyM.Seconds(), (firstM - readyM).Seconds())
-	fmt.Printf("%-44s %10.1fms %20s %5.0fms %13.1f× (target ≥ 10×)\n", "exec: one command (median of "+strconv.Itoa(execs)+")",
-		ms(warmM), "fresh ssh process", ms(freshM), float64(freshM)/float64(warmM))
+	var over []time.Duration
+	for i := range raw {
+		over = append(over, first[i]-raw[i])
+	}
+	fmt.Printf("  spread (min/median/max): overhead per boot %s; raw boot→SSH %s\n", spread(over), spread(raw))
+	printExec(ex)
 	printTunnel(tf, mib)
 	return nil
 }
@@ -206,6 +211,9 @@ func rawBoot(ctx context.Context, build, img, accel string) (d time.Duration, er
 	}
 	ready = 0
 	start := time.Now()
+	serial := filepath.Join(dir, "serial.log")
+	stopWatch := watchReady(serial, start)
+	defer func() { ready = stopWatch() }()
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-machine", "q35,accel="+accel, "-m", "512",
 		"-nodefaults", "-display", "none", "-device", "VGA",
 		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+code,
@@ -219,13 +227,7 @@ func rawBoot(ctx context.Context, build, img, accel string) (d time.Duration, er
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	deadline := start.Add(3 * time.Minute)
-	serial := filepath.Join(dir, "serial.log")
 	for attempt := 0; time.Now().Before(deadline); attempt++ {
-		if ready == 0 {
-			if b, _ := os.ReadFile(serial); strings.Contains(string(b), testimage.ReadyLine) {
-				ready = time.Since(start)
-			}
-		}
 		// Short attempts that lengthen, as the worker's: slirp accepts the
 		// connection before the guest's SSH server is there.
 		if sshTrue(addr, signer, min(500*time.Millisecond+time.Duration(attempt)*100*time.Millisecond, 3*time.Second)) == nil {
@@ -234,6 +236,40 @@ func rawBoot(ctx context.Context, build, img, accel string) (d time.Duration, er
 		time.Sleep(50 * time.Millisecond)
 	}
 	return 0, fmt.Errorf("no SSH within 3 minutes")
+}
+
+// watchReady polls the raw boot's console file every 10 ms for the test
+// image's ready line, apart from the SSH polls (which may succeed before
+// the file is read again). stop returns when the line appeared since
+// start, or 0 when it did not.
+func watchReady(serial string, start time.Time) (stop func() time.Duration) {
+	done := make(chan struct{})
+	found := make(chan time.Duration, 1)
+	go func() {
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if b, _ := os.ReadFile(serial); strings.Contains(string(b), testimage.ReadyLine) {
+				found <- time.Since(start)
+				return
+			}
+			select {
+			case <-done:
+				// SSH may have answered between two polls: look once more.
+				if b, _ := os.ReadFile(serial); strings.Contains(string(b), testimage.ReadyLine) {
+					found <- time.Since(start)
+				} else {
+					found <- 0
+				}
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() time.Duration {
+		close(done)
+		return <-found
+	}
 }
 
 func sshTrue(addr string, signer ssh.Signer, timeout time.Duration) error {
@@ -392,40 +428,135 @@ func bootDUT(ctx context.Context, dir, img string) (c *client.Client, addr dut.A
 }
 
 // execLatency boots one DUT behind an in-process worker and times `true`
-// through the worker API and through a fresh ssh process.
-func execLatency(ctx context.Context, build, img string, n int) (warm, fresh []time.Duration, err error) {
+// four ways, taking turns within each round so that every way meets the
+// same machine weather: through the worker API; through an OpenSSH client
+// multiplexed over a persistent connection (ControlMaster, the best a
+// person does by hand); through a fresh ssh process; and on an in-process
+// x/crypto/ssh connection (the floor: one session on an open connection).
+func execLatency(ctx context.Context, build, img string, n int) (execSides, error) {
+	var s execSides
 	if _, err := exec.LookPath("ssh"); err != nil {
-		return nil, nil, fmt.Errorf("the ssh baseline needs OpenSSH's client: apt-get install openssh-client")
+		return s, fmt.Errorf("the ssh baselines need OpenSSH's client: apt-get install openssh-client")
 	}
 	dir, err := os.MkdirTemp(build, "bench-exec-")
 	if err != nil {
-		return nil, nil, err
+		return s, err
 	}
 	defer os.RemoveAll(dir)
 	c, addr, keyPath, stop, err := bootDUT(ctx, dir, img)
 	if err != nil {
-		return nil, nil, err
+		return s, err
 	}
 	defer stop()
 	host, port, _ := net.SplitHostPort(addr.SSH)
-	// Warm up both paths once.
-	c.Exec(ctx, "true", io.Discard, io.Discard)
-	for i := 0; i < n; i++ {
-		t := time.Now()
-		code, err := c.Exec(ctx, "true", io.Discard, io.Discard)
-		if err != nil || code != 0 {
-			return nil, nil, fmt.Errorf("worker exec: exit %d, %v", code, err)
-		}
-		warm = append(warm, time.Since(t))
+	sshArgs := func(extra ...string) []string {
+		return append(append([]string{"-i", keyPath, "-p", port, "-o", "StrictHostKeyChecking=no",
+			"-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"}, extra...), "root@"+host, "true")
 	}
-	for i := 0; i < max(n/3, 5); i++ {
-		t := time.Now()
-		cmd := exec.CommandContext(ctx, "ssh", "-i", keyPath, "-p", port, "-o", "StrictHostKeyChecking=no",
-			"-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "root@"+host, "true")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, nil, fmt.Errorf("ssh: %v\n%s", err, out)
-		}
-		fresh = append(fresh, time.Since(t))
+	// The socket path must be short (sun_path): a directory of its own
+	// under /tmp, not the build directory.
+	cmDir, err := os.MkdirTemp("", "lvb-")
+	if err != nil {
+		return s, err
 	}
-	return warm, fresh, nil
+	defer os.RemoveAll(cmDir)
+	mux := []string{"-o", "ControlMaster=auto", "-o", "ControlPath=" + filepath.Join(cmDir, "cm"), "-o", "ControlPersist=120"}
+	defer exec.Command("ssh", append([]string{"-O", "exit"}, sshArgs(mux...)...)...).Run()
+	signer, err := readSigner(keyPath)
+	if err != nil {
+		return s, err
+	}
+	floor, err := dialSSH(addr.SSH, signer)
+	if err != nil {
+		return s, fmt.Errorf("in-process ssh: %w", err)
+	}
+	defer floor.Close()
+
+	sides := []struct {
+		into *[]time.Duration
+		run  func() error
+		// every: measured in every round, or only in some (a fresh
+		// process is slow and steady).
+		every bool
+	}{
+		{&s.worker, func() error {
+			code, err := c.Exec(ctx, "true", io.Discard, io.Discard)
+			if err == nil && code != 0 {
+				err = fmt.Errorf("exit %d", code)
+			}
+			return err
+		}, true},
+		{&s.mux, func() error { return runSSH(ctx, sshArgs(mux...)) }, true},
+		{&s.fresh, func() error { return runSSH(ctx, sshArgs()) }, false},
+		{&s.floor, func() error { return sessionTrue(floor) }, true},
+	}
+	for _, side := range sides { // warm every path once (the master connects here)
+		if err := side.run(); err != nil {
+			return s, err
+		}
+	}
+	for round := 0; round < n; round++ {
+		for _, side := range sides {
+			if !side.every && round%3 != 0 {
+				continue
+			}
+			t := time.Now()
+			if err := side.run(); err != nil {
+				return s, err
+			}
+			*side.into = append(*side.into, time.Since(t))
+		}
+	}
+	return s, nil
+}
+
+// execSides are the exec figure's measurements, one slice per way.
+type execSides struct{ worker, mux, fresh, floor []time.Duration }
+
+func runSSH(ctx context.Context, args []string) error {
+	if out, err := exec.CommandContext(ctx, "ssh", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("ssh: %v\n%s", err, out)
+	}
+	return nil
+}
+
+func readSigner(path string) (ssh.Signer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ssh.ParsePrivateKey(b)
+}
+
+// dialSSH opens a persistent in-process SSH connection.
+func dialSSH(addr string, signer ssh.Signer) (*ssh.Client, error) {
+	return ssh.Dial("tcp", addr, &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+}
+
+// sessionTrue runs `true` in a new session of c.
+func sessionTrue(c *ssh.Client) error {
+	s, err := c.NewSession()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.Run("true")
+}
+
+// spread is a figure's min/median/max in milliseconds.
+func spread(ds []time.Duration) string {
+	lo, hi := slices.Min(ds), slices.Max(ds)
+	return fmt.Sprintf("%.1f/%.1f/%.1f ms", ms(lo), ms(median(ds)), ms(hi))
+}
+
+// printExec prints the exec figure: the worker against each baseline.
+func printExec(s execSides) {
+	w := median(s.worker)
+	fmt.Printf("%-44s %10.1fms %20s %5.1fms %13.2f× (target ≤ 1.2×)\n", fmt.Sprintf("exec: one command (median of %d)", len(s.worker)),
+		ms(w), "ssh ControlMaster", ms(median(s.mux)), float64(w)/float64(median(s.mux)))
+	fmt.Printf("%-44s %10.1fms %20s %5.0fms %13.1f× (target ≥ 10×)\n", "", ms(w), "fresh ssh process", ms(median(s.fresh)), float64(median(s.fresh))/float64(w))
+	fmt.Printf("%-44s %10.1fms %20s %5.1fms %13.2f× (the floor: in-process x/crypto/ssh session)\n", "", ms(w), "in-process session", ms(median(s.floor)), float64(w)/float64(median(s.floor)))
+	fmt.Printf("  spread (min/median/max): worker %s; ControlMaster %s; fresh ssh %s; in-process %s\n",
+		spread(s.worker), spread(s.mux), spread(s.fresh), spread(s.floor))
 }
