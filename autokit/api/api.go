@@ -32,6 +32,9 @@ const (
 	PathTunnel       = "/v1/tunnel"
 	PathListen       = "/v1/listen"
 	PathListenID     = "/v1/listen/{id}"
+	// PathSession is the live lease's session recording (package
+	// autokit/session), gzip-compressed JSON lines.
+	PathSession = "/v1/session"
 
 	PathTestrunner        = "/v1/testrunner"
 	PathTestrunnerSuite   = "/v1/testrunner/suites/{name}"
@@ -137,6 +140,8 @@ const (
 	ContentTypeText   = "text/plain; charset=utf-8"
 	ContentTypeBinary = "application/octet-stream"
 	ContentTypePNG    = "image/png"
+	// ContentTypeGzip is a session recording (GET /v1/session).
+	ContentTypeGzip = "application/gzip"
 )
 
 // Query parameters.

@@ -42,6 +42,11 @@ const (
 	CodePoweredOff ErrorCode = "powered_off"
 	// CodeLimitReached: too many listeners are open.
 	CodeLimitReached ErrorCode = "limit_reached"
+	// CodeReplayDivergence: never the worker's. `leviathan replay`'s
+	// stand-in answers it to a call its recording does not hold: the
+	// suite no longer makes the calls it made when the session was
+	// recorded.
+	CodeReplayDivergence ErrorCode = "replay_divergence"
 	// CodeListenerClosed: the listener closed while waiting for the DUT.
 	CodeListenerClosed ErrorCode = "listener_closed"
 	// CodeTooLarge: the suite upload exceeds what a lease may keep.
@@ -108,6 +113,7 @@ var errorCodes = []struct {
 	{CodePoweredOn, http.StatusConflict},
 	{CodePoweredOff, http.StatusConflict},
 	{CodeLimitReached, http.StatusConflict},
+	{CodeReplayDivergence, http.StatusConflict},
 	{CodeListenerClosed, http.StatusGone},
 	{CodeTooLarge, http.StatusRequestEntityTooLarge},
 	{CodeChecksumMismatch, http.StatusUnprocessableEntity},

@@ -14,6 +14,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/image"
+	"github.com/balena/leviathan-action/autokit/session"
 )
 
 func (w *Worker) getFlash(rw http.ResponseWriter, r *http.Request) error {
@@ -79,6 +80,7 @@ func (w *Worker) setProgress(done, read int64, doneRate, readRate *image.Meter) 
 	if eta, ok := image.ETA(read, w.flash.TotalBytes, readRate.Rate()); ok {
 		w.flash.ETASeconds = eta.Seconds()
 	}
+	w.recordFlash(session.FlashProgress, done, read, w.flash.TotalBytes)
 }
 
 func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
@@ -134,6 +136,7 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 	w.mu.Lock()
 	w.flash.TotalBytes = total
 	w.mu.Unlock()
+	w.recordFlash(session.FlashStart, 0, 0, total)
 	w.log.Info("flash started", "dut", w.d.Name(), "content_length", r.ContentLength, "cached", cached)
 	opts := image.Options{
 		SHA256: want,
@@ -154,6 +157,7 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if err != nil {
+		w.recordFlashEnd(session.FlashFailed)
 		w.setFlash(api.FlashFailed, nil, err)
 		w.log.Warn("flash failed", "dut", w.d.Name(), "done_bytes", w.flashDone.Load(), "err", err)
 		return err
@@ -165,6 +169,7 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 			w.log.Warn("the image's SHA-256 was not recorded in the cache", "err", nerr)
 		}
 	}
+	w.recordFlashEnd(session.FlashDone)
 	w.setFlash(api.FlashDone, &res, nil)
 	w.log.Info("flash done", "dut", w.d.Name(), "format", res.Format, "image_bytes", res.ImageBytes,
 		"written", res.Written, "duration", res.Duration)
@@ -203,6 +208,7 @@ func (w *Worker) flashByProcedure(ctx context.Context, body io.Reader, opts imag
 	if devs.Power == nil {
 		devs.Power = w.d
 	}
+	devs.Power = recordingPower{devs.Power, w}
 	if devs.Storage == nil {
 		devs.Storage, _ = dut.As[dut.Storage](w.d, dut.CapStorage)
 	}

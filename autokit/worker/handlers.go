@@ -74,6 +74,7 @@ func (w *Worker) postPowerOn(rw http.ResponseWriter, r *http.Request) error {
 	if err := w.d.On(r.Context()); err != nil {
 		return errorf(api.CodeDeviceError, "worker: powering the DUT on: %w", err)
 	}
+	w.recordPower(true)
 	w.log.Info("DUT powered on", "dut", w.d.Name())
 	writeJSON(rw, http.StatusOK, api.PowerStatus{State: dut.PowerOn})
 	return nil

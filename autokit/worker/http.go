@@ -143,7 +143,7 @@ func (w *Worker) routes() http.Handler {
 		}
 		return errorf(api.CodeNotFound, "worker: %s %s: no such endpoint", r.Method, r.URL.Path)
 	}))
-	return w.authenticate(mux)
+	return w.recordCalls(w.authenticate(mux))
 }
 
 // authenticate works out who sent each request. With a token, the bearer

@@ -104,6 +104,7 @@ func (w *Worker) postLease(rw http.ResponseWriter, r *http.Request) error {
 	}
 	l := &lease{id: rand.Text(), owner: req.Owner, ttl: ttl, expires: w.clock.Now().Add(ttl), consoleStart: w.consoleLen(), done: make(chan struct{})}
 	w.lease = l
+	recordLeaseCall(r.Context(), w.startRecording(l))
 	w.log.Info("lease taken", "owner", l.owner, "lease", short(l.id), "ttl", ttl)
 	writeJSON(rw, http.StatusCreated, l.api())
 	return nil
@@ -169,6 +170,7 @@ func (w *Worker) release(ctx context.Context, id, why string) error {
 
 // endLease runs the lease-end hook. w.transMu held.
 func (w *Worker) endLease(l *lease, reason string) {
+	w.stopRecording(l)
 	w.dropLeaseFiles(l)
 	if w.leaseEnd == nil {
 		return

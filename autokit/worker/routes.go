@@ -59,6 +59,7 @@ var routeTable = []routeEntry{
 	{Route{"POST", api.PathHeartbeat, AccessAny}, (*Worker).postHeartbeat},
 	{Route{"DELETE", api.PathLeaseID, AccessAdmin}, (*Worker).deleteLease},
 	{Route{"POST", api.PathTeardown, AccessAdminLease}, (*Worker).postTeardown},
+	{Route{"GET", api.PathSession, AccessLease}, (*Worker).getSession},
 	{Route{"GET", api.PathPower, AccessAny}, (*Worker).getPower},
 	{Route{"POST", api.PathPowerOn, AccessLease}, (*Worker).postPowerOn},
 	{Route{"POST", api.PathPowerOff, AccessLease}, (*Worker).postPowerOff},

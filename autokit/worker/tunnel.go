@@ -112,7 +112,7 @@ func (w *Worker) carry(rw http.ResponseWriter, dc net.Conn, what string) error {
 	}
 	w.log.Debug("tunnel opened", "what", what)
 	// Bytes the client sent right after its request are in brw.Reader.
-	splice(bufConn{cc, brw.Reader}, dc)
+	splice(recordConn(rw, bufConn{cc, brw.Reader}), dc)
 	w.log.Debug("tunnel closed", "what", what)
 	return nil
 }

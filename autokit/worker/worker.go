@@ -94,6 +94,9 @@ type Worker struct {
 	flashMu   sync.Mutex // held during a flash
 	flashDone atomic.Int64
 
+	rec        atomic.Pointer[recording] // the live lease's session recording
+	sessionMax int64                     // its bound; 0 for session.DefaultMaxBytes
+
 	stop      chan struct{}
 	loopDone  chan struct{}
 	closeOnce sync.Once
@@ -276,6 +279,7 @@ func (w *Worker) Close(ctx context.Context) error {
 	w.closeOnce.Do(func() {
 		close(w.stop)
 		<-w.loopDone
+		w.stopRecording(nil)
 		w.closeTunnels()
 		w.pool.Close()
 		if err := w.d.Off(ctx); err != nil {
@@ -297,5 +301,6 @@ func (w *Worker) powerOff(ctx context.Context) error {
 	if err := w.d.Off(ctx); err != nil {
 		return fmt.Errorf("worker: powering the DUT off: %w", err)
 	}
+	w.recordPower(false)
 	return nil
 }
