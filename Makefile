@@ -3,7 +3,7 @@ GO       ?= go
 BUILD    ?= build
 GOFLAGS_TEST ?= -timeout 60m
 
-.PHONY: lint-workflows all build deps-demo deps-test demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-tunnel bench-flash bench-report bench-artifact bench-action release-assets vet clean help
+.PHONY: lint-workflows all build deps-demo deps-test demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-tunnel bench-flash bench-report bench-html bench-artifact bench-action release-assets vet clean help
 
 all: build
 
@@ -55,7 +55,7 @@ vet:
 lint-workflows: ## actionlint the example workflows against action.yml (part of make test)
 	$(GO) test -count=1 -run 'TestExampleWorkflows|TestActionYAML' -v ./action/actioncmd
 
-bench: bench-run bench-flash bench-report bench-artifact bench-action ## every benchmark, with ratios against the tools a user would otherwise use
+bench: bench-run bench-flash bench-report bench-html bench-artifact bench-action ## every benchmark, with ratios against the tools a user would otherwise use
 
 bench-run: ## leviathan run overhead, exec latency and the tunnel vs raw QEMU, a fresh ssh and a direct connection
 	$(GO) run ./bench --build-dir $(BUILD)
@@ -68,6 +68,9 @@ bench-flash: ## leviathan flash vs bmaptool copy and dd; delta; dense vs raw wri
 
 bench-report: ## reporting 10 000 JUnit cases with 2 000 failures: local time and GitHub API calls vs the budget
 	$(GO) test -run '^$$' -bench BenchmarkReport10k -benchtime 5x -v ./action/report
+
+bench-html: ## reports/index.html of 10 000 tests and 100 000 console lines: size, write time and Chromium's open time vs the same run's junit.xml (targets: < 5 MB, < 1 s)
+	$(GO) test -run '^$$' -bench BenchmarkReport10k -benchtime 5x -v ./testbot/htmlreport
 
 bench-artifact: ## artifact upload through act's server: zstd while uploading vs gzip -6 then upload
 	$(GO) test -run '^$$' -bench BenchmarkUpload -benchtime 1x -v ./action/submit

@@ -40,6 +40,7 @@ test_needs=(
 	"ffmpeg|the video capture tests"
 	"avahi-daemon|the mDNS responder the address fallback is tested against"
 	"passwd|useradd, groupadd and gpasswd for the runner hook's permission tests"
+	"chromium|the browser the visual report (index.html) is checked in"
 )
 
 if [ $# -ne 1 ]; then

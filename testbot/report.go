@@ -9,13 +9,15 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/balena/leviathan-action/autokit/session"
 	"github.com/balena/leviathan-action/suites/gotest"
 )
 
 // clearReports removes an earlier run's reports, so that a failed run can
 // never be read as the previous run's success.
 func clearReports(dir string) error {
-	for _, f := range []string{"junit.xml", "summary.json", "events.json", "serial.log", "tests"} {
+	for _, f := range []string{"junit.xml", "summary.json", "events.json", "serial.log", "tests",
+		IndexFile, session.FileName, gotest.ScreensDir} {
 		if err := os.RemoveAll(filepath.Join(dir, f)); err != nil {
 			return fmt.Errorf("testbot: clearing old reports: %w", err)
 		}

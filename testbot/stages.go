@@ -210,6 +210,7 @@ func (r *run) boot(ctx context.Context, mark int64) error {
 	o := r.o
 	fmt.Fprintf(o.Out, "booting the DUT (timeout %v)\n", o.BootTimeout)
 	start := time.Now()
+	r.at.powerOn = start
 	if err := r.c.PowerOn(ctx); err != nil {
 		return fmt.Errorf("testbot: powering the DUT on: %w", err)
 	}

@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/balena/leviathan-action/autokit/api"
+	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/testrunner/runresult"
 	"github.com/balena/leviathan-action/internal/ghlog"
 	"github.com/balena/leviathan-action/suites/gotest"
@@ -80,12 +82,22 @@ func (r *run) direct(ctx context.Context, p *Plan, out io.Writer) error {
 		Suites: p.Direct, Env: r.suiteEnv(), CleanEnv: o.CleanEnv, ReportDir: o.ReportDir,
 		Run: o.Run, Timeout: o.SuiteTimeout, Out: out,
 		Serial: func(ctx context.Context, off int64) ([]byte, int64, error) { return r.c.SerialLog(ctx, off) },
+		OnFail: r.onFail(ctx),
 	})
 	if err != nil {
 		return fmt.Errorf("testbot: running the suites: %w", err)
 	}
 	r.res.fill(sum)
 	return nil
+}
+
+// onFail is the suites' OnFail: a screenshot of a failure, on a DUT with
+// a screen.
+func (r *run) onFail(ctx context.Context) func(context.Context, string, string) {
+	if ct, err := r.c.Contract(ctx); err != nil || !slices.Contains(ct.Capabilities, dut.CapScreen) {
+		return nil
+	}
+	return gotest.ShootOnFail(r.o.ReportDir, r.c.Screenshot, r.o.Log)
 }
 
 // inContainer has the worker run the suites in the testrunner container:

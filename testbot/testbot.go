@@ -91,6 +91,10 @@ type Options struct {
 	SuiteTimeout time.Duration
 	// RunID and Job label the testrunner container.
 	RunID, Job string
+	// DeviceType and Reproduce are facts for the visual report
+	// (index.html): the DUT's device type, and the command that runs the
+	// same suites on the same image locally.
+	DeviceType, Reproduce string
 
 	// ReportDir receives junit.xml, summary.json, per-test logs and
 	// serial.log; an earlier run's reports there are removed first.
@@ -160,6 +164,9 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if err := clearReports(o.ReportDir); err != nil {
 		return res, err
 	}
+	r := &run{o: &o, res: res}
+	// Last, whatever happened: the visual report of what is known.
+	defer func() { r.writeIndex(err) }()
 	defer func() {
 		if err == nil {
 			return
@@ -169,7 +176,6 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		}
 		writeFailure(o.ReportDir, res.Stage, err, res.Timings)
 	}()
-	r := &run{o: &o, res: res}
 	return res, r.do(ctx)
 }
 
@@ -227,6 +233,13 @@ type run struct {
 	o   *Options
 	res *Result
 	c   *client.Client // acting under the lease
+	at  anchors
+}
+
+// anchors are when the run's stages began, for the visual report's
+// timeline; Timings holds how long each took.
+type anchors struct {
+	start, flash, powerOn, prepare, suites time.Time
 }
 
 // do runs the stages in order; the deferred steps leave the DUT off on any
@@ -235,6 +248,7 @@ func (r *run) do(ctx context.Context) (err error) {
 	o := r.o
 	t := &r.res.Timings
 	start := time.Now()
+	r.at.start = start
 	defer func() { t.Total = time.Since(start) }()
 	plan, wait := r.prepare(ctx)
 	defer wait()
@@ -252,9 +266,11 @@ func (r *run) do(ctx context.Context) (err error) {
 	}()
 	mark := r.serialEnd(ctx)
 	defer r.keepSerial(ctx, mark)
+	defer r.keepSession(ctx)
 
 	r.res.Stage = StageFlash
 	began := time.Now()
+	r.at.flash = began
 	if err := r.c.PowerOff(ctx); err != nil {
 		return leaseCause(ctx, fmt.Errorf("testbot: powering the DUT off before flashing: %w", err))
 	}
@@ -269,6 +285,7 @@ func (r *run) do(ctx context.Context) (err error) {
 	}
 	r.res.Stage = StageSuites
 	began = time.Now()
+	r.at.prepare = began
 	p, err := plan()
 	t.Prepare = time.Since(began)
 	if err != nil {
@@ -276,6 +293,7 @@ func (r *run) do(ctx context.Context) (err error) {
 	}
 	r.res.Stage = StageRun
 	began = time.Now()
+	r.at.suites = began
 	err = r.runSuites(ctx, p)
 	t.Suites = time.Since(began)
 	if err != nil {

@@ -1,6 +1,8 @@
 package actioncmd_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -23,6 +25,7 @@ import (
 	"github.com/balena/leviathan-action/action/githubtest"
 	"github.com/balena/leviathan-action/autokit/client"
 	"github.com/balena/leviathan-action/autokit/dut"
+	"github.com/balena/leviathan-action/autokit/session"
 	"github.com/balena/leviathan-action/autokit/testrunner"
 	"github.com/balena/leviathan-action/autokit/worker"
 	"github.com/balena/leviathan-action/internal/ghlog/ghlogtest"
@@ -194,6 +197,30 @@ func TestSubmitTestReport(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(reports, "trespass-marker.txt")); err != nil || !strings.Contains(string(b), "inside the testrunner container") {
 		t.Errorf("the suite's file in /reports did not come back: %q, %v", b, err)
+	}
+	// The session's recording and the visual report hold no trace of the
+	// step's secrets or the lease's id (the lease's credential).
+	rec, err := os.ReadFile(filepath.Join(reports, session.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil || !bytes.Contains(plain, []byte(`"path":"/v1/exec"`)) {
+		t.Fatalf("the session's recording holds no exec call: %v", err)
+	}
+	page, err := os.ReadFile(filepath.Join(reports, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]string{"the planted token": planted, "the github-token": githubtest.DefaultToken,
+		"the artifact runtime token": artifacts.RuntimeToken, "the lease's id": lease.ID} {
+		if bytes.Contains(plain, []byte(s)) || bytes.Contains(page, []byte(s)) {
+			t.Errorf("%s is in the session's recording or the visual report", name)
+		}
 	}
 	// What the suite printed issues no workflow command.
 	if strings.Contains(log, "::stop-commands::") {

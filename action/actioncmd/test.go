@@ -111,7 +111,7 @@ func defaultTester() Tester {
 			Source: testmode.Source{Path: req.Source.Path, URL: req.Source.URL,
 				Artifact: req.Source.Artifact, Member: req.Source.Member,
 				ArtifactID: req.Source.ArtifactID, Repo: req.Owner + "/" + req.Repo},
-			SHA256: req.SHA256, NoVerify: !req.Verify, Delta: req.Delta,
+			SHA256: req.SHA256, NoVerify: !req.Verify, Delta: req.Delta, DeviceType: req.DeviceType,
 			WorkerURL: req.WorkerURL, Token: req.WorkerToken, Lease: req.Lease, Image: req.Image,
 			Suites: req.Suites, Workspace: req.Workspace, SuiteGoProxy: req.SuiteGoProxy, Run: req.Run, ReportDir: req.ReportDir,
 			RunID: strconv.FormatInt(req.RunID, 10), Job: req.Job, BootTimeout: req.BootTimeout,

@@ -104,6 +104,9 @@ func (r *Reporter) runSummary(g *group) string {
 	c := g.counts()
 	conc := conclusion(c)
 	blocks := []block{{text: fmt.Sprintf("### %s %s\n\n**%s** in %s (%d tests)\n\n", icon(conc), cell(g.name), countsLine(c), dur(c.Duration), c.Total())}}
+	if note := r.visualNote(); note != "" {
+		blocks = append(blocks, block{text: strings.TrimPrefix(note, "\n") + "\n"})
+	}
 	listed := 0
 	if c.Failed > 0 {
 		blocks = append(blocks, block{text: "#### Failed\n\n| Test | Duration | Location | Message |\n| --- | --- | --- | --- |\n"})
@@ -163,6 +166,9 @@ func (r *Reporter) stepSummary(groups []*group, out *Outcome) string {
 				failed++
 			}
 		}
+	}
+	if note := r.visualNote(); note != "" {
+		blocks = append(blocks, block{text: note})
 	}
 	if out.WorkflowCommands {
 		blocks = append(blocks, block{text: "\n> [!NOTE]\n> The token cannot write check runs (a pull request from a fork?): failures are reported as workflow annotations instead.\n"})

@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-github/v60/github"
 	"github.com/sethvargo/go-githubactions"
+
+	"github.com/balena/leviathan-action/suites/gotest"
 )
 
 // MaxAnnotationsPerCall is the Checks API's limit of annotations per
@@ -365,8 +367,43 @@ func (r *Reporter) details(suite string, k Case) string {
 		if b, err := os.ReadFile(filepath.Join(r.cfg.LogDir, "tests", suite, name+".serial.log")); err == nil && len(b) > 0 {
 			out += "\n\n--- serial console during the test ---\n" + tail(string(b), 16000)
 		}
+		if shot := r.failureShot(suite, k.Name); shot != "" {
+			out = "A screenshot of the DUT's screen at this failure is in the report artifact: " + shot + " (shown in index.html).\n\n" + out
+		}
 	}
 	return tail(r.redact(out), maxDetails)
+}
+
+// failureShot is the report directory's screenshot of suite's test at
+// its failure ("" when none was taken: the DUT has no screen).
+func (r *Reporter) failureShot(suite, test string) string {
+	shots, err := gotest.ReadShots(r.cfg.LogDir)
+	if err != nil {
+		r.log.Warn("report: reading the failure screenshots", "err", err)
+	}
+	for _, s := range shots {
+		if s.Suite == suite && s.Test == test {
+			return s.File
+		}
+	}
+	return ""
+}
+
+// visualNote points at the visual report when the report directory has
+// one ("" otherwise).
+func (r *Reporter) visualNote() string {
+	if r.cfg.LogDir == "" {
+		return ""
+	}
+	if _, err := os.Stat(filepath.Join(r.cfg.LogDir, "index.html")); err != nil {
+		return ""
+	}
+	where := "this run's report artifact"
+	srv, repo, run := r.action.Getenv("GITHUB_SERVER_URL"), r.action.Getenv("GITHUB_REPOSITORY"), r.action.Getenv("GITHUB_RUN_ID")
+	if srv != "" && repo != "" && run != "" {
+		where = fmt.Sprintf("[this run's report artifact](%s/%s/actions/runs/%s#artifacts)", strings.TrimSuffix(srv, "/"), repo, run)
+	}
+	return fmt.Sprintf("\n> [!TIP]\n> The visual report — timeline, console, screenshots — is `index.html` in %s: download it and open it in a browser.\n", where)
 }
 
 // publish creates one check run: the first 50 annotations with the

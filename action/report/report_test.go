@@ -448,3 +448,44 @@ func TestAppClient(t *testing.T) {
 		t.Errorf("no installation: %v", err)
 	}
 }
+
+// A report directory with a visual report and a failure screenshot: the
+// failure's annotation says where the screenshot is, and both summaries
+// point at index.html in the run's artifacts.
+func TestReportPointsAtTheVisualReport(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "tests", "os"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "screens"), 0o755)
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte("<!doctype html>"), 0o644)
+	os.WriteFile(filepath.Join(dir, "screens", "screens.json"),
+		[]byte(`[{"suite":"os","test":"TestNetwork","time":"2026-01-10T10:00:00Z","file":"screens/01-os-TestNetwork.png"}]`), 0o644)
+	e := newEnv(t)
+	cfg := config()
+	cfg.LogDir = dir
+	out, err := report.New(e.client(t, githubtest.DefaultToken), e.action, cfg, report.WithClock(fixed)).Report(t.Context(), sample(t))
+	if err != nil || out.Failed != 3 {
+		t.Fatalf("Report = %+v, %v", out, err)
+	}
+	runs := e.srv.CheckRuns()
+	var shot, plain int
+	for _, a := range runs[0].Annotations {
+		switch {
+		case strings.Contains(a.RawDetails, "screenshot of the DUT's screen at this failure is in the report artifact: screens/01-os-TestNetwork.png"):
+			shot++
+		case strings.Contains(a.RawDetails, "screenshot"):
+			t.Errorf("annotation %q mentions a screenshot it has not: %q", a.Title, a.RawDetails)
+		default:
+			plain++
+		}
+	}
+	if shot != 1 || plain != 1 {
+		t.Errorf("annotations with the screenshot note %d, without %d; want 1 and 1", shot, plain)
+	}
+	link := "`index.html` in [this run's report artifact](https://github.com/balena/meta/actions/runs/4242#artifacts)"
+	if !strings.Contains(runs[0].Summary, link) {
+		t.Errorf("check run summary lacks %q:\n%s", link, runs[0].Summary)
+	}
+	if b, _ := os.ReadFile(e.summary); !strings.Contains(string(b), link) {
+		t.Errorf("step summary lacks %q:\n%s", link, b)
+	}
+}

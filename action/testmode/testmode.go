@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,6 +80,9 @@ type Options struct {
 	// /v1/testrunner: the job needs no Docker Engine); when empty, they
 	// run directly.
 	Image string
+
+	// DeviceType is the DUT's device type, a fact in the visual report.
+	DeviceType string
 
 	// Suites are built-in suite names ("os"), directories of Go test
 	// packages in the workspace ("tests/suites/hup"), or paths of compiled
@@ -181,7 +186,51 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Image: o.image(), SHA256: o.SHA256, NoVerify: o.NoVerify, Delta: o.Delta, BootTimeout: o.BootTimeout,
 		Plan: plan, Run: o.Run, Env: env, CleanEnv: true, SuiteTimeout: o.SuiteTimeout, RunID: o.RunID, Job: o.Job,
 		ReportDir: o.ReportDir, JobLog: true, Out: o.Out, Log: o.Log,
+		DeviceType: o.DeviceType, Reproduce: o.reproduce(),
 	})
+}
+
+// reproduce is the command that runs the same suites on the same image
+// with a local QEMU DUT (the image downloaded first when it is an
+// artifact or a URL).
+func (o *Options) reproduce() string {
+	s := o.Source
+	var fetch, img string
+	switch {
+	case s.Path != "":
+		img = s.Path
+	case s.URL != "":
+		img = path.Base(strings.SplitN(testbot.RedactURL(s.URL), "?", 2)[0])
+		fetch = "curl -fLo " + shellQuote(img) + " " + shellQuote(testbot.RedactURL(s.URL)) + " && "
+	case s.Artifact != "" || s.ArtifactID != 0:
+		img = s.Member
+		if img == "" {
+			img = "IMAGE"
+		}
+		name := s.Artifact
+		if name == "" {
+			name = strconv.FormatInt(s.ArtifactID, 10)
+		}
+		fetch = fmt.Sprintf("gh run download %s -R %s -n %s && ", shellQuote(o.RunID), shellQuote(s.Repo), shellQuote(name))
+	default:
+		return ""
+	}
+	args := []string{"leviathan", "run", "--image", shellQuote(img)}
+	for _, su := range o.Suites {
+		args = append(args, "--suite", shellQuote(su))
+	}
+	if o.Run != "" {
+		args = append(args, "--run", shellQuote(o.Run))
+	}
+	return fetch + strings.Join(args, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // image is the image source as package testbot reads it: files and URLs

@@ -11,15 +11,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/client"
+	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/envconf"
 	"github.com/balena/leviathan-action/suites/gotest"
 )
@@ -103,5 +106,8 @@ func (w worker) run(ctx context.Context, o gotest.Options) (*gotest.Summary, err
 	}
 	o.Env = append(o.Env, api.EnvWorkerURL+"="+w.url, api.EnvLease+"="+w.lease)
 	o.Serial = c.SerialLog
+	if ct, err := c.Contract(ctx); err == nil && slices.Contains(ct.Capabilities, dut.CapScreen) {
+		o.OnFail = gotest.ShootOnFail(o.ReportDir, c.Screenshot, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	}
 	return gotest.Run(ctx, o)
 }

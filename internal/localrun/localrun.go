@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -94,6 +95,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		},
 		Run:       o.Run,
 		ReportDir: o.ReportDir, Out: o.Out, Log: o.Logger,
+		DeviceType: "qemu-x86_64 (local)", Reproduce: o.reproduce(),
 	})
 	if err != nil {
 		return res, err
@@ -102,6 +104,21 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return res, fmt.Errorf("localrun: no test ran: --run %q matched no test", o.Run)
 	}
 	return res, nil
+}
+
+// reproduce is the command line of this run.
+func (o *Options) reproduce() string {
+	args := []string{"leviathan", "run"}
+	if o.Image != "" {
+		args = append(args, "--image", o.Image)
+	}
+	for _, s := range o.Suites {
+		args = append(args, "--suite", s)
+	}
+	if o.Run != "" {
+		args = append(args, "--run", "'"+strings.ReplaceAll(o.Run, "'", `'\''`)+"'")
+	}
+	return strings.Join(args, " ")
 }
 
 func (o *Options) check() error {

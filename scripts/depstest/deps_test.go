@@ -69,7 +69,7 @@ echo "$STUB_UID"
 // Package sets as deps.sh names them.
 const (
 	demoPkgs = "qemu-system-x86 ovmf ca-certificates"
-	testPkgs = demoPkgs + " openssh-client dosfstools cpio bmap-tools xz-utils dnsmasq-base busybox iproute2 nftables iptables ffmpeg avahi-daemon passwd"
+	testPkgs = demoPkgs + " openssh-client dosfstools cpio bmap-tools xz-utils dnsmasq-base busybox iproute2 nftables iptables ffmpeg avahi-daemon passwd chromium"
 )
 
 func TestDeps(t *testing.T) {
@@ -104,7 +104,7 @@ func TestDeps(t *testing.T) {
 		{name: "test-missing-sudo", args: []string{"test"},
 			env: map[string]string{"STUB_INSTALLED": demoPkgs + " openssh-client cpio busybox passwd", "STUB_UID": "1000", "STUB_SUDO": "ok"},
 			calls: "apt-get update -qq (DEBIAN_FRONTEND=noninteractive)\n" +
-				"apt-get install -y -qq --no-install-recommends dosfstools bmap-tools xz-utils dnsmasq-base iproute2 nftables iptables ffmpeg avahi-daemon (DEBIAN_FRONTEND=noninteractive)"},
+				"apt-get install -y -qq --no-install-recommends dosfstools bmap-tools xz-utils dnsmasq-base iproute2 nftables iptables ffmpeg avahi-daemon chromium (DEBIAN_FRONTEND=noninteractive)"},
 		{name: "demo-missing-no-sudo", args: []string{"demo"}, exit: 1,
 			env:    map[string]string{"STUB_INSTALLED": "ca-certificates", "STUB_UID": "1000", "STUB_SUDO": "password"},
 			stderr: "  sudo apt-get install -y qemu-system-x86 ovmf\n"},

@@ -39,6 +39,10 @@ type Options struct {
 	Test2JSON string        // found with FindTest2JSON when empty
 	Serial    SerialSource  // optional
 	Out       io.Writer     // live progress; io.Discard when nil
+	// OnFail, when set, is called as soon as a top-level test fails,
+	// before the next event is read: the moment to take evidence of the
+	// DUT's state (a screenshot, see ShootOnFail).
+	OnFail func(ctx context.Context, suite, test string)
 }
 
 // TestResult is one test's outcome.
@@ -189,6 +193,9 @@ func runSuite(ctx context.Context, opts Options, t2j string, s Suite, sum *Summa
 			if !strings.Contains(ev.Test, "/") {
 				count(sum, ev.Action)
 				printResult(opts.Out, res, st.output.String())
+				if ev.Action == "fail" && opts.OnFail != nil {
+					opts.OnFail(ctx, s.Name, ev.Test)
+				}
 			}
 			saveTestLogs(ctx, opts.Serial, dir, ev.Test, st)
 			delete(tests, ev.Test)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,9 +31,21 @@ func TestRunFixture(t *testing.T) {
 		}
 		return serial[off:], int64(len(serial)), nil
 	}
-	sum, err := Run(ctx, Options{Suites: []Suite{s}, Env: []string{"FIXTURE_ENV=set"}, ReportDir: reports, Out: &live, Serial: src})
+	png := []byte("\x89PNG fake screen")
+	shots := 0
+	shoot := func(ctx context.Context) ([]byte, error) { shots++; return png, nil }
+	sum, err := Run(ctx, Options{Suites: []Suite{s}, Env: []string{"FIXTURE_ENV=set"}, ReportDir: reports, Out: &live, Serial: src,
+		OnFail: ShootOnFail(reports, shoot, slog.New(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// One screenshot, for the one failing top-level test.
+	got, err := ReadShots(reports)
+	if err != nil || shots != 1 || len(got) != 1 || got[0].Suite != "fixture" || got[0].Test != "TestFails" {
+		t.Fatalf("shots: %d taken, listed %+v, %v", shots, got, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(reports, got[0].File)); err != nil || !bytes.Equal(b, png) {
+		t.Errorf("screenshot %s: %q, %v", got[0].File, b, err)
 	}
 	if sum.Passed != 3 || sum.Failed != 1 || sum.Skipped != 1 || len(sum.Errors) != 0 || sum.OK() {
 		t.Fatalf("summary %+v", sum)
@@ -100,5 +114,20 @@ func TestCleanEnvKeepsSecretsOut(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(baseEnv(false), "\n"), "ACTIONS_RUNTIME_TOKEN=not-for-suites") {
 		t.Error("the inherited environment lost a variable")
+	}
+}
+
+func TestShootOnFailKeepsGoingWithoutAScreen(t *testing.T) {
+	dir := t.TempDir()
+	onFail := ShootOnFail(dir, func(context.Context) ([]byte, error) { return nil, errors.New("no screen") }, slog.New(slog.DiscardHandler))
+	onFail(t.Context(), "os", "TestX")
+	shots, err := ReadShots(dir)
+	if err != nil || len(shots) != 0 {
+		t.Fatalf("ReadShots = %+v, %v; want none", shots, err)
+	}
+	os.MkdirAll(filepath.Join(dir, ScreensDir), 0o755)
+	os.WriteFile(filepath.Join(dir, ScreensDir, ScreensIndex), []byte("{not json"), 0o644)
+	if _, err := ReadShots(dir); err == nil || !strings.Contains(err.Error(), ScreensIndex) {
+		t.Fatalf("a broken index: err = %v, want one naming %s", err, ScreensIndex)
 	}
 }
