@@ -3,7 +3,7 @@ GO       ?= go
 BUILD    ?= build
 GOFLAGS_TEST ?= -timeout 60m
 
-.PHONY: lint-workflows all build deps-demo deps-test demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-tunnel bench-flash bench-report bench-html bench-artifact bench-action release-assets vet clean help
+.PHONY: lint-workflows all build deps-demo deps-test demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-tunnel bench-flash bench-report bench-html bench-artifact bench-action bench-loop release-assets vet clean help
 
 all: build
 
@@ -55,7 +55,14 @@ vet:
 lint-workflows: ## actionlint the example workflows against action.yml (part of make test)
 	$(GO) test -count=1 -run 'TestExampleWorkflows|TestActionYAML' -v ./action/actioncmd
 
-bench: bench-run bench-flash bench-report bench-html bench-artifact bench-action ## every benchmark, with ratios against the tools a user would otherwise use
+# bench: every figure, then one table of them all (internal/benchrow: each
+# benchmark appends its headline rows to BENCH_ROWS).
+BENCH_ROWS := $(abspath $(BUILD))/bench-rows.jsonl
+bench: export LEVIATHAN_BENCH_ROWS := $(BENCH_ROWS)
+bench: ## every benchmark, with ratios against the tools a user would otherwise use, then one table of the headline figures
+	@mkdir -p $(BUILD) && rm -f $(BENCH_ROWS)
+	@$(MAKE) -k bench-run bench-flash bench-report bench-html bench-artifact bench-action bench-loop; status=$$?; \
+		echo; $(GO) run ./bench/table $(BENCH_ROWS); exit $$status
 
 bench-run: ## leviathan run overhead, exec latency and the tunnel vs raw QEMU, a fresh ssh and a direct connection
 	$(GO) run ./bench --build-dir $(BUILD)
@@ -74,6 +81,10 @@ bench-html: ## reports/index.html of 10 000 tests and 100 000 console lines: siz
 
 bench-artifact: ## artifact upload through act's server: zstd while uploading vs gzip -6 then upload
 	$(GO) test -run '^$$' -bench BenchmarkUpload -benchtime 1x -v ./action/submit
+
+bench-loop: ## the whole loop in a real workflow engine (act): the test job's wall time minus the DUT's boot and the suites (target ≤ 3 s)
+	@mkdir -p $(BUILD); $(GO) test -count=1 -run '^TestWorkflow$$' -v ./action/acttest > $(BUILD)/bench-loop.log 2>&1; status=$$?; \
+		grep -E 'whole loop|^(ok|FAIL|--- )' $(BUILD)/bench-loop.log; [ $$status -eq 0 ] || echo "bench-loop failed: see $(BUILD)/bench-loop.log"; exit $$status
 
 bench-action: ## the action's step start on an empty cache: download of a released binary vs go build (target ≤ 5 s)
 	$(GO) test -run '^$$' -bench BenchmarkActionStart -benchtime 1x -v ./scripts/actionbintest

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/balena/leviathan-action/internal/benchrow"
 )
 
 // dutSSHPort is the DUT's own SSH port (the test image's, and balenaOS's).
@@ -156,6 +158,11 @@ func printTunnel(f *tunnelFigures, mib int) {
 	dc, tc := median(f.directConnect), median(f.tunnelConnect)
 	fmt.Printf("%-44s %10.1fms %20s %5.1fms %+12.1fms\n",
 		fmt.Sprintf("tunnel: connect + SSH handshake (median of %d)", len(f.tunnelConnect)), ms(tc), "direct", ms(dc), ms(tc-dc))
+	record(benchrow.Row{What: fmt.Sprintf("tunnel: SSH copy of %d MiB vs direct", mib), Leviathan: fmt.Sprintf("%.1f MB/s", tm),
+		Baseline: fmt.Sprintf("%.1f MB/s", dm), Result: fmt.Sprintf("%.0f %%", medianF(ratios)),
+		Spread: fmt.Sprintf("%.0f/%.0f/%.0f %%", minF(ratios), medianF(ratios), maxF(ratios)), Target: "≥ 80 %", Met: benchrow.Judge(medianF(ratios) >= 80)})
+	record(benchrow.Row{What: "tunnel: connect + SSH handshake vs direct", Leviathan: fmt.Sprintf("%.1f ms", ms(tc)),
+		Baseline: fmt.Sprintf("%.1f ms", ms(dc)), Result: fmt.Sprintf("%+.1f ms", ms(tc-dc))})
 }
 
 func medianF(v []float64) float64 {

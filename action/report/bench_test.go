@@ -3,8 +3,11 @@ package report_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/balena/leviathan-action/internal/benchrow"
 
 	"github.com/balena/leviathan-action/action/githubtest"
 	"github.com/balena/leviathan-action/action/report"
@@ -43,6 +46,12 @@ func BenchmarkReport10k(b *testing.B) {
 	if perReport > float64(budget) {
 		b.Errorf("%.0f API calls per report, budget %d", perReport, budget)
 	}
+	per := (elapsed / time.Duration(len(runs))).Round(time.Millisecond)
 	b.Logf("%d cases, %d failures: %.0f check-run API calls per report (budget %d), %v per report locally",
-		cases, failures, perReport, budget, (elapsed / time.Duration(len(runs))).Round(time.Millisecond))
+		cases, failures, perReport, budget, per)
+	benchrow.Record(benchrow.Row{What: fmt.Sprintf("report %d cases, %d failures: local time", cases, failures),
+		Leviathan: per.String(), Result: per.String(), Target: "< 200 ms", Met: benchrow.Judge(per < 200*time.Millisecond)})
+	benchrow.Record(benchrow.Row{What: "report: GitHub API calls", Leviathan: fmt.Sprintf("%.0f", perReport),
+		Baseline: fmt.Sprintf("budget ⌈failures/50⌉ + 2 = %d", budget), Result: fmt.Sprintf("%.0f calls", perReport),
+		Target: fmt.Sprintf("≤ %d", budget), Met: benchrow.Judge(perReport <= float64(budget))})
 }

@@ -77,7 +77,7 @@ var Layers = []Layer{
 	{1, "AutoKit", []string{"autokit/..."}},
 	{0, "base utilities", []string{
 		"internal/ctxtime", "internal/ghlog/...", "internal/sealenv", "internal/syncio",
-		"internal/githubspec", "internal/layers", "internal/progress",
+		"internal/githubspec", "internal/layers", "internal/progress", "internal/benchrow",
 	}},
 }
 
