@@ -1,6 +1,6 @@
 // Command testrunner is the testrunner container's entrypoint: it runs
 // compiled suites (Go test binaries) against a worker and writes JUnit,
-// a summary and per-test logs.
+// a summary, per-test logs and the visual report (index.html).
 //
 //	testrunner --worker URL [--token T] [--lease ID] [--reports DIR] [--run RE] SUITE.test...
 package main
@@ -25,6 +25,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/envconf"
 	"github.com/balena/leviathan-action/suites/gotest"
+	"github.com/balena/leviathan-action/testbot/visual"
 )
 
 func main() {
@@ -70,6 +71,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	o.Out = stdout
 	sum, err := w.run(ctx, o)
+	// The visual report of what ran; the testbot that started this
+	// container draws it again with the session's recording.
+	if ierr := visual.WriteIndex(o.ReportDir, visual.Index{Title: "Leviathan testrunner", Failure: errText(err)}); ierr != nil {
+		fmt.Fprintln(stderr, "testrunner: warning: no visual report:", ierr)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "testrunner:", err)
 		return 1
@@ -79,6 +85,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	return 0
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // worker is the worker the suites drive and the lease they act on.

@@ -1,4 +1,4 @@
-package testbot
+package visual
 
 import (
 	"bytes"
