@@ -348,10 +348,12 @@ func (c *recConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write records the DUT side's bytes before sending them: the caller's
+// answer to them can then never be recorded first, and a replay keeps the
+// chunks in their causal order. (A failed write is recorded whole.)
 func (c *recConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.call.Chunk(true, p[:n])
-	return n, err
+	c.call.Chunk(true, p)
+	return c.Conn.Write(p)
 }
 
 // CloseWrite half-closes the connection where it can, else closes it.

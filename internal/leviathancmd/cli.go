@@ -53,6 +53,7 @@ var commands = map[string]command{
 	"worker":           {"serve a QEMU DUT over the worker API", workerCmd},
 	"testimage":        {"build the Leviathan test OS image", testimageCmd},
 	"flash":            {"write an image to a file or block device", flashCmd},
+	"replay":           {"run suites against a recorded session instead of a DUT", replayCmd},
 	"testrunner-image": {"build the testrunner container image (docker load -i build/testrunner.tar)", testrunnerImageCmd},
 }
 

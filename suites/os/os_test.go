@@ -108,6 +108,10 @@ func TestHostnameFromConfig(t *testing.T) {
 
 func TestSSHKeyOnlyAuth(t *testing.T) {
 	d := sdk.Get(t)
+	// The SSH client's randomness (its key exchange, its packets) follows
+	// the DUT's boot, so that a replay sends the recorded bytes over the
+	// tunnel (docs/replay.md).
+	d.ReplayableRandom(t)
 	// The worker's own commands prove key authentication works.
 	if got := d.Run(t, "echo key-auth-ok"); got != "key-auth-ok" {
 		t.Fatalf("echo through SSH = %q", got)
@@ -165,6 +169,7 @@ func TestDHCPAddress(t *testing.T) {
 // its copy must hash the same.
 func TestServesFileToDUT(t *testing.T) {
 	d := sdk.Get(t)
+	d.ReplayableRandom(t) // the payload, as recorded, in a replay
 	payload := make([]byte, 4<<20)
 	rand.Read(payload)
 	sum := sha256.Sum256(payload)
@@ -193,6 +198,7 @@ func TestExecStreamsAndExitCode(t *testing.T) {
 
 func TestDataPartitionSurvivesReboot(t *testing.T) {
 	d := sdk.Get(t)
+	d.ReplayableRandom(t) // the token, as recorded, in a replay
 	tok := token(t)
 	d.Run(t, "grep -q ' "+dataDir+" ' /proc/mounts && echo "+tok+" > "+dataDir+"/reboot-token && sync")
 	d.Reboot(t)
@@ -204,6 +210,7 @@ func TestDataPartitionSurvivesReboot(t *testing.T) {
 func TestHardPowerCut(t *testing.T) {
 	d := sdk.Get(t)
 	d.Require(t, dut.CapPower)
+	d.ReplayableRandom(t) // the token, as recorded, in a replay
 	tok := token(t)
 	d.Run(t, "echo "+tok+" > "+dataDir+"/power-token && sync")
 	d.PowerCycle(t)

@@ -3,6 +3,8 @@ package sdk
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/cryptotest"
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/api"
@@ -180,6 +183,19 @@ func (d *DUT) WaitOnline(t testing.TB) {
 func (d *DUT) BootID(t testing.TB) string {
 	t.Helper()
 	return d.Run(t, "cat /proc/sys/kernel/random/boot_id")
+}
+
+// ReplayableRandom makes the test's cryptographic randomness (crypto/rand,
+// and so SSH key exchanges and random tokens or payloads) a function of
+// the DUT's current boot id: different on every boot, and the same when
+// `leviathan replay` answers the test from its session's recording, which
+// holds that boot id. A test that sends random bytes to the DUT calls it
+// first, or its replay diverges (docs/replay.md). The test must not be
+// parallel (testing/cryptotest.SetGlobalRandom).
+func (d *DUT) ReplayableRandom(t *testing.T) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(d.BootID(t)))
+	cryptotest.SetGlobalRandom(t, binary.LittleEndian.Uint64(sum[:8]))
 }
 
 // Reboot reboots the DUT from its own shell and waits until it is back
