@@ -292,6 +292,8 @@ type FlashResult struct {
 	Unmapped int64 `json:"unmapped"`
 	// Verified is true when the medium was read back and matched.
 	Verified bool `json:"verified"`
+	// Direct is true when a block device was written with O_DIRECT.
+	Direct bool `json:"direct,omitempty"`
 	// VerifyDuration is the read-back's share of Duration.
 	VerifyDuration time.Duration `json:"verify_duration"`
 	// SHA256 is the hex SHA-256 of the decompressed image.

@@ -26,7 +26,7 @@ func TestPaths(t *testing.T) {
 // TestFlashResultMatchesImage keeps FlashResult wire-compatible with the
 // image pipeline's Result, which the brief promises on the wire.
 func TestFlashResultMatchesImage(t *testing.T) {
-	in := image.Result{Format: image.Gzip, ImageBytes: 10, Written: 4, Skipped: 6, Unchanged: 1, Unmapped: 2, SHA256: "ab", Verified: true, VerifyDuration: time.Millisecond, Duration: time.Second}
+	in := image.Result{Format: image.Gzip, ImageBytes: 10, Written: 4, Skipped: 6, Unchanged: 1, Unmapped: 2, SHA256: "ab", Verified: true, Direct: true, VerifyDuration: time.Millisecond, Duration: time.Second}
 	b, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +37,7 @@ func TestFlashResultMatchesImage(t *testing.T) {
 	if err := dec.Decode(&got); err != nil {
 		t.Fatalf("image.Result JSON %s does not fit api.FlashResult: %v", b, err)
 	}
-	want := api.FlashResult{Format: "gzip", ImageBytes: 10, Written: 4, Skipped: 6, Unchanged: 1, Unmapped: 2, SHA256: "ab", Verified: true, VerifyDuration: time.Millisecond, Duration: time.Second}
+	want := api.FlashResult{Format: "gzip", ImageBytes: 10, Written: 4, Skipped: 6, Unchanged: 1, Unmapped: 2, SHA256: "ab", Verified: true, Direct: true, VerifyDuration: time.Millisecond, Duration: time.Second}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("decoded %+v, want %+v", got, want)
 	}

@@ -50,8 +50,8 @@ func flashDelta(ctx context.Context, dst dut.Target, f *os.File, size int64, o O
 		zeroSpans = intersect(complement(srcSpans, size), tgtSpans)
 	}
 
-	buf := make([]byte, ChunkSize)
-	zero := make([]byte, ChunkSize)
+	buf := alignedBuf(ChunkSize)
+	zero := alignedBuf(ChunkSize)
 	var written []span // spans a write went to, for verification
 	var done int64
 	pass := func(s span, fromImage bool) error {
@@ -128,7 +128,7 @@ func flashDelta(ctx context.Context, dst dut.Target, f *os.File, size int64, o O
 // lies outside its data, in which case ReadAt reads zeros anyway).
 func verifySpans(ctx context.Context, dst dut.Target, f *os.File, spans []span, zero []byte) error {
 	want := make([]byte, len(zero))
-	got := make([]byte, len(zero))
+	got := alignedBuf(len(zero))
 	for _, s := range spans {
 		for off := s.off; off < s.end; {
 			if err := ctx.Err(); err != nil {

@@ -28,9 +28,29 @@
 // DecompressedSHA256 is the pre-pass that refuses before writing. Meter
 // and ETA measure progress.
 //
-// Limits: no O_DIRECT yet, so a block device is written through the page
-// cache and synced at the end. From a stream, a zip's second file is seen
-// only after the first one was written; from a regular file the central
-// directory is read first and such an archive is refused before writing.
-// A nested zip is refused.
+// Block devices are written with O_DIRECT (Options.Buffered turns it
+// off). A second descriptor of the same device is opened with O_DIRECT
+// (or without it, for the tails, when the caller opened the device with
+// O_DIRECT itself, as package sdmux can); the pipeline's buffers are
+// page-aligned and not reused before their write returned; each chunk
+// goes out in 1 MiB pieces, all in flight at once, while the next chunk
+// is decompressed; the device's logical block size (BLKSSZGET) decides
+// what is aligned. An image's last partial block (and any write at an
+// unaligned offset) is written through the buffered descriptor instead:
+// nothing past the image is touched, and the final sync flushes it.
+// Verify and delta read through O_DIRECT too. A regular file is always
+// written through the page cache. Result.Direct says which way a flash
+// went.
+//
+// A system xz decodes a multi-block stream on all cores; a stream whose
+// blocks do not record their sizes (compressed single-threaded) decodes
+// on one, and Flash logs one line (Options.Log) saying so and that
+// `xz -T0` makes an image that decodes on all cores. It tells from the
+// first block's header, so it works on a stream as on a file.
+//
+// Limits: a device that refuses O_DIRECT is written buffered (logged).
+// From a stream, a zip's second file is seen only after the first one
+// was written; from a regular file the central directory is read first
+// and such an archive is refused before writing. A nested zip is
+// refused.
 package image

@@ -134,7 +134,7 @@ func flashExtents(ctx context.Context, dst dut.Target, f *os.File, size int64, o
 		// The image is a file: compare the target's bytes with it
 		// directly, which is stronger than comparing hashes and cheaper.
 		vstart := time.Now()
-		if err := verifySpans(ctx, dst, f, spans, make([]byte, ChunkSize)); err != nil {
+		if err := verifySpans(ctx, dst, f, spans, alignedBuf(ChunkSize)); err != nil {
 			return res, err
 		}
 		res.Verified = true
@@ -153,7 +153,7 @@ func copySpans(ctx context.Context, w *writer, f *os.File, spans []span, progres
 	defer cancel(nil)
 	free := make(chan []byte, pipeDepth)
 	for range pipeDepth {
-		free <- make([]byte, ChunkSize)
+		free <- alignedBuf(ChunkSize)
 	}
 	read, checked := make(chan chunk, pipeDepth), make(chan chunk, pipeDepth)
 	send := func(ch chan<- chunk, c chunk) bool {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"syscall"
 	"time"
 
@@ -67,6 +68,14 @@ type Options struct {
 	// it is stopped at that point (decompression bombs included). Targets
 	// that know their size (Capacity() int64) need not set it.
 	Capacity int64
+	// Buffered writes a block device through the page cache, as regular
+	// files always are. Without it a block-device target is written with
+	// O_DIRECT (see the package doc).
+	Buffered bool
+	// Log, when not nil, receives notices about the flash (an xz image
+	// that decodes on one core, a block device that could not be opened
+	// with O_DIRECT). Flash is silent without it.
+	Log *slog.Logger
 }
 
 // Capacitor is implemented by targets that know their size.
@@ -108,17 +117,39 @@ var ErrTooLarge = errors.New("image: the image is larger than the target")
 // partition tables are wiped (see MarkDirty) and the error is a
 // *DirtyError. Nothing is reported as success unless all went well.
 func Flash(ctx context.Context, dst dut.Target, src io.Reader, o Options) (Result, error) {
+	target := dst
+	var direct *directTarget
+	if !o.Buffered {
+		d, err := openDirect(dst)
+		switch {
+		case err != nil:
+			logf(o.Log, "writing the block device through the page cache", "reason", err)
+		case d != nil:
+			direct, target = d, d
+			defer d.close()
+		}
+	}
 	if o.Capacity == 0 {
-		if c, ok := dst.(Capacitor); ok {
+		if c, ok := target.(Capacitor); ok {
 			o.Capacity = c.Capacity()
 		}
 	}
 	var touched bool
-	res, err := flash(ctx, dst, src, o, &touched)
+	res, err := flash(ctx, target, src, o, &touched)
+	res.Direct = direct != nil
 	if err != nil && touched {
-		return res, dirty(dst, o.Capacity, err)
+		// Through target: a caller's descriptor opened with O_DIRECT
+		// could not write MarkDirty's unaligned buffers itself.
+		return res, dirty(target, o.Capacity, err)
 	}
 	return res, err
+}
+
+// logf logs a notice to log, when there is one.
+func logf(log *slog.Logger, msg string, args ...any) {
+	if log != nil {
+		log.Warn(msg, args...)
+	}
 }
 
 // flash is Flash; it sets *touched before the first write to dst.
@@ -157,6 +188,9 @@ func flashStream(ctx context.Context, dst dut.Target, src io.Reader, o Options, 
 	r, format, release, err := Decompress(src)
 	if err != nil {
 		return Result{}, err
+	}
+	if decodesOnOneCore(r) {
+		logf(o.Log, oneCoreNotice)
 	}
 	p := newPipeline(o.Verify || o.SHA256 != "" || o.Digest)
 	p.anyImage = o.AnyImage
@@ -286,7 +320,7 @@ func (w *writer) chunk(off int64, p []byte) error {
 	}
 	if w.o.Delta {
 		if cap(w.old) < len(p) {
-			w.old = make([]byte, len(p))
+			w.old = alignedBuf(len(p))
 		}
 		w.old = w.old[:len(p)]
 		n, err := w.dst.ReadAt(w.old, off)
@@ -351,7 +385,7 @@ func (w *writer) skip(at int64, b []byte, i, j int) bool {
 // verify re-reads the first size bytes of dst (only the mapped ranges with
 // a bmap) and compares their hash with the source's.
 func verify(ctx context.Context, dst dut.Target, size int64, m *bmap.Map, want string) error {
-	buf := make([]byte, ChunkSize)
+	buf := alignedBuf(ChunkSize)
 	h := sha256.New()
 	read := func(from, to int64, h hash.Hash) error {
 		for off := from; off < to; {

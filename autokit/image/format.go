@@ -94,7 +94,11 @@ func decompress(src io.Reader, inZip bool) (io.Reader, Format, func(), error) {
 		}
 		return zr, f, nop, nil
 	case XZ:
+		// Before xz starts reading br.
+		hdr, _ := br.Peek(xzFirstBlockFlags + 1)
+		oneCore := xzOneCore(hdr)
 		if xr, release, err := xzProcess(br); err == nil {
+			xr.oneCore = oneCore
 			return xr, f, release, nil
 		}
 		xr, err := xz.NewReader(br)

@@ -48,7 +48,7 @@ func newPipeline(hashing bool) *pipeline {
 		readerDone: make(chan struct{}),
 	}
 	for range pipeDepth {
-		p.free <- make([]byte, ChunkSize)
+		p.free <- alignedBuf(ChunkSize)
 	}
 	return p
 }

@@ -18,6 +18,8 @@ type Result struct {
 	Unmapped   int64  `json:"unmapped"`    // bmap: bytes outside the mapped ranges
 	SHA256     string `json:"sha256"`      // of the decompressed image
 	Verified   bool   `json:"verified"`    // the target was read back and matched
+	// Direct says the target, a block device, was written with O_DIRECT.
+	Direct bool `json:"direct,omitempty"`
 	// VerifyDuration is the read-back's share of Duration.
 	VerifyDuration time.Duration `json:"verify_duration"`
 	Duration       time.Duration `json:"duration"`

@@ -17,7 +17,7 @@ var xzCommand = "xz"
 // xzProcess decompresses r with the system's xz. The returned reader ends
 // with an error when xz fails (a truncated or corrupt stream); release
 // stops xz and waits for it.
-func xzProcess(r io.Reader) (io.Reader, func(), error) {
+func xzProcess(r io.Reader) (*xzReader, func(), error) {
 	path, err := exec.LookPath(xzCommand)
 	if err != nil {
 		return nil, nil, err
@@ -46,11 +46,13 @@ func xzProcess(r io.Reader) (io.Reader, func(), error) {
 }
 
 type xzReader struct {
-	out    io.Reader
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-	waited bool
-	err    error
+	// oneCore says xz will decode the stream on one thread (xzOneCore).
+	oneCore bool
+	out     io.Reader
+	cmd     *exec.Cmd
+	stderr  *bytes.Buffer
+	waited  bool
+	err     error
 }
 
 func (x *xzReader) Read(p []byte) (int, error) {
@@ -67,4 +69,41 @@ func (x *xzReader) Read(p []byte) (int, error) {
 		return n, x.err
 	}
 	return n, err
+}
+
+// Offsets in an xz stream: a 12-byte stream header, then the first
+// block's header, whose first byte is its size (0 for an index: no
+// block) and whose second its flags.
+const (
+	xzFirstBlockSize  = 12
+	xzFirstBlockFlags = 13
+	// Block flags: the header records the compressed and the
+	// uncompressed size.
+	xzHasSizes = 0x40 | 0x80
+)
+
+// xzOneCore reports, from an xz stream's first 14 bytes, whether xz's
+// multi-threaded decoder will decode it on a single thread: it decodes
+// blocks in parallel only when their headers record their sizes, which
+// multi-threaded compression (xz -T0, -T2, …) writes and single-threaded
+// compression (plain xz, with or without --block-size) does not. One
+// block of a multi-threaded stream stays on one thread too, but is
+// small (three times the dictionary). The first block speaks for the
+// stream; a later stream concatenated to it is not looked at.
+func xzOneCore(head []byte) bool {
+	if len(head) <= xzFirstBlockFlags || head[xzFirstBlockSize] == 0 {
+		return false
+	}
+	return head[xzFirstBlockFlags]&xzHasSizes != xzHasSizes
+}
+
+// oneCoreNotice is what Flash logs for a stream xzOneCore flags.
+const oneCoreNotice = "image: this xz image decodes on one core: its blocks do not record their sizes (it was compressed single-threaded); " +
+	"make a multi-block image that decodes on all cores with `xz -T0`"
+
+// decodesOnOneCore reports whether r, from Decompress, is the system xz
+// decoding a stream on one thread.
+func decodesOnOneCore(r io.Reader) bool {
+	x, ok := r.(*xzReader)
+	return ok && x.oneCore
 }

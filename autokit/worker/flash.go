@@ -143,6 +143,7 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 		Digest: true,
 		Verify: r.URL.Query().Get(api.QueryVerify) != "0",
 		Delta:  r.URL.Query().Get(api.QueryDelta) == "1",
+		Log:    w.log,
 	}
 	res, err := w.flashTo(ctx, st, body, opts)
 	if commit != nil {

@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,12 @@ sectors) is written as it is; any other image (a filesystem image, a
 firmware blob, an eMMC boot partition) is refused before anything is
 written, unless --any-image is given: then it is written from the
 target's first byte like any image, as bmaptool copy does.
+
+Block devices are written with O_DIRECT from aligned buffers, several
+writes in flight while the next chunk decompresses (an image's last
+partial block goes through the page cache), and synced at the end;
+--buffered writes through the page cache instead. Files are always
+written through the page cache.
 
 Checksums: --sha256 is the decompressed image's. It is checked as the
 image streams, so a mismatch is found once the image was written: the
@@ -75,6 +82,7 @@ type flashFlags struct {
 	srcSum      string // --image-sha256
 	quiet       bool
 	anyImage    bool
+	buffered    bool
 	files       stringList
 	fileBuffer  int64 // MiB
 }
@@ -87,6 +95,9 @@ func flashCmd(ctx context.Context, e Env, args []string) error {
 	opts, err := f.options(ctx)
 	if err != nil {
 		return err
+	}
+	if !f.quiet {
+		opts.Log = e.logger(false, slog.LevelWarn) // e.g. an xz image that decodes on one core
 	}
 	injections, err := readInjections(f.files)
 	if err != nil {
@@ -153,6 +164,7 @@ func parseFlashFlags(e Env, args []string) (*flashFlags, error) {
 	fs.StringVar(&f.srcSum, "image-sha256", "", `expected SHA-256 of the image file as read (the download), or "published" for <URL>.sha256`)
 	fs.BoolVar(&f.quiet, "q", false, "no progress bar")
 	fs.BoolVar(&f.anyImage, "any-image", false, "write an image without a partition table (a filesystem image, a firmware blob, a boot partition) instead of refusing it")
+	fs.BoolVar(&f.buffered, "buffered", false, "write a block device through the page cache instead of with O_DIRECT")
 	fs.Var(&f.files, "file", "NAME=PATH: write PATH into the image's FAT boot partition as NAME, as part of the image written (repeatable)")
 	fs.Int64Var(&f.fileBuffer, "file-buffer", inject.DefaultMemoryLimit>>20, "with --file: MiB of the image held in memory at most; the boot partition must fit")
 	if err := parse(fs, args); err != nil {
@@ -189,7 +201,7 @@ func (f *flashFlags) remote() bool {
 // options turns the flags into image.Options: it fetches the published
 // SHA-256 for --image-sha256 published and reads the --bmap block map.
 func (f *flashFlags) options(ctx context.Context) (image.Options, error) {
-	opts := image.Options{Verify: !f.noVerify, Delta: f.delta, SHA256: strings.ToLower(f.sum), AnyImage: f.anyImage}
+	opts := image.Options{Verify: !f.noVerify, Delta: f.delta, SHA256: strings.ToLower(f.sum), AnyImage: f.anyImage, Buffered: f.buffered}
 	switch f.srcSum {
 	case "":
 	case "published":
