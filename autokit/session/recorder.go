@@ -189,6 +189,16 @@ func (r *Recorder) Stop() {
 	r.stopped = true
 }
 
+// AddSecrets adds secrets learnt during the recording (a job's settings
+// for its suites): from now on they are redacted as the ones given at the
+// start, and Snapshot redacts them also in what was recorded before.
+func (r *Recorder) AddSecrets(secrets ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.opts.Secrets = append(slices.Clip(r.opts.Secrets), secrets...)
+	r.red = newRedactor(r.opts.Secrets)
+}
+
 // Note records the recorder user's own note.
 func (r *Recorder) Note(what string) {
 	r.mu.Lock()
@@ -503,6 +513,10 @@ func (r *Recorder) Snapshot() *Recording {
 	for _, e := range r.entries {
 		ev := e.ev
 		ev.Data = slices.Clip(ev.Data)
+		if ev.Kind == KindConsole || ev.Kind == KindNote {
+			// Again: a secret added after these were recorded.
+			ev.Data, ev.What = r.red.all(ev.Data), string(r.red.all([]byte(ev.What)))
+		}
 		if c := e.call; c != nil {
 			ev.Call = c.snapshotLocked(now)
 		}
@@ -526,6 +540,10 @@ func (c *CallRecorder) snapshotLocked(now time.Time) *Call {
 		call.Response = red.all(slices.Clip(call.Response))
 	}
 	call.Stream = slices.Clone(call.Stream)
+	for i := range call.Stream { // again: a secret added after they were recorded
+		call.Stream[i].Data = red.all(call.Stream[i].Data)
+	}
+	call.Path, call.Query = string(red.all([]byte(call.Path))), string(red.all([]byte(call.Query)))
 	if !c.done {
 		call.InProgress = true
 		call.Elapsed = Duration(now.Sub(c.start))

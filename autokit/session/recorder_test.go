@@ -414,3 +414,32 @@ func BenchmarkRecordExecCall(b *testing.B) {
 		c.Finish()
 	}
 }
+
+// A secret learnt during the recording (a job's settings for its suites)
+// is redacted from then on and, in the snapshot, in what came before:
+// console, note, path, query, body, answer and a tunnel's chunks.
+func TestRecorderAddSecrets(t *testing.T) {
+	const late = "job-setting-value-42"
+	r, clk := newTestRecorder(RecorderOptions{})
+	r.Console(100, []byte("early: "+late+"\n"))
+	r.Note("about " + late)
+	c := r.StartCall("POST", "/v1/exec/"+late, "q="+late)
+	c.Body([]byte(`{"command":"echo ` + late + `"}`))
+	c.Respond(200, "application/json")
+	c.Write([]byte(`{"out":"` + late + `"}`))
+	c.Finish()
+	tun := r.StartCall("GET", "/v1/tunnel", "port=22")
+	tun.Respond(101, "")
+	tun.Chunk(false, []byte("sent "+late))
+	tun.Finish()
+	clk.Advance(time.Second)
+	r.AddSecrets(late, "")
+	r.Console(100+int64(len("early: "+late+"\n")), []byte("later: "+late+"\n"))
+	got := encoded(t, r.Snapshot())
+	if strings.Contains(got, late) || strings.Contains(got, "job-setting") {
+		t.Fatalf("the recording holds the secret added late:\n%s", got)
+	}
+	if n := strings.Count(got, Redacted); n < 7 {
+		t.Errorf("%d redactions, want one in each of the 7 places:\n%s", n, got)
+	}
+}

@@ -101,6 +101,28 @@ func (w *Worker) stopRecording(l *lease) {
 	}
 }
 
+// recordSecrets has the lease's recording redact the values of env
+// (KEY=VALUE pairs a job gives its suites) from now on and in what it
+// recorded before: the suites may print them on the console or send them
+// in a command. Values under 8 bytes are left: they are no secrets worth
+// the name, and redacting "1" or "true" everywhere would ruin the
+// recording.
+func (w *Worker) recordSecrets(env []string) {
+	rc := w.rec.Load()
+	if rc == nil {
+		return
+	}
+	var values []string
+	for _, kv := range env {
+		if _, v, ok := strings.Cut(kv, "="); ok && len(v) >= 8 {
+			values = append(values, v)
+		}
+	}
+	if len(values) > 0 {
+		rc.rec.AddSecrets(values...)
+	}
+}
+
 // recordPower records the DUT powered on or off, during a lease.
 func (w *Worker) recordPower(on bool) {
 	if rc := w.rec.Load(); rc != nil {
@@ -252,6 +274,10 @@ func (rw *recWriter) begin(rec *session.Recorder, r *http.Request) {
 	switch p := r.URL.Path; {
 	case r.Method == "PUT" && (p == api.PathFlash || strings.HasPrefix(p, suitePrefix)):
 		rw.call.OmitBody() // an image or a suite binary: its size only
+	case r.Method == "POST" && p == api.PathTestrunner:
+		// Its env holds the job's settings for the suites, secrets
+		// among them (see recordSecrets): its size only.
+		rw.call.OmitBody()
 	case r.Method == "GET" && p == api.PathScreen:
 		rw.call.MarkScreen()
 	}

@@ -449,3 +449,33 @@ func TestSessionBound(t *testing.T) {
 		t.Errorf("the call past the bound = %+v; want it recorded without its answer", cs)
 	}
 }
+
+// The testrunner request carries the job's settings for its suites
+// (secrets among them): the recording keeps its size only, and redacts
+// the values wherever else they appear (here: a command).
+func TestSessionOmitsTheTestrunnerRequest(t *testing.T) {
+	const setting = "BALENA_API_KEY=planted-suite-setting-0042"
+	e := newEnv(t, worker.WithToken(adminToken))
+	_, job, _ := e.jobLease(t, adminToken)
+	_, err := job.RunTestrunner(ctxT(t, 10*time.Second), api.TestrunnerRequest{Image: "img@sha256:" + strings.Repeat("a", 64),
+		Suites: []string{"os"}, Env: []string{setting}}, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("a worker without a testrunner ran one")
+	}
+	// A suite sending the setting in a command: redacted too.
+	var out bytes.Buffer
+	if _, err := job.Exec(ctxT(t, 10*time.Second), "echo planted-suite-setting-0042", &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	rec, raw := fetchSession(t, job)
+	if len(calls(rec, "POST", api.PathExec)) != 1 {
+		t.Fatal("the exec call was not recorded")
+	}
+	cs := calls(rec, "POST", api.PathTestrunner)
+	if len(cs) != 1 || !cs[0].BodyOmitted || cs[0].BodySize == 0 || len(cs[0].Body) != 0 {
+		t.Fatalf("the testrunner call = %+v; want it recorded with its size only", cs)
+	}
+	if where := holding(t, rec, raw, "planted-suite-setting-0042"); len(where) > 0 {
+		t.Errorf("the recording holds the suites' setting in %s", strings.Join(where, ", "))
+	}
+}

@@ -194,12 +194,13 @@ func uploadedBytes(dir, skip string) int64 {
 }
 
 func (w *Worker) postTestrunner(rw http.ResponseWriter, r *http.Request) error {
-	tr, err := w.testrunner()
-	if err != nil {
-		return err
-	}
 	var req api.TestrunnerRequest
 	if err := decode(rw, r, &req); err != nil {
+		return err
+	}
+	w.recordSecrets(req.Env)
+	tr, err := w.testrunner()
+	if err != nil {
 		return err
 	}
 	dir, err := w.leaseFiles()
