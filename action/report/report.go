@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -73,6 +74,7 @@ type Reporter struct {
 	paths  *Resolver
 	log    *slog.Logger
 	now    func() time.Time
+	shots  func() []gotest.Shot // the failure screenshots, read once
 }
 
 // Option configures a Reporter.
@@ -92,6 +94,16 @@ func New(gh *github.Client, action *githubactions.Action, cfg Config, opts ...Op
 	for _, o := range opts {
 		o(r)
 	}
+	r.shots = sync.OnceValue(func() []gotest.Shot {
+		if cfg.LogDir == "" {
+			return nil
+		}
+		shots, err := gotest.ReadShots(cfg.LogDir)
+		if err != nil {
+			r.log.Warn("report: reading the failure screenshots", "err", err)
+		}
+		return shots
+	})
 	return r
 }
 
@@ -377,11 +389,7 @@ func (r *Reporter) details(suite string, k Case) string {
 // failureShot is the report directory's screenshot of suite's test at
 // its failure ("" when none was taken: the DUT has no screen).
 func (r *Reporter) failureShot(suite, test string) string {
-	shots, err := gotest.ReadShots(r.cfg.LogDir)
-	if err != nil {
-		r.log.Warn("report: reading the failure screenshots", "err", err)
-	}
-	for _, s := range shots {
+	for _, s := range r.shots() {
 		if s.Suite == suite && s.Test == test {
 			return s.File
 		}
