@@ -168,6 +168,12 @@ func New(cfg Config) (*DUT, error) {
 	}
 	d := &DUT{cfg: cfg, qemu: qemu, code: code, varsTmpl: vars, log: log.With("dut", cfg.Name), serialLog: sl}
 	d.console.SetMirror(sl)
+	if cfg.Accel == "" || cfg.Accel == "auto" {
+		// The KVM probe starts QEMU once (a /dev/kvm that does not work
+		// costs a QEMU start and its error); done now, it overlaps the
+		// flash instead of delaying the first power-on.
+		go KVMWorks(qemu)
+	}
 	return d, nil
 }
 
@@ -604,6 +610,12 @@ func (k *disk) WriteAt(p []byte, off int64) (int, error) {
 	}
 	return k.File.WriteAt(p, off)
 }
+
+// Sync does not flush the disk file to stable storage: QEMU reads it
+// through the same page cache, and a virtual DUT's disk need not outlive
+// the host (the next flash rewrites it anyway). An fsync here only made
+// the flash wait for the host's disk.
+func (k *disk) Sync() error { return nil }
 
 func (k *disk) Close() error {
 	defer func() {
