@@ -13,6 +13,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/client"
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/image"
+	"github.com/balena/leviathan-action/suites/gotest"
 )
 
 // prepare starts Options.Prepare in the background (or hands the Plan
@@ -32,6 +33,11 @@ func (r *run) prepare(ctx context.Context) (plan func() (*Plan, error), wait fun
 	go func() {
 		defer close(done)
 		p, err := r.o.Prepare(pctx)
+		if err == nil && len(p.Direct) > 0 {
+			// Found now, the converter the suites run under does not
+			// delay the first test once the DUT is up.
+			_, err = gotest.FindTest2JSON()
+		}
 		ch <- prepared{p, err}
 	}()
 	plan = func() (*Plan, error) {

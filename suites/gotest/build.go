@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Suite is a compiled suite.
@@ -207,6 +208,27 @@ func Check(dir string) error {
 // FindTest2JSON locates the test2json converter: on PATH, next to this
 // executable, or from the Go toolchain.
 func FindTest2JSON() (string, error) {
+	test2json.Lock()
+	defer test2json.Unlock()
+	if test2json.path != "" {
+		return test2json.path, nil
+	}
+	p, err := findTest2JSON()
+	if err == nil {
+		test2json.path = p
+	}
+	return p, err
+}
+
+// test2json is where FindTest2JSON found the converter: asking the go
+// command costs it a start and its tools' version checks (0.1–0.5 s), so
+// it is asked once per process.
+var test2json struct {
+	sync.Mutex
+	path string
+}
+
+func findTest2JSON() (string, error) {
 	if p, err := exec.LookPath("test2json"); err == nil {
 		return p, nil
 	}
