@@ -215,9 +215,12 @@ func (w *Worker) postWaitOnline(rw http.ResponseWriter, r *http.Request) (err er
 			w.log.Warn("DUT lost power while booting", "dut", w.d.Name())
 			return errorf(api.CodeBootFailed, "worker: the DUT powered off while waiting for it to come online (a crash, or the OS shut down); last console lines:\n%s", tail())
 		}
+		// A refused or reset connection fails at once, so the polls are
+		// close together: the boot is noticed within ~50 ms of sshd
+		// answering, at the cost of a connection attempt per poll.
 		select {
 		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 			continue
 		}
 		var be *bootError
