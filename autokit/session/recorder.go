@@ -441,7 +441,9 @@ func (c *CallRecorder) Chunk(fromDUT bool, p []byte) {
 	r := c.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c.done || r.stopped {
+	if c.done || r.stopped || c.call.ResponseTruncated {
+		// Past the bound nothing more is kept: the redaction's scan of
+		// the rest of a bulk copy would be wasted work.
 		return
 	}
 	s, at := &c.up, &c.upAt

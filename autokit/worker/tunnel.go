@@ -117,13 +117,21 @@ func (w *Worker) carry(rw http.ResponseWriter, dc net.Conn, what string) error {
 	return nil
 }
 
+// tunnelBuffer is the size of each read a tunnel passes on.
+const tunnelBuffer = 256 << 10
+
 // splice copies a to b and b to a until both directions end, passing each
 // end of stream on as a half-close, then closes both.
 func splice(a, b net.Conn) {
 	var wg sync.WaitGroup
 	half := func(dst, src net.Conn) {
 		defer wg.Done()
-		io.Copy(dst, src)
+		// Large pieces: a tunnel carries bulk copies (scp, image
+		// downloads), and io.Copy's 32 KiB means a read and a write
+		// per 32 KiB. The wrappers keep io.CopyBuffer from choosing its
+		// own buffer through ReaderFrom/WriterTo.
+		buf := make([]byte, tunnelBuffer)
+		io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, buf)
 		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
 		} else {
