@@ -75,16 +75,25 @@ func BenchmarkReport10k(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The rest of the page follows the first view in short tasks; its
+	// end is reported beside, without a target.
+	whole, err := median(htmlreporttest.CompleteTimes(ctx, html, 3))
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ReportMetric(float64(htmlOpen.Milliseconds()), "open-ms")
 	b.ReportMetric(float64(junitOpen.Milliseconds()), "junit-open-ms")
-	b.Logf("index.html %s opens in %d ms; junit.xml %s opens in %d ms; ratio %.2f× the time, %.2f× the size (Write: %v)",
-		mb(size), htmlOpen.Milliseconds(), mb(len(j)), junitOpen.Milliseconds(),
+	b.ReportMetric(float64(whole.Milliseconds()), "complete-ms")
+	b.Logf("index.html %s opens to its first view in %d ms (complete in %d ms); junit.xml %s opens in %d ms; ratio %.2f× the time, %.2f× the size (Write: %v)",
+		mb(size), htmlOpen.Milliseconds(), whole.Milliseconds(), mb(len(j)), junitOpen.Milliseconds(),
 		float64(htmlOpen)/float64(junitOpen), float64(size)/float64(len(j)), (b.Elapsed() / time.Duration(b.N)).Round(time.Millisecond))
 	benchrow.Record(benchrow.Row{What: "visual report of 10 000 tests: size", Leviathan: mb(size), Baseline: "junit.xml " + mb(len(j)),
 		Result: fmt.Sprintf("%.2f× the size", float64(size)/float64(len(j))), Target: "< " + mb(targetSize), Met: benchrow.Judge(size < targetSize)})
-	benchrow.Record(benchrow.Row{What: "visual report of 10 000 tests: open in Chromium", Leviathan: fmt.Sprintf("%d ms", htmlOpen.Milliseconds()),
+	benchrow.Record(benchrow.Row{What: "visual report of 10 000 tests: open in Chromium to its first view", Leviathan: fmt.Sprintf("%d ms", htmlOpen.Milliseconds()),
 		Baseline: fmt.Sprintf("junit.xml %d ms", junitOpen.Milliseconds()), Result: fmt.Sprintf("%.2f×", float64(htmlOpen)/float64(junitOpen)),
 		Target: "< 1 s", Met: benchrow.Judge(htmlOpen < targetOpen)})
+	benchrow.Record(benchrow.Row{What: "visual report of 10 000 tests: every row, the console and screenshots drawn", Leviathan: fmt.Sprintf("%d ms", whole.Milliseconds()),
+		Baseline: fmt.Sprintf("junit.xml %d ms", junitOpen.Milliseconds()), Result: fmt.Sprintf("%.2f×", float64(whole)/float64(junitOpen))})
 	if htmlOpen >= targetOpen {
 		b.Errorf("index.html opens in %v, over the target of %v", htmlOpen.Round(time.Millisecond), targetOpen)
 	}
@@ -92,7 +101,11 @@ func BenchmarkReport10k(b *testing.B) {
 
 // medianOpen is the median of 3 openings of path in Chromium.
 func medianOpen(ctx context.Context, path string) (time.Duration, error) {
-	ts, err := htmlreporttest.Times(ctx, path, 3)
+	return median(htmlreporttest.Times(ctx, path, 3))
+}
+
+// median is the median of ts, or err.
+func median(ts []time.Duration, err error) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}

@@ -207,7 +207,103 @@ func TestBrowserLarge(t *testing.T) {
 	if err := found.SavePNG(png); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s drawn in %v; its screenshot: %s", html, found.Ready.Round(time.Millisecond), png)
+	t.Logf("%s: first view drawn in %v, whole in %v; its screenshot: %s", html, found.Ready.Round(time.Millisecond), found.Complete.Round(time.Millisecond), png)
+}
+
+// TestBrowserFirstView checks what a run of 2 000 tests shows at its drawn
+// marker, while the rest is still being drawn: the verdict, the timeline and
+// the first rows, failures first; and that a filter or a row's details used
+// then work on every row and on the console read later.
+func TestBrowserFirstView(t *testing.T) {
+	needBrowser(t)
+	d := large(2000, 400, 20000)
+	html, _ := writeReport(t, "first-view", d)
+	_, err := htmlreporttest.Check(browserContext(t), html, htmlreporttest.Want{
+		Verdict: "FAILED", Timeline: true, Tests: len(d.Tests), Anchors: len(d.Tests), Screens: 3, FailureScreens: 1,
+		FirstView: []htmlreporttest.Probe{
+			{Name: "the verdict, the counts, the timeline and the first rows are drawn", JS: `document.getElementById('verdict').textContent === 'FAILED' &&
+				document.getElementById('counts').textContent.includes('400 failed') && document.querySelectorAll('#timeline rect.bar').length > 0 &&
+				document.querySelectorAll('#tests tr[data-test]').length >= 200 && document.querySelector('#tests tr[data-test]').dataset.test === 'suite00/TestDisplay0001' &&
+				+document.body.dataset.drawnMs > 0`},
+			{Name: "the console's place is kept while it is read", JS: `document.getElementById('console-view').getBoundingClientRect().height > 100`},
+			{Name: "when the page says it is complete, every row, console anchor and screenshot is there", JS: `new Promise(done => {
+				const all = () => document.querySelectorAll('#tests tr[data-test]').length === 2000 && document.querySelectorAll('#console [data-anchor]').length === 2000 &&
+					document.querySelectorAll('#screens img').length === 3 && document.querySelectorAll('#console .ln').length > 0;
+				if (document.body.dataset.complete === '1') { done(all()); return; }
+				new MutationObserver((_, o) => {
+					if (document.body.dataset.complete !== '1') return;
+					o.disconnect();
+					done(all());
+				}).observe(document.body, {attributes: true, attributeFilter: ['data-complete']});
+			})`},
+			{Name: "a filter used at once draws every row and shows the failures", JS: `(() => {
+				document.querySelector('#tests button[data-filter="fail"]').click();
+				const rows = [...document.querySelectorAll('#tests tr[data-test]')], shown = rows.filter(r => !r.hidden);
+				document.querySelector('#tests button[data-filter="all"]').click();
+				return rows.length === 2000 && shown.length === 400 && shown.every(r => r.classList.contains('fail'));
+			})()`},
+			{Name: "a failure's details opened at once show its console lines once read", JS: `new Promise(done => {
+				const r = ` + row("suite00/TestDisplay0001") + `; r.click();
+				const pre = r.nextElementSibling.querySelector('.con-lines'), began = Date.now();
+				(function look() {
+					if (pre.textContent) { const n = pre.textContent.split('\n').length; r.click(); done(n === 10); }
+					else if (Date.now() - began > 20000) done(false);
+					else setTimeout(look, 10);
+				})();
+			})`},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBrowserAnchors opens a run of 2 000 tests at a link to a row, a
+// screenshot and a test's console lines: the page draws the target with its
+// first view, goes there, and stays there while it draws the rest.
+func TestBrowserAnchors(t *testing.T) {
+	needBrowser(t)
+	d := large(2000, 400, 20000)
+	html, _ := writeReport(t, "anchors", d)
+	const inView = `(el => { const r = el.getBoundingClientRect(); return r.height > 0 && r.top >= 0 && r.bottom <= innerHeight; })`
+	// Check's screenshot of the whole page resizes the view, so where the
+	// page stayed is looked at before: once it is complete.
+	whenComplete := func(js string) string {
+		return `new Promise(done => (function look() {
+			if (document.body.dataset.complete === '1') requestAnimationFrame(() => done(` + js + `));
+			else setTimeout(look, 10);
+		})())`
+	}
+	for _, tc := range []struct {
+		anchor        string
+		drawn, stayed htmlreporttest.Probe
+	}{
+		{"test-1999",
+			htmlreporttest.Probe{Name: "the row is drawn", JS: `!!document.getElementById('test-1999')`},
+			htmlreporttest.Probe{Name: "the row is in view", JS: whenComplete(`(() => {
+				const r = document.getElementById('test-1999').getBoundingClientRect(), wrap = document.querySelector('#tests .tests-wrap').getBoundingClientRect();
+				return ` + inView + `(document.getElementById('test-1999')) && r.top >= wrap.top - 1 && r.bottom <= wrap.bottom + 1;
+			})()`)}},
+		{"screen-2",
+			htmlreporttest.Probe{Name: "the screenshot is drawn", JS: `!!document.querySelector('#screen-2 img')`},
+			htmlreporttest.Probe{Name: "the screenshot is in view", JS: whenComplete(inView + `(document.getElementById('screen-2'))`)}},
+		{"console-test-1000",
+			htmlreporttest.Probe{Name: "the test's console lines are marked", JS: `document.querySelectorAll('#console .ln.sel').length === 10`},
+			htmlreporttest.Probe{Name: "the test's first console line is marked and in view", JS: whenComplete(`(() => {
+				const l = document.querySelector('#console .ln.sel');
+				return !!l && l.querySelector('.no').textContent === '10001' && ` + inView + `(l);
+			})()`)}},
+	} {
+		t.Run(tc.anchor, func(t *testing.T) {
+			_, err := htmlreporttest.Check(browserContext(t), html, htmlreporttest.Want{
+				Verdict: "FAILED", Timeline: true, Tests: len(d.Tests), Anchors: len(d.Tests), Screens: 3,
+				Anchor: tc.anchor, FirstView: []htmlreporttest.Probe{tc.drawn, tc.stayed},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }
 
 // TestBrowserSparse opens reports of runs with little to show: a run that

@@ -1,9 +1,19 @@
 // Draws the report from the JSON in #report-data: the timeline, the tests,
 // the console and the screenshots. Every string of the run goes through
-// esc() before it reaches innerHTML. Sets document.body.dataset.ready = "1"
-// when the page is drawn.
+// esc() before it reaches innerHTML.
+//
+// It draws in two steps. First what a reader sees on opening the page: the
+// timeline and the first rows of the tests; then it sets
+// document.body.dataset.ready = "1". The rest (the other rows, the console,
+// inflated from its gzip, and the screenshots) is drawn after the load event
+// in tasks of a few milliseconds, so that the page answers a scroll or a
+// click meanwhile; then document.body.dataset.complete goes from "0" to "1".
+// A filter, a search or a link to a row draws the remaining rows at once. A
+// page opened at an anchor (#test-3, #console-test-3, #screen-0) draws what
+// the anchor points to before it counts as drawn, and goes there.
 (async function () {
   'use strict';
+  document.body.dataset.complete = '0';
   var D = JSON.parse(document.getElementById('report-data').textContent);
   var LH = 18; // a console line's height in px, as .ln in the style
 
@@ -30,6 +40,20 @@
   }
   function clock(ms) { return ms == null || !D.start ? '' : new Date(D.start + ms).toISOString().slice(11, 23) + ' UTC'; }
   function when(ms) { var c = clock(ms); return rel(ms) + (c ? ' (' + c + ')' : ''); }
+
+  // soon calls f in a later task, after the functions queued before it; the
+  // queue runs in tasks of about 8 ms (a message to itself, which a browser
+  // does not delay as it does a chain of timeouts), so that the page answers
+  // a scroll or a click between them.
+  var queue = [], channel = new MessageChannel();
+  channel.port1.onmessage = function () {
+    var until = performance.now() + 8;
+    while (queue.length && performance.now() < until) queue.shift()();
+    if (queue.length) channel.port2.postMessage(0);
+  };
+  function soon(f) {
+    if (queue.push(f) === 1) channel.port2.postMessage(0);
+  }
 
   // The tests, as a tree: a subtest under its nearest listed parent.
   var tests = D.tests.map(function (a, i) {
@@ -65,25 +89,30 @@
   }
 
   // The console: times from deltas, escapes and carriage returns dropped.
-  // It is inflated while the tests are drawn.
-  var lines = [], ts = [], conNote = '';
-  async function loadConsole() {
+  // It is read (and inflated) once, when first needed: after the first view
+  // is drawn, or when a row's details show its lines.
+  var lines = [], ts = [], conNote = '', consoleLoaded = null, consoleDone = false;
+  function loadConsole() {
+    if (!consoleLoaded) consoleLoaded = readConsole();
+    return consoleLoaded;
+  }
+  async function readConsole() {
     var con = D.console || { t: [], x: [] };
     if (D.consoleGz) {
       try { con = JSON.parse(await gunzip(D.consoleGz)); } catch (e) {
         conNote = 'This browser cannot inflate the console (' + e + '); read serial.log beside this file.';
       }
     }
-    lines = con.x; ts = new Array(lines.length);
-    for (var j = 0, acc = 0; j < lines.length; j++) {
-      acc += con.t[j] || 0; ts[j] = acc;
-      var s = lines[j];
+    var xs = con.x, tt = new Array(xs.length);
+    for (var j = 0, acc = 0; j < xs.length; j++) {
+      acc += con.t[j] || 0; tt[j] = acc;
+      var s = xs[j];
       if (s.indexOf('\x1b') >= 0) s = s.replace(/\x1b\[[0-9;?]*[ -\/]*[@-~]/g, '').replace(/\x1b[()][0-9A-Za-z]/g, '');
       if (s.indexOf('\r') >= 0) s = s.replace(/\r/g, '');
-      lines[j] = s;
+      xs[j] = s;
     }
+    lines = xs; ts = tt; consoleDone = true;
   }
-  var consoleLoaded = loadConsole();
 
   async function gunzip(b64) {
     var u;
@@ -93,11 +122,17 @@
       u = new Uint8Array(bin.length);
       for (var k = 0; k < bin.length; k++) u[k] = bin.charCodeAt(k);
     }
-    // One write of the whole input inflates faster than a Blob's stream.
+    // A slice at a time, one per turn of the queue (see soon), so that no
+    // task inflates for long.
     var ds = new DecompressionStream('gzip'), w = ds.writable.getWriter();
-    w.write(u).catch(function () {}); // the error, if any, comes out of the readable side
-    w.close().catch(function () {});
-    return await new Response(ds.readable).text();
+    var text = new Response(ds.readable).text();
+    text.catch(function () {}); // a damaged input fails the writes too
+    for (var k = 0; k < u.length; k += 1 << 16) {
+      await w.write(u.subarray(k, k + (1 << 16)));
+      await new Promise(soon);
+    }
+    await w.close();
+    return await text;
   }
 
   // ---- timeline ----
@@ -115,7 +150,7 @@
     D.power.forEach(function (p) { times.push(p[0]); });
     tests.forEach(function (t) { times.push(t.start, t.end); });
     D.screens.forEach(function (s) { times.push(s[0]); });
-    if (ts.length) times.push(ts[0], ts[ts.length - 1]);
+    if (D.consoleSpan) times.push(D.consoleSpan[0], D.consoleSpan[1]);
     var t0 = Infinity, t1 = -Infinity, known = 0;
     times.forEach(function (v) { if (v != null) { known++; if (v < t0) t0 = v; if (v > t1) t1 = v; } });
     if (known <= 1) {
@@ -276,6 +311,14 @@
   }
 
   // ---- tests ----
+  // Rows go in chunks of CHUNK, each its own table with the same fixed
+  // columns, which the browser lays out only near the view
+  // (content-visibility: auto): 10 000 rows lay out like 200. The first
+  // chunk is drawn with the page; the others stand as empty blocks of their
+  // height until drawn, each as it nears the view or after the first view.
+  var CHUNK = 200, RH = 26, MH = 16, DH = 120;
+  var COLS = '<colgroup><col class="res"><col><col class="suite"><col class="when"><col class="dur"><col class="links"></colgroup>';
+  var chunks = [], undrawn = 0, seen = null, applyFilter = null;
   function drawTests() {
     var sec = $('tests');
     if (!tests.length) {
@@ -289,46 +332,43 @@
         .map(function (b) { return '<button type="button" data-filter="' + b[0] + '"' + (b[0] === 'all' ? ' class="on"' : '') + '>' + b[1] + ' ' + n[b[0]] + '</button>'; }).join(' ') +
       '</span><input type="search" id="tests-search" placeholder="Filter by name" aria-label="Filter tests by name"><span class="muted" id="tests-shown"></span>' +
       '<span class="muted">failures first; click a row for its output</span></div>';
-    // Rows go in chunks of CHUNK, each its own table with the same fixed
-    // columns, which the browser lays out only near the view
-    // (content-visibility: auto): 10 000 rows lay out like 200.
-    var CHUNK = 200, RH = 26, MH = 16, cols = '<colgroup><col class="res"><col><col class="suite"><col class="when"><col class="dur"><col class="links"></colgroup>';
-    var html = [], part = [];
-    function flush() {
-      html.push('<div class="chunk"><table class="tests">' + cols + '<tbody>' + part.join('') + '</tbody></table></div>');
-      part = [];
+    var blocks = [];
+    for (var k = 0; k < order.length; k += CHUNK) {
+      var c = { rows: order.slice(k, k + CHUNK), h: 0, el: null, drawn: false };
+      c.rows.forEach(function (t) {
+        t.msg = t.c === 'fail' && t.out ? firstMessage(t.out) : '';
+        t.h = t.msg ? RH + MH : RH;
+        c.h += t.h;
+      });
+      chunks.push(c);
+      blocks.push('<div class="chunk" style="height:' + c.h + 'px"></div>');
     }
-    order.forEach(function (t) {
-      var shown = t.parent ? t.name.slice(t.parent.name.length + 1) : t.name;
-      var msg = t.c === 'fail' && t.out ? firstMessage(t.out) : '';
-      var links = '';
-      if (t.from >= 0) links += '<a href="#console-test-' + t.i + '">console</a>';
-      if (t.screen >= 0) links += '<a href="#screen-' + t.screen + '">screenshot</a>';
-      t.h = msg ? RH + MH : RH;
-      part.push('<tr id="test-' + t.i + '" class="t ' + t.c + (msg ? ' m' : '') + (t.depth ? ' d' + Math.min(t.depth, 6) : '') + '" data-test="' + esc(t.key) + '">' +
-        '<td class="res">' + esc(t.c === 'other' ? t.res || '?' : t.c) + '</td>' +
-        '<td class="name">' + esc(shown) + (msg ? '<span class="msg">' + esc(msg) + '</span>' : '') + '</td>' +
-        '<td>' + esc(t.suite) + '</td><td>' + esc(rel(t.start).replace(/\.\d+$/, '')) + '</td>' +
-        '<td>' + esc(t.start != null && t.end != null ? dur(t.end - t.start) : '') + '</td><td class="links">' + links + '</td></tr>');
-      if (part.length === CHUNK) flush();
-    });
-    if (part.length) flush();
-    sec.insertAdjacentHTML('beforeend', bar + '<div class="tests-wrap"><table class="tests head">' + cols +
-      '<thead><tr><th>Result</th><th>Test</th><th>Suite</th><th>Start</th><th>Duration</th><th></th></tr></thead></table><div id="tests-body">' + html.join('') + '</div></div>');
+    undrawn = chunks.length;
+    sec.insertAdjacentHTML('beforeend', bar + '<div class="tests-wrap"><table class="tests head">' + COLS +
+      '<thead><tr><th>Result</th><th>Test</th><th>Suite</th><th>Start</th><th>Duration</th><th></th></tr></thead></table><div id="tests-body">' + blocks.join('') + '</div></div>');
 
-    var body = $('tests-body'), chunks = body.children, filter = 'all', query = '', timer = 0;
+    var body = $('tests-body'), filter = 'all', query = '', timer = 0;
+    chunks.forEach(function (c, k) { c.el = body.children[k]; c.el.dataset.chunk = k; });
+    drawChunk(chunks[0]);
+    if (undrawn && window.IntersectionObserver) {
+      seen = new IntersectionObserver(function (es) {
+        es.forEach(function (e) { if (e.isIntersecting) drawChunk(chunks[+e.target.dataset.chunk]); });
+      }, { root: sec.querySelector('.tests-wrap'), rootMargin: '600px 0px' });
+      chunks.forEach(function (c) { if (!c.drawn) seen.observe(c.el); });
+    }
     function rowTest(r) { return tests[+r.id.slice(5)]; }
     // size tells each chunk the height of its shown rows, for while it is
     // not laid out.
     function size() {
-      for (var c = 0; c < chunks.length; c++) {
+      chunks.forEach(function (c) {
         var h = 0;
-        for (var r = chunks[c].querySelector('tbody').firstElementChild; r; r = r.nextElementSibling) if (!r.hidden) h += r.classList.contains('detail') ? 120 : rowTest(r).h;
-        chunks[c].style.containIntrinsicHeight = h + 'px';
-        chunks[c].hidden = h === 0;
-      }
+        for (var r = c.el.querySelector('tbody').firstElementChild; r; r = r.nextElementSibling) if (!r.hidden) h += r.classList.contains('detail') ? DH : rowTest(r).h;
+        c.el.style.containIntrinsicHeight = h + 'px';
+        c.el.hidden = h === 0;
+      });
     }
     function apply() {
+      drawAllRows();
       var shown = 0;
       sec.querySelectorAll('#tests-body tr').forEach(function (r) {
         if (r.classList.contains('detail')) { r.hidden = r.previousElementSibling.hidden; return; }
@@ -340,7 +380,6 @@
       size();
       $('tests-shown').textContent = shown === tests.length ? '' : shown + ' of ' + tests.length + ' shown';
     }
-    size();
     sec.querySelector('.filters').addEventListener('click', function (e) {
       var b = e.target.closest('button');
       if (!b) return;
@@ -359,44 +398,98 @@
       var r = e.target.closest('tr.t');
       if (r) toggle(r);
     });
-    // A link to a hidden row first shows every row.
-    document.addEventListener('click', function (e) {
-      var a = e.target.closest('a[href^="#test-"]');
-      if (!a) return;
-      var r = $(a.getAttribute('href').slice(1));
+    // A link to a row first draws every row, and shows them all if the row
+    // is hidden.
+    applyFilter = function (id) {
+      drawAllRows();
+      var r = $(id);
       if (r && r.hidden) {
         filter = 'all'; query = ''; $('tests-search').value = '';
         sec.querySelectorAll('.filters button').forEach(function (x) { x.classList.toggle('on', x.dataset.filter === 'all'); });
         apply();
       }
+    };
+    document.addEventListener('click', function (e) {
+      var a = e.target.closest('a[href^="#test-"]');
+      if (a) applyFilter(a.getAttribute('href').slice(1));
     }, true);
+  }
+  function rowHTML(t) {
+    var shown = t.parent ? t.name.slice(t.parent.name.length + 1) : t.name, msg = t.msg;
+    var links = '';
+    if (t.from >= 0) links += '<a href="#console-test-' + t.i + '">console</a>';
+    if (t.screen >= 0) links += '<a href="#screen-' + t.screen + '">screenshot</a>';
+    return '<tr id="test-' + t.i + '" class="t ' + t.c + (msg ? ' m' : '') + (t.depth ? ' d' + Math.min(t.depth, 6) : '') + '" data-test="' + esc(t.key) + '">' +
+      '<td class="res">' + esc(t.c === 'other' ? t.res || '?' : t.c) + '</td>' +
+      '<td class="name">' + esc(shown) + (msg ? '<span class="msg">' + esc(msg) + '</span>' : '') + '</td>' +
+      '<td>' + esc(t.suite) + '</td><td>' + esc(rel(t.start).replace(/\.\d+$/, '')) + '</td>' +
+      '<td>' + esc(t.start != null && t.end != null ? dur(t.end - t.start) : '') + '</td><td class="links">' + links + '</td></tr>';
+  }
+  // drawChunk puts a chunk's rows in place of its empty block.
+  function drawChunk(c) {
+    if (c.drawn) return;
+    c.drawn = true; undrawn--;
+    if (seen) seen.unobserve(c.el);
+    c.el.innerHTML = '<table class="tests">' + COLS + '<tbody>' + c.rows.map(rowHTML).join('') + '</tbody></table>';
+    c.el.style.height = '';
+    c.el.style.containIntrinsicHeight = c.h + 'px';
+  }
+  function drawAllRows() {
+    if (!undrawn) return;
+    chunks.forEach(drawChunk);
+    if (seen) { seen.disconnect(); seen = null; }
   }
   function toggle(r) {
     var next = r.nextElementSibling;
     if (next && next.classList.contains('detail')) { next.remove(); return; }
-    var t = tests[+r.id.slice(5)], extra = '';
+    var t = tests[+r.id.slice(5)], extra = '', a = 0;
     if (t.screen >= 0 && D.screens[t.screen] && D.screens[t.screen][3]) {
       extra += '<img src="data:image/png;base64,' + esc(D.screens[t.screen][3]) + '" alt="' + esc(D.screens[t.screen][1] || 'screenshot') + '">';
     }
     if (t.from >= 0) {
-      var a = Math.max(t.from, t.to - 20);
+      a = Math.max(t.from, t.to - 20);
       extra += '<div class="muted">console: lines ' + (t.from + 1) + '–' + t.to + ' (' + (t.to - t.from) + ') · <a href="#console-test-' + t.i + '">show in the console</a>' +
         (a > t.from ? ' · the last 20:' : '') + '</div>';
-      if (t.to > t.from) extra += '<pre>' + esc(lines.slice(a, t.to).join('\n')) + '</pre>';
+      if (t.to > t.from) extra += '<pre class="con-lines"></pre>';
     }
     r.insertAdjacentHTML('afterend', '<tr class="detail"><td colspan="6"><pre>' + esc(t.out || '(no output)') + '</pre>' + extra + '</td></tr>');
+    var pre = r.nextElementSibling.querySelector('.con-lines');
+    if (pre) whenConsole(function () { pre.textContent = lines.slice(a, t.to).join('\n'); });
+  }
+  // whenConsole calls f once the console is read: at once if it is.
+  function whenConsole(f) {
+    if (consoleDone) f(); else loadConsole().then(f);
   }
 
   // ---- console ----
   var view, rowsEl, drawn = '', selA = -1, selB = -1, cur = -1, q = '', lower = null, hits = [], hit = -1;
-  var startAt = new Map();
+  var startAt = new Map(), consoleDrawn = false, consoleWanted = false;
+  // drawConsoleFrame draws the console's toolbar and view, empty until the
+  // console is read, so that the page below does not move when it is.
+  function drawConsoleFrame() {
+    var sec = $('console');
+    if (!D.console && !D.consoleGz) {
+      sec.insertAdjacentHTML('beforeend', '<p class="empty">No console was recorded for this run.</p>');
+      return;
+    }
+    sec.insertAdjacentHTML('beforeend', '<div class="toolbar"><input type="search" id="console-search" placeholder="Search the console" aria-label="Search the console" disabled>' +
+      '<button type="button" id="console-prev" title="previous (Shift+Enter)" disabled>↑</button><button type="button" id="console-next" title="next (Enter)" disabled>↓</button>' +
+      '<span class="muted" id="console-count"></span><span class="muted" id="console-lines">reading the console…</span></div>' +
+      '<div class="console-view" id="console-view" tabindex="0"><div class="console-spacer"><div class="console-rows" id="console-rows"></div></div></div><div class="anchors" hidden></div>');
+  }
+  // drawConsole fills the frame once the console is read.
   function drawConsole() {
+    if (consoleDrawn) return;
+    consoleDrawn = true;
     var sec = $('console');
     if (!lines.length) {
+      var frame = sec.querySelectorAll('.toolbar, .console-view, .anchors');
+      if (!frame.length) return; // no console: said so with the frame
+      frame.forEach(function (e) { e.remove(); });
       sec.insertAdjacentHTML('beforeend', '<p class="empty">' + esc(conNote || 'No console was recorded for this run.') + '</p>');
       return;
     }
-    var anchors = [];
+    var anchored = [];
     tests.forEach(function (t) {
       if (t.from < 0) return;
       if (t.from < lines.length) {
@@ -404,14 +497,23 @@
         if (!l) startAt.set(t.from, l = []);
         l.push(t);
       }
-      anchors.push('<a id="console-test-' + t.i + '" data-anchor="" data-test="' + esc(t.key) + '" data-line="' + t.from + '"></a>');
+      anchored.push(t);
     });
-    sec.insertAdjacentHTML('beforeend', '<div class="toolbar"><input type="search" id="console-search" placeholder="Search the console" aria-label="Search the console">' +
-      '<button type="button" id="console-prev" title="previous (Shift+Enter)">↑</button><button type="button" id="console-next" title="next (Enter)">↓</button>' +
-      '<span class="muted" id="console-count"></span><span class="muted">' + lines.length + ' lines; a dashed line starts a test</span></div>' +
-      '<div class="console-view" id="console-view" tabindex="0"><div class="console-spacer" style="height:' + lines.length * LH + 'px">' +
-      '<div class="console-rows" id="console-rows"></div></div></div><div class="anchors" hidden>' + anchors.join('') + '</div>');
+    $('console-lines').textContent = lines.length + ' lines; a dashed line starts a test';
+    ['console-search', 'console-prev', 'console-next'].forEach(function (id) { $(id).disabled = false; });
     view = $('console-view'); rowsEl = $('console-rows');
+    view.firstElementChild.style.height = lines.length * LH + 'px';
+    // The anchors go in a few at a time, after the lines in view.
+    var box = sec.querySelector('.anchors');
+    for (var k = 0; k < anchored.length; k += 1000) {
+      soon(function (part) {
+        return function () {
+          box.insertAdjacentHTML('beforeend', part.map(function (t) {
+            return '<a id="console-test-' + t.i + '" data-anchor="" data-test="' + esc(t.key) + '" data-line="' + t.from + '"></a>';
+          }).join(''));
+        };
+      }(anchored.slice(k, k + 1000)));
+    }
     var pending = false;
     view.addEventListener('scroll', function () {
       if (pending) return;
@@ -431,6 +533,7 @@
     $('console-prev').addEventListener('click', function () { step(-1); });
     $('console-next').addEventListener('click', function () { step(1); });
     draw(true);
+    if (consoleWanted) onHash(); // a link to the console followed before it was drawn
   }
   function draw(force) {
     if (!view) return;
@@ -486,8 +589,17 @@
     draw(true);
   }
   function onHash() {
-    var m = /^#console-test-(\d+)$/.exec(location.hash), t = m && tests[+m[1]];
-    if (t && t.from >= 0 && view) {
+    var m = /^#(console-)?test-(\d+)$/.exec(location.hash), t = m && tests[+m[2]];
+    if (!t) return;
+    if (!m[1]) {
+      // A row not drawn yet, or hidden, when the address changed: the
+      // browser found nothing to go to.
+      var r = $('test-' + t.i);
+      if (!r || r.hidden) { applyFilter('test-' + t.i); $('test-' + t.i).scrollIntoView(); }
+      return;
+    }
+    consoleWanted = !view;
+    if (t.from >= 0 && view) {
       // The anchors are hidden (the lines in view are drawn on demand), so
       // the page scrolls to the test's first line here.
       selA = t.from; selB = t.to; // none when it printed nothing: its tag marks the place
@@ -496,7 +608,10 @@
   }
 
   // ---- screenshots ----
+  var screensDrawn = false;
   function drawScreens() {
+    if (screensDrawn) return;
+    screensDrawn = true;
     var sec = $('screens');
     if (!D.screens.length) {
       sec.insertAdjacentHTML('beforeend', '<p class="empty">No screenshots: the DUT has no screen, or no test failed on it.</p>');
@@ -532,20 +647,41 @@
     td.appendChild(b);
   });
 
-  drawTests();
-  await consoleLoaded;
+  // ---- drawing ----
+  // rest draws what the first view does not show, then marks the page
+  // complete.
+  function rest() {
+    soon(drawScreens);
+    chunks.forEach(function (c) { soon(function () { drawChunk(c); }); });
+    soon(function () {
+      loadConsole().then(function () {
+        soon(function () {
+          drawConsole();
+          soon(function () { document.body.dataset.complete = '1'; }); // after the console's anchors
+        });
+      });
+    });
+  }
+
+  var anchor = location.hash;
   drawTimeline();
-  drawConsole();
-  drawScreens();
+  drawTests();
+  drawConsoleFrame();
   var resize = 0;
   window.addEventListener('resize', function () { clearTimeout(resize); resize = setTimeout(drawTimeline, 150); });
   window.addEventListener('hashchange', onHash);
-  if (location.hash) {
+  if (anchor) {
+    // Opened at an anchor: what it points to is drawn first (a row by
+    // onHash), then the page goes there.
+    if (/^#screen-/.test(anchor)) drawScreens();
+    else if (/^#console-test-/.test(anchor)) { await loadConsole(); drawConsole(); }
     onHash();
-    var target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    var target = document.getElementById(decodeURIComponent(anchor.slice(1)));
     if (target) target.scrollIntoView();
   }
   void document.body.offsetHeight; // lay the page out before it counts as drawn
   document.body.dataset.drawnMs = Math.round(performance.now()); // from the start of navigation
   document.body.dataset.ready = '1';
+  if (document.readyState === 'complete') rest();
+  else window.addEventListener('load', rest, { once: true });
 })();

@@ -28,6 +28,9 @@ type payload struct {
 	Screens   [][4]any `json:"screens"` // t, title, test, PNG in base64
 	Console   *console `json:"console,omitempty"`
 	ConsoleGz string   `json:"consoleGz,omitempty"` // base64 of the gzip of console's JSON
+	// ConsoleSpan is the times of the console's first and last lines, so
+	// that the timeline is drawn before the console is read.
+	ConsoleSpan []int64 `json:"consoleSpan,omitempty"`
 }
 
 // console is the console's lines: T[i] is the time of line i in
@@ -102,6 +105,7 @@ func encode(d *Data) ([]byte, error) {
 			prev = ms
 			c.X[i] = l.Text
 		}
+		p.ConsoleSpan = []int64{c.T[0], prev}
 		if err := c.attach(&p); err != nil {
 			return nil, err
 		}

@@ -7,9 +7,11 @@
 // browser log error (a blocked resource, a Content-Security-Policy
 // violation) or request that leaves the file (the report must open with no
 // network), waits for the page's drawn marker (document.body.dataset.ready
-// == "1"), and returns what the page shows: the timeline, the test rows, the
-// console anchors, the screenshots, and a PNG of the whole page. Times
-// measures how long a file takes to open, for the benchmark.
+// == "1") and, for a page that draws the rest after its first view, for its
+// complete marker (document.body.dataset.complete, "0" until then), and
+// returns what the page shows: the timeline, the test rows, the console
+// anchors, the screenshots, and a PNG of the whole page. Times measures how
+// long a file takes to open — until its drawn marker —, for the benchmark.
 //
 // The browser is /usr/bin/chromium (Debian's chromium package) or the first
 // of chromium, chromium-browser, google-chrome, google-chrome-stable and
@@ -70,7 +72,13 @@ type Want struct {
 	FailureScreens int      // failures' screenshots (#screens img[data-test]), exactly
 	Absent         []string // CSS selectors that must match nothing, such as an injected element
 	Verdict        string   // the verdict's text, "PASSED" or "FAILED"
-	// Probes run in order once the page is drawn and its counts read;
+	// Anchor, when set, is the fragment the page is opened at (without
+	// "#"), as a link to one of its rows would open it.
+	Anchor string
+	// FirstView probes run in order as soon as the drawn marker is set,
+	// while the page may still be drawing the rest; each must come to true.
+	FirstView []Probe
+	// Probes run in order once the page is complete and its counts read;
 	// each must come to true (a Promise is awaited).
 	Probes []Probe
 }
@@ -96,7 +104,8 @@ type Found struct {
 	FailureScreens int           // #screens img[data-test]
 	Facts          int           // rows of #facts
 	Absent         []string      // the selectors of Want.Absent that matched something
-	Ready          time.Duration // from the start of navigation until the page was drawn, as Go saw it
+	Ready          time.Duration // from the start of navigation until the page's first view was drawn, as Go saw it
+	Complete       time.Duration // from the start of navigation until the whole page was drawn, as Go saw it
 	Log            []string      // the page's console messages that are not errors
 	png            []byte
 }
@@ -133,8 +142,8 @@ const counts = `(() => {
 })()`
 
 // Check opens the report at path in headless Chromium and checks it: no
-// JavaScript error, no request beyond the file, the drawn marker within
-// 30 s, the counts want demands and its probes. It returns what the page
+// JavaScript error, no request beyond the file, the drawn marker and then
+// the complete marker within 30 s, the counts want demands and its probes. It returns what the page
 // showed (nil when it was not drawn) and an error naming every problem.
 func Check(ctx context.Context, path string, want Want) (*Found, error) {
 	u, err := fileURL(path)
@@ -193,30 +202,45 @@ func Check(ctx context.Context, path string, want Want) (*Found, error) {
 		return f, errors.Join(errs...)
 	}
 
+	at := u
+	if want.Anchor != "" {
+		at += "#" + want.Anchor
+	}
 	began := time.Now()
-	if err := open(ctx, u); err != nil {
+	if err := open(ctx, at); err != nil {
 		return report(nil, err)
 	}
 	ready := time.Since(began)
+	early := probe(ctx, "first view: ", want.FirstView)
+	if err := wait(ctx, u, complete, "document.body.dataset.complete stayed \"0\""); err != nil {
+		return report(nil, errors.Join(early, err))
+	}
+	whole := time.Since(began)
 	f, err := chromedp.Run(ctx, chromedp.Evaluate[Found](fmt.Sprintf(counts, jsArray(want.Absent))))
 	if err != nil {
 		return report(nil, fmt.Errorf("htmlreporttest: reading the page: %w", err))
 	}
-	f.Ready = ready
+	f.Ready, f.Complete = ready, whole
 	if f.png, err = fullPage(ctx); err != nil {
 		return report(&f, fmt.Errorf("htmlreporttest: taking the page's screenshot: %w", err))
 	}
+	return report(&f, errors.Join(early, probe(ctx, "", want.Probes), f.compare(want)))
+}
+
+// probe runs ps in order in the page and returns an error naming each that
+// failed or did not come to true; when names where the page was.
+func probe(ctx context.Context, when string, ps []Probe) error {
 	var errs []error
-	for _, p := range want.Probes {
+	for _, p := range ps {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](p.JS, chromedp.EvalAwaitPromise))
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("htmlreporttest: probe %q: %w", p.Name, err))
+			errs = append(errs, fmt.Errorf("htmlreporttest: %sprobe %q: %w", when, p.Name, err))
 		case !ok:
-			errs = append(errs, fmt.Errorf("htmlreporttest: probe %q came to false", p.Name))
+			errs = append(errs, fmt.Errorf("htmlreporttest: %sprobe %q came to false", when, p.Name))
 		}
 	}
-	return report(&f, errors.Join(append(errs, f.compare(want))...))
+	return errors.Join(errs...)
 }
 
 // compare is an error naming each count of want that f does not meet.
@@ -256,6 +280,18 @@ func (f *Found) compare(want Want) error {
 // other file, such as a junit.xml the browser shows as a tree, the load
 // event.
 func Times(ctx context.Context, path string, n int) ([]time.Duration, error) {
+	return times(ctx, path, n, ready)
+}
+
+// CompleteTimes is Times up to the page's second marker
+// (document.body.dataset.complete no longer "0": every row, the console
+// and the screenshots drawn); for a file that is not a report, the load
+// event.
+func CompleteTimes(ctx context.Context, path string, n int) ([]time.Duration, error) {
+	return times(ctx, path, n, complete)
+}
+
+func times(ctx context.Context, path string, n int, cond string) ([]time.Duration, error) {
 	u, err := fileURL(path)
 	if err != nil {
 		return nil, err
@@ -276,7 +312,7 @@ func Times(ctx context.Context, path string, n int) ([]time.Duration, error) {
 			return times, fmt.Errorf("htmlreporttest: opening a tab: %w", err)
 		}
 		began := time.Now()
-		err := open(tab, u)
+		err := openUntil(tab, u, cond)
 		times = append(times, time.Since(began))
 		closeTab()
 		if err != nil {
@@ -338,14 +374,35 @@ func start(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	return bctx, func() { cancelBrowser(); cancelAlloc() }, nil
 }
 
+// The page's markers, as JavaScript conditions: ready is its first view
+// drawn (for a file other than HTML, its load); complete is all of it
+// drawn, for a page that draws more after its first view and says so with
+// document.body.dataset.complete = "0" until it is done.
+const (
+	ready    = `document.readyState === 'complete' && (document.contentType !== 'text/html' || (document.body && document.body.dataset.ready === '1'))`
+	complete = ready + ` && (document.contentType !== 'text/html' || document.body.dataset.complete !== '0')`
+)
+
 // open navigates to u and waits until the page is ready (see Times).
-func open(ctx context.Context, u string) error {
+func open(ctx context.Context, u string) error { return openUntil(ctx, u, ready) }
+
+// openUntil navigates to u and waits until cond (ready or complete) holds.
+func openUntil(ctx context.Context, u, cond string) error {
 	if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
 		return fmt.Errorf("htmlreporttest: opening %s: %w", u, err)
 	}
-	const ready = `document.readyState === 'complete' && (document.contentType !== 'text/html' || (document.body && document.body.dataset.ready === '1'))`
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](ready, chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(5*time.Millisecond))); err != nil {
-		return fmt.Errorf("htmlreporttest: %s was not drawn (document.body.dataset.ready never became \"1\"): %w", u, err)
+	why := "document.body.dataset.ready never became \"1\""
+	if cond == complete {
+		why = "document.body.dataset.complete stayed \"0\""
+	}
+	return wait(ctx, u, cond, why)
+}
+
+// wait polls the page at u until cond holds, for up to 30 s; why says what
+// did not happen when it does not.
+func wait(ctx context.Context, u, cond, why string) error {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(5*time.Millisecond))); err != nil {
+		return fmt.Errorf("htmlreporttest: %s was not drawn (%s): %w", u, why, err)
 	}
 	return nil
 }
