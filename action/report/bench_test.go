@@ -55,3 +55,16 @@ func BenchmarkReport10k(b *testing.B) {
 		Baseline: fmt.Sprintf("budget ⌈failures/50⌉ + 2 = %d", budget), Result: fmt.Sprintf("%.0f calls", perReport),
 		Target: fmt.Sprintf("≤ %d", budget), Met: benchrow.Judge(perReport <= float64(budget))})
 }
+
+// BenchmarkParse10k parses the JUnit file of BenchmarkReport10k: the
+// report's own work before any request, apart from the fake GitHub.
+func BenchmarkParse10k(b *testing.B) {
+	junit := genJUnit(10000, 2000)
+	b.SetBytes(int64(len(junit)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := report.Parse(bytes.NewReader(junit), "bench.xml"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

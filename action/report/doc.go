@@ -3,7 +3,12 @@
 // mode, usable on its own with any JUnit file.
 //
 // Parse or ParseFile reads JUnit (go-junit-report's, as Leviathan's
-// runner writes it, or any other tool's) into Results. A Reporter then
+// runner writes it, or any other tool's) into Results. They read the
+// whole file into memory, and the Results share it. A scanner of the
+// package's own decodes the XML test tools write; what it does not
+// handle (a DOCTYPE, non-ASCII element names, an encoding other than
+// UTF-8) and every malformed file go to encoding/xml, so what is
+// accepted, and the errors, are encoding/xml's. A Reporter then
 // creates one check run per suite and device type, named
 // "leviathan / <suite> / <device type>" by default (a part left empty,
 // such as an unknown device type, is dropped with its separator), with:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -75,6 +76,11 @@ type Reporter struct {
 	log    *slog.Logger
 	now    func() time.Time
 	shots  func() []gotest.Shot // the failure screenshots, read once
+	// redacted are the secrets' lines that redact replaces.
+	redacted []string
+
+	logsMu sync.Mutex
+	logs   map[string]map[string]bool // suite → its serial logs, listed once
 }
 
 // Option configures a Reporter.
@@ -90,7 +96,15 @@ func WithClock(now func() time.Time) Option { return func(r *Reporter) { r.now =
 // workflow commands, the job summary and outputs through action. gh may
 // be nil: failures are then reported as workflow-command annotations.
 func New(gh *github.Client, action *githubactions.Action, cfg Config, opts ...Option) *Reporter {
-	r := &Reporter{gh: gh, action: action, cfg: cfg, paths: NewResolver(cfg.Workspace), log: logger(nil), now: time.Now}
+	r := &Reporter{gh: gh, action: action, cfg: cfg, paths: NewResolver(cfg.Workspace), log: logger(nil), now: time.Now,
+		logs: map[string]map[string]bool{}}
+	for _, sec := range cfg.Secrets {
+		for _, l := range strings.Split(sec, "\n") {
+			if l = strings.TrimSpace(l); len(l) >= 4 {
+				r.redacted = append(r.redacted, l)
+			}
+		}
+	}
 	for _, o := range opts {
 		o(r)
 	}
@@ -251,12 +265,8 @@ func (r *Reporter) mask() {
 
 // redact replaces secrets in text bound for GitHub.
 func (r *Reporter) redact(s string) string {
-	for _, sec := range r.cfg.Secrets {
-		for _, l := range strings.Split(sec, "\n") {
-			if l = strings.TrimSpace(l); len(l) >= 4 {
-				s = strings.ReplaceAll(s, l, "***")
-			}
-		}
+	for _, l := range r.redacted {
+		s = strings.ReplaceAll(s, l, "***")
 	}
 	return s
 }
@@ -375,15 +385,41 @@ func (r *Reporter) repoPath(suite, file, pkg string) (string, bool) {
 func (r *Reporter) details(suite string, k Case) string {
 	out := tail(k.Output, 32000)
 	if r.cfg.LogDir != "" {
-		name := strings.NewReplacer("/", "__", " ", "_").Replace(k.Name)
-		if b, err := os.ReadFile(filepath.Join(r.cfg.LogDir, "tests", suite, name+".serial.log")); err == nil && len(b) > 0 {
-			out += "\n\n--- serial console during the test ---\n" + tail(string(b), 16000)
+		name := logName.Replace(k.Name) + ".serial.log"
+		if r.serialLogs(suite)[name] {
+			if b, err := os.ReadFile(filepath.Join(r.cfg.LogDir, "tests", suite, name)); err == nil && len(b) > 0 {
+				out += "\n\n--- serial console during the test ---\n" + tail(string(b), 16000)
+			}
 		}
 		if shot := r.failureShot(suite, k.Name); shot != "" {
 			out = "A screenshot of the DUT's screen at this failure is in the report artifact: " + shot + " (shown in index.html).\n\n" + out
 		}
 	}
 	return tail(r.redact(out), maxDetails)
+}
+
+// logName turns a test's name into its serial log's file name, less the
+// ".serial.log" extension.
+var logName = strings.NewReplacer("/", "__", " ", "_")
+
+// serialLogs is the set of serial-log file names in the report
+// directory's tests/<suite>, listed once per suite rather than a file
+// opened, mostly in vain, for each failure.
+func (r *Reporter) serialLogs(suite string) map[string]bool {
+	r.logsMu.Lock()
+	defer r.logsMu.Unlock()
+	if logs, ok := r.logs[suite]; ok {
+		return logs
+	}
+	logs := map[string]bool{}
+	entries, _ := os.ReadDir(filepath.Join(r.cfg.LogDir, "tests", suite)) // none when it cannot be read
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".serial.log") {
+			logs[e.Name()] = true
+		}
+	}
+	r.logs[suite] = logs
+	return logs
 }
 
 // failureShot is the report directory's screenshot of suite's test at
@@ -466,16 +502,32 @@ func (r *Reporter) publish(ctx context.Context, g *group, out *Outcome) (CheckRu
 	r.log.Info("report: created a check run", "name", g.name, "id", run.GetID(), "annotations", len(batch(0)))
 	for i := 1; i < calls; i++ {
 		up := github.UpdateCheckRunOptions{Name: g.name, Output: output(i)}
-		if i == calls-1 {
+		out.APICalls++
+		if i < calls-1 {
+			err = r.updateCheckRun(ctx, run.GetID(), up)
+		} else {
 			done := github.Timestamp{Time: r.now()}
 			up.Status, up.Conclusion, up.CompletedAt = github.String("completed"), github.String(conc), &done
+			run, _, err = r.gh.Checks.UpdateCheckRun(ctx, r.cfg.Owner, r.cfg.Repo, run.GetID(), up)
 		}
-		out.APICalls++
-		if run, _, err = r.gh.Checks.UpdateCheckRun(ctx, r.cfg.Owner, r.cfg.Repo, run.GetID(), up); err != nil {
+		if err != nil {
 			return CheckRun{}, apiError("checks/update", err)
 		}
 	}
 	return CheckRun{Name: g.name, ID: run.GetID(), URL: run.GetHTMLURL(), Conclusion: conc, Annotations: len(anns)}, nil
+}
+
+// updateCheckRun is go-github's Checks.UpdateCheckRun for an update whose
+// answer is not needed: it is read and dropped, not decoded, since GitHub
+// sends the whole check run back, summary (up to 64 KB) included.
+func (r *Reporter) updateCheckRun(ctx context.Context, id int64, opts github.UpdateCheckRunOptions) error {
+	req, err := r.gh.NewRequest(http.MethodPatch, fmt.Sprintf("repos/%v/%v/check-runs/%d", r.cfg.Owner, r.cfg.Repo, id), opts)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/vnd.github.antiope-preview+json") // as go-github sends it
+	_, err = r.gh.Do(ctx, req, io.Discard)
+	return err
 }
 
 // workflowCommands reports failures as ::error file=…,line=…:: commands.

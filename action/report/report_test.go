@@ -336,6 +336,79 @@ func TestRetriesAreBounded(t *testing.T) {
 	}
 }
 
+// The updates between a check run's create and its last update drop
+// GitHub's answer unread: their errors and retries are still those of
+// any call.
+func TestIntermediateUpdates(t *testing.T) {
+	res, err := report.Parse(bytes.NewReader(genJUnit(300, 120)), "mid.xml") // create + 2 updates
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	e.srv.FailNext("checks/update", 1, githubtest.ServerError(502))
+	out, err := report.New(e.client(t, githubtest.DefaultToken), e.action, config()).Report(context.Background(), res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := e.srv.CheckRuns()
+	if len(runs) != 1 || len(runs[0].Annotations) != 120 || runs[0].Updates != 2 || runs[0].Status != "completed" {
+		t.Fatalf("runs = %+v", runs)
+	}
+	if out.APICalls != 3 || e.srv.Calls("checks/update") != 3 || len(e.sleeps) != 1 {
+		t.Errorf("%d API calls, %d update requests, waits %v; want 3, 3 (one retried) and one wait", out.APICalls, e.srv.Calls("checks/update"), e.sleeps)
+	}
+	if out.CheckRunURL() == "" || out.CheckRuns[0].ID != runs[0].ID {
+		t.Errorf("check runs = %+v", out.CheckRuns)
+	}
+
+	e2 := newEnv(t)
+	e2.srv.FailNext("checks/update", 5, githubtest.ServerError(503))
+	_, err = report.New(e2.client(t, githubtest.DefaultToken), e2.action, config()).Report(context.Background(), res)
+	var apiErr *report.APIError
+	if !errors.As(err, &apiErr) || apiErr.Op != "checks/update" || apiErr.Status != 503 {
+		t.Fatalf("err = %v", err)
+	}
+	if runs := e2.srv.CheckRuns(); runs[0].Updates != 0 || runs[0].Status != "in_progress" {
+		t.Errorf("the failed update changed the run: %+v", runs[0])
+	}
+}
+
+// A failure's serial log is tests/<suite>/<test>.serial.log with "/"
+// and " " in the test's name replaced; an empty file or a directory of
+// that name adds nothing.
+func TestSerialLogs(t *testing.T) {
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "tests", "os")
+	os.MkdirAll(filepath.Join(logs, "TestB.serial.log"), 0o755)
+	os.WriteFile(filepath.Join(logs, "TestA__sub_case.serial.log"), []byte("[  1.0] eth0: up\n"), 0o644)
+	os.WriteFile(filepath.Join(logs, "TestC.serial.log"), nil, 0o644)
+	x := `<testsuite name="os">` +
+		`<testcase name="TestA/sub case"><failure message="a"/></testcase>` +
+		`<testcase name="TestB"><failure message="b"/></testcase>` +
+		`<testcase name="TestC"><failure message="c"/></testcase>` +
+		`<testcase name="TestD"><failure message="d"/></testcase></testsuite>`
+	res, err := report.Parse(strings.NewReader(x), "logs.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	cfg := config()
+	cfg.LogDir = dir
+	if _, err := report.New(e.client(t, githubtest.DefaultToken), e.action, cfg).Report(t.Context(), res); err != nil {
+		t.Fatal(err)
+	}
+	anns := e.srv.CheckRuns()[0].Annotations
+	if len(anns) != 4 {
+		t.Fatalf("%d annotations, want 4", len(anns))
+	}
+	for _, a := range anns {
+		has := strings.Contains(a.RawDetails, "--- serial console during the test ---\n[  1.0] eth0: up")
+		if want := a.Title == "TestA/sub case"; has != want || (!want && strings.Contains(a.RawDetails, "serial console")) {
+			t.Errorf("%s: raw details %q", a.Title, a.RawDetails)
+		}
+	}
+}
+
 // genJUnit writes a go-junit-report style file with n cases, the first
 // failures of which fail.
 func genJUnit(n, failures int) []byte {
