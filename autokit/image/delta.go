@@ -2,10 +2,14 @@ package image
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/dut"
@@ -36,63 +40,23 @@ func flashDelta(ctx context.Context, dst dut.Target, f *os.File, size int64, o O
 	if o.Capacity > 0 && size > o.Capacity {
 		return res, fmt.Errorf("%w: %d bytes for a target of %d", ErrTooLarge, size, o.Capacity)
 	}
-	w := &writer{dst: dst, o: o, res: &res, touched: touched}
+	w := &writer{dst: dst, o: o, res: &res, touched: touched, wb: newWriteback(dst)}
 	if o.Bmap != nil {
 		w.ranges = newRangeChecker(o.Bmap)
 	}
 	srcSpans := dataSpans(f, size, o)
 	var zeroSpans []span
 	if o.Bmap == nil {
-		tgtSpans := []span{{0, size}}
-		if tf, _ := regularFile(dst); tf != nil {
-			tgtSpans = dataSpans(tf, size, Options{})
+		tgtSpans, ok := targetData(dst, size)
+		if !ok {
+			tgtSpans = []span{{0, size}}
 		}
 		zeroSpans = intersect(complement(srcSpans, size), tgtSpans)
 	}
 
-	buf := alignedBuf(ChunkSize)
-	zero := alignedBuf(ChunkSize)
-	var written []span // spans a write went to, for verification
-	var done int64
-	pass := func(s span, fromImage bool) error {
-		before := res.Written
-		for off := s.off; off < s.end; {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("image: flashing stopped at %d bytes: %w", off, err)
-			}
-			p := zero[:min(int64(len(zero)), s.end-off)]
-			if fromImage {
-				p = buf[:len(p)]
-				if _, err := f.ReadAt(p, off); err != nil && err != io.EOF {
-					return fmt.Errorf("image: reading the image at %d bytes: %w", off, err)
-				}
-			}
-			if err := w.chunk(off, p); err != nil {
-				return err
-			}
-			off += int64(len(p))
-			done += int64(len(p))
-			if o.Progress != nil {
-				o.Progress(done)
-			}
-		}
-		if res.Written != before {
-			written = append(written, s)
-		}
-		return nil
-	}
-	var visited int64
-	for _, s := range srcSpans {
-		if err := pass(s, true); err != nil {
-			return res, err
-		}
-		visited += s.end - s.off
-	}
-	for _, s := range zeroSpans {
-		if err := pass(s, false); err != nil {
-			return res, err
-		}
-		visited += s.end - s.off
+	visited, written, err := compareSpans(ctx, w, f, srcSpans, zeroSpans, o.Progress)
+	if err != nil {
+		return res, err
 	}
 	if o.Bmap != nil {
 		res.Unmapped += size - visited
@@ -113,7 +77,7 @@ func flashDelta(ctx context.Context, dst dut.Target, f *os.File, size int64, o O
 	}
 	if o.Verify {
 		vstart := time.Now()
-		if err := verifySpans(ctx, dst, f, written, zero); err != nil {
+		if err := verifySpans(ctx, dst, f, written); err != nil {
 			return res, err
 		}
 		res.Verified = true
@@ -123,31 +87,201 @@ func flashDelta(ctx context.Context, dst dut.Target, f *os.File, size int64, o O
 	return res, nil
 }
 
+// Delta flashes read deltaReaders pieces of deltaPiece bytes at once: a
+// block device read with O_DIRECT gets that many requests in flight, and
+// the buffers stay small.
+const (
+	deltaReaders   = 4
+	deltaPieceSize = 1 << 20
+)
+
+// deltaPiece is a piece of a delta flash: the image's bytes at off (its
+// data, or zeros in one of its holes) and the target's, read by a reader
+// and handed to the writer in order.
+type deltaPiece struct {
+	span
+	fromImage bool
+	bufs      [2][]byte // the pool's buffers behind img and old
+	img, old  []byte
+	err       error
+	done      chan struct{} // closed once read
+}
+
+// compareSpans hands w, in order, the image's bytes in srcSpans (read
+// from f) and zeros in zeroSpans, each deltaPieceSize piece with the target's
+// bytes there. Readers read deltaReaders pieces at once, the kernel is
+// asked to read both files ahead of them (readahead), and the
+// writer compares and writes as they arrive, so reading the image, the
+// target and writing overlap. It returns how many bytes the spans held
+// and the pieces that were written to, for verification.
+func compareSpans(ctx context.Context, w *writer, f *os.File, srcSpans, zeroSpans []span, progress func(int64)) (int64, []span, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var all []deltaPiece
+	for _, p := range pieces(srcSpans, deltaPieceSize) {
+		all = append(all, deltaPiece{span: p, fromImage: true})
+	}
+	for _, p := range pieces(zeroSpans, deltaPieceSize) {
+		all = append(all, deltaPiece{span: p})
+	}
+	slices.SortFunc(all, func(a, b deltaPiece) int { return cmp.Compare(a.off, b.off) })
+
+	zero := alignedBuf(deltaPieceSize)
+	free := make(chan [2][]byte, deltaReaders+2)
+	for range cap(free) {
+		free <- [2][]byte{alignedBuf(deltaPieceSize), alignedBuf(deltaPieceSize)}
+	}
+	work := make(chan *deltaPiece)
+	order := make(chan *deltaPiece, cap(free))
+	go func() {
+		defer close(order)
+		defer close(work)
+		// The kernel reads both files a window ahead of the readers (not
+		// a block device read with O_DIRECT, which has no page cache).
+		imgAhead := &readahead{fd: int(f.Fd()), spans: srcSpans}
+		var tgtAhead *readahead
+		if fd, ok := fileDescriptor(w.dst); ok {
+			if _, direct := w.dst.(*directTarget); !direct {
+				tgtAhead = &readahead{fd: fd, spans: merge(append(slices.Clone(srcSpans), zeroSpans...))}
+			}
+		}
+		var imgQueued, queued int64
+		for i := range all {
+			var bufs [2][]byte
+			select {
+			case bufs = <-free:
+			case <-ctx.Done():
+				return
+			}
+			p := &all[i]
+			n := p.end - p.off
+			p.bufs, p.img, p.old, p.done = bufs, bufs[0][:n], bufs[1][:n], make(chan struct{})
+			if p.fromImage {
+				imgQueued += n
+			}
+			queued += n
+			imgAhead.advance(imgQueued)
+			tgtAhead.advance(queued)
+			select {
+			case order <- p:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case work <- p:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var readers sync.WaitGroup
+	for range deltaReaders {
+		readers.Go(func() {
+			for p := range work {
+				if p.fromImage {
+					if _, err := f.ReadAt(p.img, p.off); err != nil && err != io.EOF {
+						p.err = fmt.Errorf("image: reading the image at %d bytes: %w", p.off, err)
+					}
+				} else {
+					p.img = zero[:len(p.img)]
+				}
+				if p.err == nil {
+					p.err = readTarget(w.dst, p.old, p.off)
+				}
+				close(p.done)
+			}
+		})
+	}
+	defer readers.Wait()
+
+	var visited int64
+	var written []span
+	for p := range order {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+		}
+		if err := context.Cause(ctx); err != nil {
+			break
+		}
+		if p.err != nil {
+			cancel(p.err)
+			break
+		}
+		before := w.res.Written
+		if err := w.chunkOver(p.off, p.img, p.old); err != nil {
+			cancel(err)
+			break
+		}
+		if w.res.Written != before {
+			written = append(written, p.span)
+		}
+		visited += p.end - p.off
+		if progress != nil {
+			progress(visited)
+		}
+		free <- p.bufs
+	}
+	if err := context.Cause(ctx); err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return visited, written, fmt.Errorf("image: flashing stopped at %d bytes: %w", visited, err)
+		}
+		return visited, written, err
+	}
+	return visited, written, nil
+}
+
 // verifySpans re-reads the target's spans and compares them with the
-// image's bytes (zeros where the image has a hole: f is nil or the span
-// lies outside its data, in which case ReadAt reads zeros anyway).
-func verifySpans(ctx context.Context, dst dut.Target, f *os.File, spans []span, zero []byte) error {
-	want := make([]byte, len(zero))
-	got := alignedBuf(len(zero))
-	for _, s := range spans {
-		for off := s.off; off < s.end; {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("image: verifying stopped: %w", err)
+// image file's bytes (zeros where the span lies in one of its holes),
+// several pieces at once. A mismatch is a *ChecksumError naming the
+// sub-block of the first byte that differs.
+func verifySpans(ctx context.Context, dst dut.Target, f *os.File, spans []span) error {
+	const half = ChunkSize / 2 // of each worker's buffer: the image's bytes, the target's
+	ps := pieces(spans, half)
+	return eachPiece(ctx, len(ps), func(k int, buf []byte) error {
+		off, n := ps[k].off, ps[k].end-ps[k].off
+		want, got := buf[:n], buf[half:half+n]
+		if _, err := f.ReadAt(want, off); err != nil && err != io.EOF {
+			return fmt.Errorf("image: verify: reading the image at %d bytes: %w", off, err)
+		}
+		if err := readFull(dst, got, off); err != nil {
+			return err
+		}
+		if bytes.Equal(want, got) {
+			return nil
+		}
+		at := off + int64(firstDifference(want, got))
+		from := max(off, at/SubBlock*SubBlock)
+		return verifyError(from, min(from+SubBlock, ps[k].end), "the image's bytes", "different bytes")
+	})
+}
+
+// firstDifference is the index of the first byte where a and b (of one
+// length) differ, or len(a).
+func firstDifference(a, b []byte) int {
+	for i := 0; i < len(a); i += SubBlock {
+		j := min(i+SubBlock, len(a))
+		if !bytes.Equal(a[i:j], b[i:j]) {
+			for ; i < j && a[i] == b[i]; i++ {
 			}
-			n := int(min(int64(len(got)), s.end-off))
-			if _, err := f.ReadAt(want[:n], off); err != nil && err != io.EOF {
-				return fmt.Errorf("image: verify: reading the image at %d bytes: %w", off, err)
-			}
-			if _, err := dst.ReadAt(got[:n], off); err != nil && err != io.EOF {
-				return fmt.Errorf("image: verify: reading the target at %d bytes: %w", off, err)
-			}
-			if !bytes.Equal(want[:n], got[:n]) {
-				return &ChecksumError{What: fmt.Sprintf("target's bytes %d-%d after writing (verify)", off, off+int64(n)), Want: "the image's bytes", Got: "different bytes"}
-			}
-			off += int64(n)
+			return i
 		}
 	}
-	return nil
+	return len(a)
+}
+
+// merge sorts spans and joins those that touch or overlap.
+func merge(spans []span) []span {
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.off, b.off) })
+	var out []span
+	for _, s := range spans {
+		if n := len(out); n > 0 && s.off <= out[n-1].end {
+			out[n-1].end = max(out[n-1].end, s.end)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // complement returns the parts of [0, size) outside the sorted spans s.

@@ -3,9 +3,12 @@ package image
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/balena/leviathan-action/autokit/dut"
@@ -94,4 +97,77 @@ func TestSpanSets(t *testing.T) {
 	if got, want := intersect([]span{{0, 10}, {20, 30}}, []span{{5, 25}}), []span{{5, 10}, {20, 25}}; !slices.Equal(got, want) {
 		t.Errorf("intersect = %v, want %v", got, want)
 	}
+	if got, want := merge([]span{{30, 40}, {0, 10}, {10, 15}, {35, 50}, {60, 70}}), []span{{0, 15}, {30, 50}, {60, 70}}; !slices.Equal(got, want) {
+		t.Errorf("merge = %v, want %v", got, want)
+	}
+}
+
+// unreadableTarget fails reads from at on.
+type unreadableTarget struct {
+	dut.Target
+	at int64
+}
+
+func (u unreadableTarget) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > u.at {
+		return 0, syscall.EIO
+	}
+	return u.Target.ReadAt(p, off)
+}
+
+// TestFlashDeltaFailures: a delta flash stops at a target it cannot
+// read, or when cancelled while its readers are ahead of the writer, and
+// says why.
+func TestFlashDeltaFailures(t *testing.T) {
+	path, img := sparseDisk(t, 1)
+	open := func() *os.File {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	t.Run("unreadable target", func(t *testing.T) {
+		dst := unreadableTarget{garbageTarget(t, len(img)), 9 << 20}
+		_, err := Flash(context.Background(), dst, open(), Options{Delta: true})
+		if !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), "reading the target") {
+			t.Fatalf("err = %v, want the target's read error", err)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var calls int
+		_, err := Flash(ctx, garbageTarget(t, len(img)), open(), Options{Delta: true, Progress: func(int64) {
+			if calls++; calls == 2 {
+				cancel()
+			}
+		}})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want cancellation", err)
+		}
+	})
+}
+
+// TestReadahead: the kernel is asked for the spans a window ahead of the
+// reader, 8 MiB at a time, and for nothing past them.
+func TestReadahead(t *testing.T) {
+	const mib = 1 << 20
+	f := newFile(t)
+	r := &readahead{fd: int(f.Fd()), spans: []span{{0, 20 * mib}, {30 * mib, 31 * mib}, {40 * mib, 80 * mib}}}
+	r.advance(0)
+	if r.advised != 37*mib || r.i != 2 || r.next != 56*mib {
+		t.Fatalf("after advance(0): advised %d MiB, span %d from %d MiB; want 37 MiB, span 2 from 56 MiB", r.advised/mib, r.i, r.next/mib)
+	}
+	r.advance(10 * mib)
+	if r.advised != 45*mib || r.next != 64*mib {
+		t.Fatalf("after advance(10 MiB): advised %d MiB up to %d MiB; want 45, 64", r.advised/mib, r.next/mib)
+	}
+	r.advance(1 << 40)
+	if r.advised != 61*mib || r.i != 3 {
+		t.Fatalf("at the end: advised %d MiB, span %d; want all 61 MiB of the 3 spans", r.advised/mib, r.i)
+	}
+	var none *readahead
+	none.advance(0)
 }

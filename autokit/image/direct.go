@@ -61,7 +61,10 @@ type directTarget struct {
 	second           *os.File // the descriptor openDirect opened
 	block            int64    // logical block size (BLKSSZGET)
 	size             int64    // the device's size (BLKGETSIZE64)
-	bounce           []byte
+	// bounce is for pieces of p that are not aligned in memory; bounceMu
+	// lets reads and writes run at once.
+	bounce   []byte
+	bounceMu sync.Mutex
 }
 
 var _ dut.Target = (*directTarget)(nil)
@@ -169,6 +172,7 @@ func (d *directTarget) split(p []byte, off int64, direct, buffered func([]byte, 
 		q := p[done:whole]
 		bounced := !isAligned(q, bufAlign)
 		if bounced {
+			d.bounceMu.Lock()
 			q = d.bounce[:min(len(d.bounce), len(q))]
 			if write {
 				copy(q, p[done:])
@@ -181,8 +185,11 @@ func (d *directTarget) split(p []byte, off int64, direct, buffered func([]byte, 
 		} else {
 			n, err = direct(q, off+int64(done))
 		}
-		if bounced && !write {
-			copy(p[done:], q[:n])
+		if bounced {
+			if !write {
+				copy(p[done:], q[:n])
+			}
+			d.bounceMu.Unlock()
 		}
 		done += n
 		if err != nil {

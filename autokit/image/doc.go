@@ -7,8 +7,23 @@
 // (package bmap) only mapped blocks, each mapped range's SHA-256 checked as
 // it streams past; with Delta only blocks that differ from what the target
 // holds; on a target that reads back zeros (dut.Zeroed) no blocks of zeros.
-// Verify re-reads what was written and compares its SHA-256. An image that
-// expands past the target's capacity is stopped there.
+// Verify re-reads what was written: a streamed image is compared, per
+// sub-block, with a record made as it was written (a 64-bit hash keyed at
+// random for each flash, or "all zeros"; 8 bytes per 64 KiB of image), and
+// a regular-file target's holes (SEEK_HOLE) are not read at all, since
+// they read as zeros: they pass where the image had zeros and fail where it
+// had data. With a block map its ranges' SHA-256s are checked again; an
+// uncompressed image file is compared byte for byte. A mismatch is a
+// *ChecksumError naming the target's bytes. An image that expands past the
+// target's capacity is stopped there.
+//
+// A target with a file descriptor written through the page cache has its
+// writeback started every 16 MiB (sync_file_range), so the final sync
+// waits for the last stretch, not the whole image. A delta flash of an
+// image file reads the image and the target ahead of the comparison,
+// several 1 MiB pieces at once; its time is bounded by reading both (on a
+// block device, all of the image's size). The system's xz reads an image
+// file itself and writes to a 1 MiB pipe.
 //
 // Flash writes disk images: one whose first sectors hold no MBR or GPT
 // partition table is refused before anything is written (ErrNotDiskImage).
@@ -38,9 +53,9 @@
 // what is aligned. An image's last partial block (and any write at an
 // unaligned offset) is written through the buffered descriptor instead:
 // nothing past the image is touched, and the final sync flushes it.
-// Verify and delta read through O_DIRECT too. A regular file is always
-// written through the page cache. Result.Direct says which way a flash
-// went.
+// Verify and delta read through O_DIRECT too, several reads at once. A
+// regular file is always written through the page cache. Result.Direct
+// says which way a flash went.
 //
 // A system xz decodes a multi-block stream on all cores; a stream whose
 // blocks do not record their sizes (compressed single-threaded) decodes

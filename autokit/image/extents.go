@@ -67,24 +67,39 @@ func dataSpans(f *os.File, size int64, o Options) []span {
 		}
 		return s
 	}
-	var s []span
-	fd := int(f.Fd())
+	s, ok := fileSpans(int(f.Fd()), size)
+	if !ok {
+		return []span{{0, size}}
+	}
+	return s
+}
+
+// fileSpans lists the data extents (SEEK_DATA/SEEK_HOLE) of the file
+// open as fd within its first size bytes; ok is false when the
+// filesystem cannot tell. The descriptor's offset is left where it was.
+func fileSpans(fd int, size int64) (s []span, ok bool) {
+	if at, err := syscall.Seek(fd, 0, io.SeekCurrent); err == nil {
+		defer syscall.Seek(fd, at, io.SeekStart)
+	}
 	for off := int64(0); off < size; {
 		data, err := syscall.Seek(fd, off, seekData)
 		if errors.Is(err, syscall.ENXIO) {
 			break // only a hole is left
 		}
 		if err != nil {
-			return []span{{0, size}}
+			return nil, false
 		}
 		hole, err := syscall.Seek(fd, data, seekHole)
 		if err != nil {
-			return []span{{0, size}}
+			return nil, false
+		}
+		if data >= size {
+			break
 		}
 		s = append(s, span{data, min(hole, size)})
 		off = hole
 	}
-	return s
+	return s, true
 }
 
 // flashExtents writes an uncompressed image file to a target whose
@@ -105,7 +120,7 @@ func flashExtents(ctx context.Context, dst dut.Target, f *os.File, size int64, o
 	if o.Capacity > 0 && size > o.Capacity {
 		return res, fmt.Errorf("%w: %d bytes for a target of %d", ErrTooLarge, size, o.Capacity)
 	}
-	w := &writer{dst: dst, o: o, zeroed: zeroed, res: &res, touched: touched}
+	w := &writer{dst: dst, o: o, zeroed: zeroed, res: &res, touched: touched, wb: newWriteback(dst)}
 	if o.Bmap != nil {
 		w.ranges = newRangeChecker(o.Bmap)
 	}
@@ -134,7 +149,7 @@ func flashExtents(ctx context.Context, dst dut.Target, f *os.File, size int64, o
 		// The image is a file: compare the target's bytes with it
 		// directly, which is stronger than comparing hashes and cheaper.
 		vstart := time.Now()
-		if err := verifySpans(ctx, dst, f, spans, alignedBuf(ChunkSize)); err != nil {
+		if err := verifySpans(ctx, dst, f, spans); err != nil {
 			return res, err
 		}
 		res.Verified = true
@@ -155,7 +170,7 @@ func copySpans(ctx context.Context, w *writer, f *os.File, spans []span, progres
 	for range pipeDepth {
 		free <- alignedBuf(ChunkSize)
 	}
-	read, checked := make(chan chunk, pipeDepth), make(chan chunk, pipeDepth)
+	out, checked := make(chan chunk, pipeDepth), make(chan chunk, pipeDepth)
 	send := func(ch chan<- chunk, c chunk) bool {
 		select {
 		case ch <- c:
@@ -165,19 +180,16 @@ func copySpans(ctx context.Context, w *writer, f *os.File, spans []span, progres
 		}
 	}
 	go func() {
-		defer close(read)
+		defer close(out)
 		// Ask the kernel to read ahead: the whole file sequentially, and
-		// each span, and the next, before it is needed.
+		// the spans a window ahead of what is read.
 		fd := int(f.Fd())
 		unix.Fadvise(fd, 0, 0, unix.FADV_SEQUENTIAL)
-		for i, s := range spans {
-			if i == 0 {
-				unix.Fadvise(fd, s.off, s.end-s.off, unix.FADV_WILLNEED)
-			}
-			if i+1 < len(spans) {
-				unix.Fadvise(fd, spans[i+1].off, spans[i+1].end-spans[i+1].off, unix.FADV_WILLNEED)
-			}
+		ahead := &readahead{fd: fd, spans: spans}
+		var read int64
+		for _, s := range spans {
 			for off := s.off; off < s.end; {
+				ahead.advance(read)
 				var buf []byte
 				select {
 				case buf = <-free:
@@ -189,10 +201,11 @@ func copySpans(ctx context.Context, w *writer, f *os.File, spans []span, progres
 					cancel(fmt.Errorf("image: reading the image at %d bytes: %w", off, err))
 					return
 				}
-				if !send(read, chunk{off, buf, n}) {
+				if !send(out, chunk{off, buf, n}) {
 					return
 				}
 				off += int64(n)
+				read += int64(n)
 			}
 		}
 	}()
@@ -200,7 +213,7 @@ func copySpans(ctx context.Context, w *writer, f *os.File, spans []span, progres
 	w.ranges = nil // checked in the middle stage
 	go func() {
 		defer close(checked)
-		for c := range read {
+		for c := range out {
 			if ranges != nil {
 				if err := ranges.add(c.off, c.buf[:c.n]); err != nil {
 					cancel(err)
@@ -239,4 +252,39 @@ func copySpans(ctx context.Context, w *writer, f *os.File, spans []span, progres
 		return visited, err
 	}
 	return visited, nil
+}
+
+// readaheadWindow is how far ahead of a reader, in bytes of the spans it
+// reads, the kernel is asked to read.
+const readaheadWindow = 32 << 20
+
+// readahead asks the kernel to read a file's spans ahead of a reader
+// (FADV_WILLNEED, at most 8 MiB at a time), so the medium has several
+// requests to work on instead of the one the reader waits for. A nil
+// *readahead does nothing.
+type readahead struct {
+	fd      int
+	spans   []span
+	i       int   // the first span not wholly asked for
+	next    int64 // where asking goes on in spans[i]
+	advised int64 // bytes of the spans asked for
+}
+
+// advance asks for the spans' bytes up to readaheadWindow past the first
+// done bytes of them.
+func (r *readahead) advance(done int64) {
+	if r == nil {
+		return
+	}
+	for r.i < len(r.spans) && r.advised < done+readaheadWindow {
+		s := r.spans[r.i]
+		from := max(s.off, r.next)
+		n := min(s.end-from, 8<<20)
+		unix.Fadvise(r.fd, from, n, unix.FADV_WILLNEED)
+		r.advised += n
+		r.next = from + n
+		if r.next >= s.end {
+			r.i++
+		}
+	}
 }

@@ -33,8 +33,12 @@ type Options struct {
 	// Bmap, when set, limits writing to the blocks it maps and checks each
 	// mapped range's SHA-256 as it streams past.
 	Bmap *bmap.Map
-	// Verify re-reads what was written and compares its SHA-256 with the
-	// source's.
+	// Verify re-reads what was written and compares it with the image:
+	// with a block map, each mapped range's SHA-256 with the map's; from
+	// an uncompressed image file, byte for byte with the file; from a
+	// stream, each 64 KiB with a record made while writing (a keyed hash,
+	// or "all zeros"), reading nothing where a file target has holes and
+	// the image had zeros. It does not need the image's SHA-256.
 	Verify bool
 	// Delta compares each block with what the target already holds and
 	// writes only blocks that differ. It needs a target that kept its
@@ -83,14 +87,20 @@ type Capacitor interface {
 	Capacity() int64
 }
 
-// ChecksumError is a source whose SHA-256 is not the expected one.
+// ChecksumError is a source whose SHA-256 is not the expected one, or a
+// target that does not hold what was written to it (verify).
 type ChecksumError struct {
-	What      string // "image", or which bmap range
+	What string // "image", which bmap range, or which of the target's bytes
+	// Want and Got are hex SHA-256s or, for the target's bytes, what they
+	// should hold and what they held ("zeros", "the image's data", …).
 	Want, Got string
 }
 
 func (e *ChecksumError) Error() string {
-	return fmt.Sprintf("image: checksum mismatch for the %s: want sha256 %s, got %s", e.What, e.Want, e.Got)
+	if b, err := hex.DecodeString(e.Want); err == nil && len(b) == sha256.Size {
+		return fmt.Sprintf("image: checksum mismatch for the %s: want sha256 %s, got %s", e.What, e.Want, e.Got)
+	}
+	return fmt.Sprintf("image: checksum mismatch for the %s: want %s, got %s", e.What, e.Want, e.Got)
 }
 
 // checkHead refuses, before anything is written, an image whose first
@@ -200,9 +210,11 @@ func flashStream(ctx context.Context, dst dut.Target, src io.Reader, o Options, 
 	p.start(ctx, r, format)
 
 	res := Result{Format: format}
-	w := &writer{dst: dst, o: o, zeroed: zeroed, res: &res, touched: touched}
+	w := &writer{dst: dst, o: o, zeroed: zeroed, res: &res, touched: touched, wb: newWriteback(dst)}
 	if o.Bmap != nil {
 		w.ranges = newRangeChecker(o.Bmap)
+	} else if o.Verify {
+		w.sums = newBlockSums()
 	}
 	off, err := w.drain(ctx, p)
 	if err != nil {
@@ -214,7 +226,7 @@ func flashStream(ctx context.Context, dst dut.Target, src io.Reader, o Options, 
 		return res, err
 	}
 	*touched = true
-	if err := commit(ctx, dst, off, zeroed, o, &res); err != nil {
+	if err := commit(ctx, dst, off, zeroed, o, w.sums, &res); err != nil {
 		return res, err
 	}
 	res.Duration = time.Since(start)
@@ -278,9 +290,10 @@ func checkStreamed(w *writer, o Options, sum string, size int64, src io.Reader, 
 }
 
 // commit makes the written image final: it sets a file target's size,
-// syncs the target and, with o.Verify, reads it back and compares it with
-// res.SHA256, recording the verification in res.
-func commit(ctx context.Context, dst dut.Target, size int64, zeroed bool, o Options, res *Result) error {
+// syncs the target and, with o.Verify, reads it back and compares it
+// with the block map's checksums or, without one, with sums, the record
+// made while writing; it records the verification in res.
+func commit(ctx context.Context, dst dut.Target, size int64, zeroed bool, o Options, sums *blockSums, res *Result) error {
 	if err := setSize(dst, size, zeroed); err != nil {
 		return err
 	}
@@ -291,7 +304,13 @@ func commit(ctx context.Context, dst dut.Target, size int64, zeroed bool, o Opti
 		return nil
 	}
 	vstart := time.Now()
-	if err := verify(ctx, dst, size, o.Bmap, res.SHA256); err != nil {
+	var err error
+	if o.Bmap != nil {
+		err = verifyBmap(ctx, dst, size, o.Bmap)
+	} else {
+		err = verifySums(ctx, dst, size, sums)
+	}
+	if err != nil {
 		return err
 	}
 	res.Verified = true
@@ -306,29 +325,53 @@ type writer struct {
 	zeroed  bool
 	res     *Result
 	ranges  *rangeChecker
-	old     []byte // delta: the target's current bytes
+	sums    *blockSums // the record verify compares the target with
+	wb      *writeback
+	old     []byte // delta: a buffer for the target's current bytes
 	touched *bool  // set before the first write
 }
 
 var zeros = make([]byte, SubBlock)
 
+// chunk writes what must be written of p, the image's bytes at off,
+// reading the target's bytes there first in delta mode.
 func (w *writer) chunk(off int64, p []byte) error {
+	if !w.o.Delta {
+		return w.chunkOver(off, p, nil)
+	}
+	if cap(w.old) < len(p) {
+		w.old = alignedBuf(len(p))
+	}
+	if err := readTarget(w.dst, w.old[:len(p)], off); err != nil {
+		return err
+	}
+	return w.chunkOver(off, p, w.old[:len(p)])
+}
+
+// chunkOver is chunk with the target's bytes at off, old, already read
+// (nil unless in delta mode).
+func (w *writer) chunkOver(off int64, p, old []byte) error {
 	if w.ranges != nil {
 		if err := w.ranges.add(off, p); err != nil {
 			return err
 		}
 	}
-	if w.o.Delta {
-		if cap(w.old) < len(p) {
-			w.old = alignedBuf(len(p))
-		}
-		w.old = w.old[:len(p)]
-		n, err := w.dst.ReadAt(w.old, off)
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("image: reading the target at %d bytes: %w", off, err)
-		}
-		clear(w.old[n:])
+	return w.write(off, p, old)
+}
+
+// readTarget fills p with the target's bytes at off, zeros past its end.
+func readTarget(dst io.ReaderAt, p []byte, off int64) error {
+	n, err := dst.ReadAt(p, off)
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("image: reading the target at %d bytes: %w", off+int64(n), err)
 	}
+	clear(p[n:])
+	return nil
+}
+
+// write writes the sub-blocks of p, the image's bytes at off, that must
+// be written; old, in delta mode, is what the target holds there.
+func (w *writer) write(off int64, p, old []byte) error {
 	// Coalesce the sub-blocks that must be written into runs.
 	runStart := -1
 	flush := func(end int) error {
@@ -346,12 +389,18 @@ func (w *writer) chunk(off int64, p []byte) error {
 			return fmt.Errorf("image: writing at %d bytes: %w", off+int64(runStart)+int64(n), err)
 		}
 		w.res.Written += int64(end - runStart)
+		w.wb.wrote(off+int64(runStart), int64(end-runStart))
 		runStart = -1
 		return nil
 	}
 	for i := 0; i < len(p); i += SubBlock {
 		j := min(i+SubBlock, len(p))
-		if w.skip(off+int64(i), p[i:j], i, j) {
+		zero := false
+		if w.sums != nil {
+			zero = allZeros(p[i:j])
+			w.sums.add(p[i:j], zero)
+		}
+		if w.skip(off+int64(i), p[i:j], old, i, j, zero) {
 			if err := flush(i); err != nil {
 				return err
 			}
@@ -365,65 +414,23 @@ func (w *writer) chunk(off int64, p []byte) error {
 }
 
 // skip reports whether the sub-block b (at image offset at, chunk
-// positions i:j) need not be written, and counts why.
-func (w *writer) skip(at int64, b []byte, i, j int) bool {
+// positions i:j; old holds the target's bytes in delta mode) need not be
+// written, and counts why. zero is b's all-zeros test when w records
+// sums (which made it); otherwise skip makes it, only when it matters.
+func (w *writer) skip(at int64, b, old []byte, i, j int, zero bool) bool {
 	n := int64(len(b))
 	switch {
 	case w.o.Bmap != nil && !mapped(w.o.Bmap, at, n):
 		w.res.Unmapped += n
 		return true
-	case w.o.Delta && bytes.Equal(b, w.old[i:j]):
+	case w.o.Delta && bytes.Equal(b, old[i:j]):
 		w.res.Unchanged += n
 		return true
-	case w.zeroed && bytes.Equal(b, zeros[:len(b)]):
+	case w.zeroed && (zero || w.sums == nil && allZeros(b)):
 		w.res.Skipped += n
 		return true
 	}
 	return false
-}
-
-// verify re-reads the first size bytes of dst (only the mapped ranges with
-// a bmap) and compares their hash with the source's.
-func verify(ctx context.Context, dst dut.Target, size int64, m *bmap.Map, want string) error {
-	buf := alignedBuf(ChunkSize)
-	h := sha256.New()
-	read := func(from, to int64, h hash.Hash) error {
-		for off := from; off < to; {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("image: verifying stopped: %w", err)
-			}
-			n := int(min(int64(len(buf)), to-off))
-			got, err := dst.ReadAt(buf[:n], off)
-			if err != nil && !(err == io.EOF && got == n) {
-				return fmt.Errorf("image: verify: reading the target at %d bytes: %w", off, err)
-			}
-			h.Write(buf[:n])
-			off += int64(n)
-		}
-		return nil
-	}
-	if m == nil {
-		if err := read(0, size, h); err != nil {
-			return err
-		}
-		if got := hex.EncodeToString(h.Sum(nil)); got != want {
-			return &ChecksumError{What: "target after writing (verify)", Want: want, Got: got}
-		}
-		return nil
-	}
-	for i, rg := range m.Ranges {
-		from, to := rg.First*m.BlockSize, min((rg.Last+1)*m.BlockSize, size)
-		rh := sha256.New()
-		if err := read(from, to, rh); err != nil {
-			return err
-		}
-		if rg.SHA256 != "" {
-			if got := hex.EncodeToString(rh.Sum(nil)); got != rg.SHA256 {
-				return &ChecksumError{What: fmt.Sprintf("target's bmap range %d (blocks %d-%d) after writing (verify)", i, rg.First, rg.Last), Want: rg.SHA256, Got: got}
-			}
-		}
-	}
-	return nil
 }
 
 // setSize makes a file target as long as the image: exactly, when it was

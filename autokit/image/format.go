@@ -75,6 +75,7 @@ func Decompress(src io.Reader) (io.Reader, Format, func(), error) {
 }
 
 func decompress(src io.Reader, inZip bool) (io.Reader, Format, func(), error) {
+	file, start := fileAt(src)
 	br := bufio.NewReaderSize(src, 1<<20)
 	head, err := br.Peek(8)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -97,9 +98,20 @@ func decompress(src io.Reader, inZip bool) (io.Reader, Format, func(), error) {
 		// Before xz starts reading br.
 		hdr, _ := br.Peek(xzFirstBlockFlags + 1)
 		oneCore := xzOneCore(hdr)
-		if xr, release, err := xzProcess(br); err == nil {
+		// From a file xz reads the file itself, from where the stream
+		// starts; from anything else, what br reads.
+		var in io.Reader = br
+		if file != nil {
+			if _, err := file.Seek(start, io.SeekStart); err == nil {
+				in = file
+			}
+		}
+		if xr, release, err := xzProcess(in); err == nil {
 			xr.oneCore = oneCore
 			return xr, f, release, nil
+		}
+		if in == file {
+			br = bufio.NewReaderSize(src, 1<<20) // src is back at start
 		}
 		xr, err := xz.NewReader(br)
 		if err != nil {
@@ -133,6 +145,21 @@ func decompress(src io.Reader, inZip bool) (io.Reader, Format, func(), error) {
 	default:
 		return nil, f, nil, fmt.Errorf("image: %s archives are not supported; extract the image first", f)
 	}
+}
+
+// fileAt returns src's file and its offset when src is a regular file
+// (a decoder process can then read it directly, without this process
+// copying it into a pipe), or nil.
+func fileAt(src io.Reader) (*os.File, int64) {
+	f, _ := regularFile(src)
+	if f == nil {
+		return nil, 0
+	}
+	at, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, 0
+	}
+	return f, at
 }
 
 // zipError names an archive of several files as such.

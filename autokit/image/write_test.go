@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -192,6 +194,49 @@ func TestXZDecoders(t *testing.T) {
 				t.Fatalf("%+v, %v", res, err)
 			}
 			_, err = Write(context.Background(), fh, bytes.NewReader(xzImg[:len(xzImg)/2]), nil)
+			if err == nil || !strings.Contains(err.Error(), "xz stream") {
+				t.Fatalf("truncated: %v", err)
+			}
+		})
+	}
+}
+
+// TestXZFromFile: the system's xz reads an image file itself, from where
+// the stream starts in it; without xz the Go decoder reads it from the
+// same place; a truncated file fails either way.
+func TestXZFromFile(t *testing.T) {
+	img := testDisk()
+	xzImg := compress(t, XZ, img)
+	dir := t.TempDir()
+	p, at := filepath.Join(dir, "disk.img.xz"), filepath.Join(dir, "at.img.xz")
+	const skip = 100 // bytes before the stream, read by the caller
+	os.WriteFile(p, xzImg, 0o644)
+	os.WriteFile(at, append(make([]byte, skip), xzImg...), 0o644)
+	cut := filepath.Join(dir, "cut.img.xz")
+	os.WriteFile(cut, xzImg[:len(xzImg)/2], 0o644)
+	for _, cmd := range []string{"xz", ""} {
+		t.Run(fmt.Sprintf("xz=%q", cmd), func(t *testing.T) {
+			defer func(old string) { xzCommand = old }(xzCommand)
+			xzCommand = cmd
+			if _, err := exec.LookPath(cmd); cmd != "" && err != nil {
+				t.Skip("xz is not installed (apt-get install xz-utils)")
+			}
+			res, err := Flash(context.Background(), zeroedFile{newFile(t)}, mustOpen(t, p), Options{Verify: true, Digest: true})
+			if err != nil || res.Format != XZ || res.SHA256 != sha256Hex(img) || !res.Verified {
+				t.Fatalf("%+v, %v", res, err)
+			}
+			f := mustOpen(t, at)
+			f.Seek(skip, io.SeekStart)
+			r, format, release, err := Decompress(f)
+			if err != nil || format != XZ {
+				t.Fatalf("Decompress at %d bytes: %s, %v", skip, format, err)
+			}
+			got, err := io.ReadAll(r)
+			release()
+			if err != nil || !bytes.Equal(got, img) {
+				t.Fatalf("decompressed from %d bytes into the file: %d bytes, %v; want the image", skip, len(got), err)
+			}
+			_, err = Flash(context.Background(), zeroedFile{newFile(t)}, mustOpen(t, cut), Options{})
 			if err == nil || !strings.Contains(err.Error(), "xz stream") {
 				t.Fatalf("truncated: %v", err)
 			}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // xzCommand is the system's xz, used to decompress when present: liblzma
@@ -14,9 +17,10 @@ import (
 // Set to "" to always use the Go decoder.
 var xzCommand = "xz"
 
-// xzProcess decompresses r with the system's xz. The returned reader ends
-// with an error when xz fails (a truncated or corrupt stream); release
-// stops xz and waits for it.
+// xzProcess decompresses r with the system's xz (an *os.File r is xz's
+// standard input itself, read by xz alone; anything else is copied to it
+// through a pipe). The returned reader ends with an error when xz fails
+// (a truncated or corrupt stream); release stops xz and waits for it.
 func xzProcess(r io.Reader) (*xzReader, func(), error) {
 	path, err := exec.LookPath(xzCommand)
 	if err != nil {
@@ -32,6 +36,7 @@ func xzProcess(r io.Reader) (*xzReader, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	growPipe(out)
 	if err := cmd.Start(); err != nil {
 		return nil, nil, err
 	}
@@ -43,6 +48,26 @@ func xzProcess(r io.Reader) (*xzReader, func(), error) {
 		}
 	}
 	return p, release, nil
+}
+
+// pipeSize is the capacity asked for the pipe xz writes to: a pipe's
+// default 64 KiB makes xz and the reader take turns every 64 KiB, a
+// context switch and a system call each way; 1 MiB is the limit an
+// unprivileged process gets by default (/proc/sys/fs/pipe-max-size).
+const pipeSize = 1 << 20
+
+// growPipe asks for a pipe of pipeSize bytes behind r, when r is one; a
+// refusal leaves the pipe as it was, only slower.
+func growPipe(r io.Reader) {
+	f, ok := r.(*os.File)
+	if !ok {
+		return
+	}
+	if c, err := f.SyscallConn(); err == nil {
+		c.Control(func(fd uintptr) {
+			unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeSize)
+		})
+	}
 }
 
 type xzReader struct {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -349,6 +350,15 @@ func (r *recordingReader) Read(p []byte) (int, error) {
 type recordingTarget struct {
 	dut.Target
 	err error
+}
+
+// OSFile returns the wrapped target's file when it offers one, so that
+// the image's verify can skip a file medium's holes.
+func (t *recordingTarget) OSFile() *os.File {
+	if f, ok := t.Target.(interface{ OSFile() *os.File }); ok {
+		return f.OSFile()
+	}
+	return nil
 }
 
 func (t *recordingTarget) note(err error) error {

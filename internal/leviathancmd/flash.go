@@ -293,7 +293,7 @@ func flashChecks(f *flashFlags, res image.Result) (verified, digest string) {
 	case bmapped:
 		verified = took + " (mapped blocks read back and compared with the image file; they matched the block map's checksums as written)"
 	case res.SHA256 != "":
-		verified = took + " (read back, checked by sha256)"
+		verified = took + " (read back, checked against a keyed hash of each 64 KiB recorded while writing)"
 	default:
 		verified = took + " (read back and compared with the image file)"
 	}

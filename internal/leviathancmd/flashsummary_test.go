@@ -31,9 +31,9 @@ func TestFlashSummaryLine(t *testing.T) {
 		want  string
 	}{
 		{"stream, verified by sha256", flashFlags{}, with(sum, true),
-			"verified in 0.1s (read back, checked by sha256); sha256 " + sum},
+			"verified in 0.1s (read back, checked against a keyed hash of each 64 KiB recorded while writing); sha256 " + sum},
 		{"stream with --sha256", flashFlags{sum: sum}, with(sum, true),
-			"verified in 0.1s (read back, checked by sha256); sha256 " + sum + " (as --sha256 expected)"},
+			"verified in 0.1s (read back, checked against a keyed hash of each 64 KiB recorded while writing); sha256 " + sum + " (as --sha256 expected)"},
 		{"raw file by extents or delta", flashFlags{}, with("", true),
 			"verified in 0.1s (read back and compared with the image file); sha256 not computed (the image file was compared directly; --sha256 has it hashed)"},
 		{"--bmap, raw image file", flashFlags{bmapPath: "disk.bmap"}, with("", true),
