@@ -3,7 +3,7 @@ GO       ?= go
 BUILD    ?= build
 GOFLAGS_TEST ?= -timeout 60m
 
-.PHONY: lint-workflows all build deps-demo deps-test demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-tunnel bench-flash bench-report bench-html bench-artifact bench-action bench-loop release-assets vet clean help
+.PHONY: lint-workflows all build deps-demo deps-test demo test test-short testimage testrunner-image install-runner-hook bench bench-run bench-overhead bench-tunnel bench-flash bench-report bench-html bench-artifact bench-action bench-loop release-assets vet clean help
 
 all: build
 
@@ -66,6 +66,9 @@ bench: ## every benchmark, with ratios against the tools a user would otherwise 
 
 bench-run: ## leviathan run overhead, exec latency and the tunnel vs raw QEMU, a fresh ssh and a direct connection
 	$(GO) run ./bench --build-dir $(BUILD)
+
+bench-overhead: ## the run-overhead figure alone: leviathan run start → first test vs a raw QEMU boot → SSH, taking turns (BOOTS=5)
+	$(GO) run ./bench --build-dir $(BUILD) --only run --boots $(or $(BOOTS),5)
 
 bench-tunnel: ## SSH through a worker tunnel vs directly to the DUT: throughput (256 MiB) and connect time
 	$(GO) run ./bench --build-dir $(BUILD) --only tunnel

@@ -98,6 +98,12 @@ func Dial(ctx context.Context, addr string, signer ssh.Signer) (*Conn, error) {
 	if err != nil {
 		return nil, &DialError{Addr: addr, Err: err}
 	}
+	return handshake(ctx, nc, addr, signer)
+}
+
+// handshake runs the SSH handshake on nc, bounded by ctx, and returns the
+// connection; nc is closed when it fails.
+func handshake(ctx context.Context, nc net.Conn, addr string, signer ssh.Signer) (*Conn, error) {
 	// The handshake knows no context: unblock it by expiring the deadline
 	// when ctx ends.
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
@@ -113,7 +119,7 @@ func Dial(ctx context.Context, addr string, signer ssh.Signer) (*Conn, error) {
 			cc.Close()
 		}
 		nc.Close()
-		return nil, &DialError{Addr: addr, Err: fmt.Errorf("ssh handshake: %w", ctx.Err())}
+		return nil, &DialError{Addr: addr, Err: fmt.Errorf("ssh handshake: %w", context.Cause(ctx))}
 	}
 	if err != nil {
 		nc.Close()

@@ -70,6 +70,19 @@ func NewPool(signer ssh.Signer, opts ...PoolOption) *Pool {
 // Get returns the live connection to addr, dialling one when there is none
 // or the previous one is dead. ctx bounds the dial.
 func (p *Pool) Get(ctx context.Context, addr string) (*Conn, error) {
+	return p.get(ctx, addr, func(ctx context.Context) (*Conn, error) { return Dial(ctx, addr, p.signer) })
+}
+
+// Connect makes sure addr has a live connection, dialling it with
+// DialRace (see there) when it has none: the way to wait for a DUT that is
+// booting. Run and Get then use the connection it made.
+func (p *Pool) Connect(ctx context.Context, addr string, r Race) error {
+	_, err := p.get(ctx, addr, func(ctx context.Context) (*Conn, error) { return DialRace(ctx, addr, p.signer, r) })
+	return err
+}
+
+// get returns addr's live connection or makes one with dial.
+func (p *Pool) get(ctx context.Context, addr string, dial func(context.Context) (*Conn, error)) (*Conn, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -110,7 +123,7 @@ func (p *Pool) Get(ctx context.Context, addr string) (*Conn, error) {
 		c.Close()
 	}
 
-	c, err := Dial(ctx, addr, p.signer)
+	c, err := dial(ctx)
 	if err != nil {
 		return nil, err
 	}

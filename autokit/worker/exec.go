@@ -188,36 +188,59 @@ func (w *Worker) postWaitOnline(rw http.ResponseWriter, r *http.Request) (err er
 		}()
 	}
 
+	// The DUT losing power ends the wait at once: a crash, or an OS that
+	// shut down.
+	go func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if st, err := w.d.State(ctx); err == nil && st == dut.PowerOff {
+				stop(errLostPower)
+				return
+			}
+		}
+	}()
+
 	var addr string
 	var lastErr error
-	for attempt := 0; ; attempt++ {
+	for {
 		if addr, err = w.sshAddress(ctx); err == nil {
-			// Short attempts, so a dead DUT never outlasts the timeout;
-			// they lengthen a little for slow handshakes.
-			actx, acancel := context.WithTimeout(ctx, min(time.Second+time.Duration(attempt)*250*time.Millisecond, 5*time.Second))
-			var code int
-			code, err = w.pool.Run(actx, addr, "true", nil, nil, nil)
-			acancel()
-			if err == nil && code != 0 {
-				err = fmt.Errorf("true exited with status %d", code)
-			}
+			// Connect keeps connection attempts overlapping, so the DUT's
+			// SSH server is found within ~100 ms of it listening, even
+			// when an earlier attempt was lost while the DUT's network
+			// came up (see sshexec.DialRace).
+			// Rounds of 15 s look the address up again, for a DUT whose
+			// address changes as it boots.
+			cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
+			err = w.pool.Connect(cctx, addr, sshexec.Race{})
+			ccancel()
 			if err == nil {
-				d := time.Since(start)
-				w.log.Info("DUT online", "dut", w.d.Name(), "after", d)
-				writeJSON(rw, http.StatusOK, api.WaitOnlineResult{Seconds: d.Seconds()})
-				return nil
+				actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+				var code int
+				code, err = w.pool.Run(actx, addr, "true", nil, nil, nil)
+				acancel()
+				if err == nil && code != 0 {
+					err = fmt.Errorf("true exited with status %d", code)
+				}
+				if err == nil {
+					d := time.Since(start)
+					w.log.Info("DUT online", "dut", w.d.Name(), "after", d)
+					writeJSON(rw, http.StatusOK, api.WaitOnlineResult{Seconds: d.Seconds()})
+					return nil
+				}
 			}
 		}
 		if ctx.Err() == nil || lastErr == nil {
 			lastErr = err
 		}
-		if st, serr := w.d.State(ctx); serr == nil && st == dut.PowerOff {
-			w.log.Warn("DUT lost power while booting", "dut", w.d.Name())
-			return errorf(api.CodeBootFailed, "worker: the DUT powered off while waiting for it to come online (a crash, or the OS shut down); last console lines:\n%s", tail())
-		}
-		// A refused or reset connection fails at once, so the polls are
-		// close together: the boot is noticed within ~50 ms of sshd
-		// answering, at the cost of a connection attempt per poll.
+		// The address lookup failing, a round of connection attempts
+		// ending or a command on a fresh connection failing brings the
+		// loop here.
 		select {
 		case <-ctx.Done():
 		case <-time.After(50 * time.Millisecond):
@@ -228,6 +251,9 @@ func (w *Worker) postWaitOnline(rw http.ResponseWriter, r *http.Request) (err er
 		case errors.As(cause, &be):
 			w.log.Warn("DUT failed to boot", "dut", w.d.Name(), "console", be.match)
 			return errorf(api.CodeBootFailed, "worker: the DUT's console printed %q while waiting for it to come online; last console lines:\n%s", be.match, tail())
+		case errors.Is(cause, errLostPower):
+			w.log.Warn("DUT lost power while booting", "dut", w.d.Name())
+			return errorf(api.CodeBootFailed, "worker: the DUT powered off while waiting for it to come online (a crash, or the OS shut down); last console lines:\n%s", tail())
 		case r.Context().Err() != nil:
 			return errorf(api.CodeCanceled, "worker: wait abandoned: %w", r.Context().Err())
 		default:
@@ -235,6 +261,10 @@ func (w *Worker) postWaitOnline(rw http.ResponseWriter, r *http.Request) (err er
 		}
 	}
 }
+
+// errLostPower is the cause of a wait cancelled because the DUT powered
+// off.
+var errLostPower = errors.New("worker: the DUT powered off")
 
 // bootError is the cause of a wait cancelled by a fatal console line.
 type bootError struct{ match string }
