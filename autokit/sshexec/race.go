@@ -105,6 +105,8 @@ func DialRace(ctx context.Context, addr string, signer ssh.Signer, r Race) (*Con
 				continue
 			case ev.err == nil:
 				return ev.c, nil
+			case ctx.Err() != nil:
+				continue // cut short by the end: says nothing of the DUT
 			}
 			var he *handshakeError
 			if errors.As(ev.err, &he) {
@@ -141,8 +143,12 @@ func (e *handshakeError) Error() string { return e.err.Error() }
 // handshakeWait. heard is called once, when the server's first bytes
 // arrive.
 func raceAttempt(ctx context.Context, addr string, signer ssh.Signer, bannerWait, handshakeWait time.Duration, heard func()) (*Conn, error) {
-	actx, cancel := context.WithCancelCause(ctx)
+	// ctx's deadline is not passed down: the dialer would act on it a
+	// moment before ctx reports it, and the attempt's timeout would pass
+	// for the DUT's answer. The attempt ends when ctx has.
+	actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
+	defer context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })()
 	var d net.Dialer
 	nc, err := d.DialContext(actx, "tcp", addr)
 	if err != nil {
