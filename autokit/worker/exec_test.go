@@ -205,3 +205,28 @@ func TestWaitOnlinePoweredOff(t *testing.T) {
 	_, err := c.WaitOnline(ctxT(t, 5*time.Second), time.Second)
 	wantStatus(t, err, http.StatusConflict, "powered off")
 }
+
+// A DUT that loses power while the worker waits for it (a crash, an OS
+// that shut down) ends the wait at once, though its address still
+// accepts connections that never answer.
+func TestWaitOnlineLostPower(t *testing.T) {
+	e := newEnv(t)
+	mute, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	e.d.SetSSH(mute.Addr().String())
+	c := e.leased(t)
+	ctx := ctxT(t, 60*time.Second)
+	if err := c.PowerOn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(300*time.Millisecond, func() { e.d.Off(ctx) })
+	start := time.Now()
+	_, err = c.WaitOnline(ctx, 30*time.Second)
+	wantStatus(t, err, http.StatusBadGateway, "powered off while waiting")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the power loss was reported after %v; want within a poll or two", d)
+	}
+}

@@ -145,7 +145,8 @@ func (o *Options) check() error {
 func compileSuites(ctx context.Context, dirs []string, out string) (*testbot.Plan, error) {
 	p := &testbot.Plan{}
 	for _, dir := range dirs {
-		s, err := gotest.Build(ctx, dir, out)
+		// The build overlaps the DUT's flash and boot: they come first.
+		s, err := gotest.BuildWith(ctx, dir, out, gotest.BuildOptions{Background: true})
 		if err != nil {
 			return nil, err
 		}

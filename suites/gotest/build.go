@@ -48,6 +48,10 @@ type BuildOptions struct {
 	// Env is the go command's environment; this process's when nil. The
 	// settings above are added after it, so they win.
 	Env []string
+	// Background runs the go command at a lower CPU priority (nice 10,
+	// where a nice command is found): for a build that overlaps a DUT's
+	// flash and boot, which then keep the CPU they need.
+	Background bool
 }
 
 // BuildWith is Build with options. Each directory and GOARCH gets a
@@ -78,7 +82,15 @@ func BuildWith(ctx context.Context, dir, outDir string, o BuildOptions) (Suite, 
 	if o.Locked {
 		args = append(args, "-mod=readonly")
 	}
-	cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
+	name, argv := "go", append(args, ".")
+	if o.Background {
+		gobin, gerr := exec.LookPath("go")
+		nice, nerr := exec.LookPath("nice")
+		if gerr == nil && nerr == nil {
+			name, argv = nice, append([]string{"-n", "10", gobin}, argv...)
+		}
+	}
+	cmd := exec.CommandContext(ctx, name, argv...)
 	cmd.Dir = abs
 	env := o.Env
 	if env == nil {

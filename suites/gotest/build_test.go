@@ -1,6 +1,7 @@
 package gotest
 
 import (
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -60,5 +61,24 @@ func TestBuildWithStatic(t *testing.T) {
 	}
 	if _, err := BuildWith(t.Context(), "testdata/notests", t.TempDir(), BuildOptions{Env: env}); err == nil || !strings.Contains(err.Error(), "not a Go test package") {
 		t.Errorf("BuildWith(notests) = %v", err)
+	}
+}
+
+// TestBuildWithBackground compiles a suite at a lower CPU priority: the
+// binary is the same kind of suite, and a broken suite still fails with
+// the compiler's words.
+func TestBuildWithBackground(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles a suite; skipped with -short")
+	}
+	s, err := BuildWith(t.Context(), "testdata/fixture", t.TempDir(), BuildOptions{Background: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(s.Binary); err != nil || fi.Mode()&0o111 == 0 {
+		t.Fatalf("the background build left no executable at %s: %v", s.Binary, err)
+	}
+	if _, err := BuildWith(t.Context(), "testdata/notests", t.TempDir(), BuildOptions{Background: true}); err == nil || !strings.Contains(err.Error(), "not a Go test package") {
+		t.Errorf("BuildWith(notests, background) = %v", err)
 	}
 }
