@@ -82,15 +82,15 @@ func BuildWith(ctx context.Context, dir, outDir string, o BuildOptions) (Suite, 
 	if o.Locked {
 		args = append(args, "-mod=readonly")
 	}
-	name, argv := "go", append(args, ".")
+	prog, argv := "go", append(args, ".")
 	if o.Background {
 		gobin, gerr := exec.LookPath("go")
 		nice, nerr := exec.LookPath("nice")
 		if gerr == nil && nerr == nil {
-			name, argv = nice, append([]string{"-n", "10", gobin}, argv...)
+			prog, argv = nice, append([]string{"-n", "10", gobin}, argv...)
 		}
 	}
-	cmd := exec.CommandContext(ctx, name, argv...)
+	cmd := exec.CommandContext(ctx, prog, argv...)
 	cmd.Dir = abs
 	env := o.Env
 	if env == nil {

@@ -2,6 +2,7 @@ package gotest
 
 import (
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -77,6 +78,9 @@ func TestBuildWithBackground(t *testing.T) {
 	}
 	if fi, err := os.Stat(s.Binary); err != nil || fi.Mode()&0o111 == 0 {
 		t.Fatalf("the background build left no executable at %s: %v", s.Binary, err)
+	}
+	if s.Name != "fixture" || filepath.Base(s.Binary) != "fixture.test" {
+		t.Errorf("the background build named the suite %q (%s); want fixture (fixture.test)", s.Name, s.Binary)
 	}
 	if _, err := BuildWith(t.Context(), "testdata/notests", t.TempDir(), BuildOptions{Background: true}); err == nil || !strings.Contains(err.Error(), "not a Go test package") {
 		t.Errorf("BuildWith(notests, background) = %v", err)
