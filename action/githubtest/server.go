@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,6 +61,8 @@ type Server struct {
 	handlers    map[string]handler
 	blobSecrets map[string]int64
 	runners     []*Runner
+
+	busy atomic.Int64 // nanoseconds spent in ServeHTTP
 }
 
 // tokenInfo is what a token may do.
@@ -220,6 +223,12 @@ func (s *Server) Calls(operationID string) int {
 	return s.calls[operationID]
 }
 
+// Busy is the time the server spent handling requests: reading them,
+// checking them and its answers against GitHub's description, answering.
+// A benchmark of a client that makes one request at a time takes it out of
+// its wall time to get the client's own.
+func (s *Server) Busy() time.Duration { return time.Duration(s.busy.Load()) }
+
 // CallCounts returns the number of requests per operation id.
 func (s *Server) CallCounts() map[string]int {
 	s.mu.Lock()
@@ -273,6 +282,8 @@ var _ http.Handler = (*Server)(nil)
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	defer func() { s.busy.Add(int64(time.Since(start))) }()
 	if strings.HasPrefix(r.URL.Path, blobPrefix) {
 		s.serveBlob(w, r)
 		return
