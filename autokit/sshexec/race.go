@@ -172,6 +172,10 @@ func raceAttempt(ctx context.Context, addr string, signer ssh.Signer, bannerWait
 	})
 	defer timer.Stop()
 	c, err := handshake(actx, bc, addr, signer)
+	// DialRace names the address itself: keep only the cause.
+	if de := (*DialError)(nil); errors.As(err, &de) {
+		err = de.Err
+	}
 	if err != nil && bc.spoken() {
 		return nil, &handshakeError{err: err}
 	}

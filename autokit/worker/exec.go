@@ -213,9 +213,9 @@ func (w *Worker) postWaitOnline(rw http.ResponseWriter, r *http.Request) (err er
 			// Connect keeps connection attempts overlapping, so the DUT's
 			// SSH server is found within ~100 ms of it listening, even
 			// when an earlier attempt was lost while the DUT's network
-			// came up (see sshexec.DialRace).
-			// Rounds of 15 s look the address up again, for a DUT whose
-			// address changes as it boots.
+			// came up (see sshexec.DialRace). Rounds of 15 s look the
+			// address up again, for a DUT whose address changes as it
+			// boots.
 			cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
 			err = w.pool.Connect(cctx, addr, sshexec.Race{})
 			ccancel()
