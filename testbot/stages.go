@@ -141,7 +141,7 @@ func (r *run) flash(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
-	body, _, err := image.CheckHead(st.R)
+	body, format, err := image.CheckHead(st.R)
 	if err != nil {
 		if perr := st.Close(); perr != nil {
 			return r.sourceErr(perr)
@@ -152,7 +152,15 @@ func (r *run) flash(ctx context.Context) error {
 		return r.sourceErr(err)
 	}
 	p := newSendProgress(o.Out, st.Size)
-	res, err := r.c.FlashWith(ctx, body, st.Size, fo, p.sent)
+	upload, size, sent := body, st.Size, p.sent
+	if f, ok := st.R.(interface{ File() *os.File }); ok && format == image.Raw && st.Size > 0 {
+		// A raw image file is sent without its zeros: holes and blocks
+		// of zeros go as zstd run-length blocks, which the worker
+		// undoes; its data is read once and not compressed.
+		upload, size, sent = image.NewSparseZstd(f.File(), st.Size, p.sent), 0, nil
+		fo.Encoding, fo.ImageSize = api.EncodingZstd, st.Size
+	}
+	res, err := r.c.FlashWith(ctx, upload, size, fo, sent)
 	p.done()
 	perr := st.Close()
 	r.res.Flash = res

@@ -161,6 +161,9 @@ const (
 	// QueryCached names, by the SHA-256 of its upload, an image in the
 	// worker's cache to flash instead of a request body.
 	QueryCached = "cached"
+	// QuerySize is the flash upload's size once its Content-Encoding is
+	// undone, for progress.
+	QuerySize = "size"
 	// QueryOffset is the console offset to read the serial log from.
 	QueryOffset = "offset"
 	// QueryFollow, set to 1, keeps the serial log streaming.
@@ -264,7 +267,19 @@ type FlashOptions struct {
 	// Cached, when set, flashes the image the worker holds under this
 	// upload SHA-256 instead of sending one.
 	Cached string
+	// Encoding is the upload's content coding (EncodingZstd), which the
+	// worker undoes before reading the image; empty when the image is
+	// sent as it is.
+	Encoding string
+	// ImageSize is the image's size once Encoding is undone (0 when
+	// unknown); the flash's progress counts against it.
+	ImageSize int64
 }
+
+// EncodingZstd is the only upload content coding a worker undoes: a
+// client may send a raw image file as a zstd frame whose zeros cost next
+// to nothing (package image's SparseZstd).
+const EncodingZstd = "zstd"
 
 // CachedImage answers GET /v1/images/{sha256}.
 type CachedImage struct {

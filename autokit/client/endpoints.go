@@ -160,10 +160,17 @@ func (c *Client) FlashWith(ctx context.Context, r io.Reader, size int64, o api.F
 		q.Set(api.QueryCached, o.Cached)
 		r, size = http.NoBody, 0
 	}
+	var headers map[string]string
+	if o.Encoding != "" {
+		headers = map[string]string{"Content-Encoding": o.Encoding}
+	}
+	if o.ImageSize > 0 {
+		q.Set(api.QuerySize, strconv.FormatInt(o.ImageSize, 10))
+	}
 	body := &countingReader{r: r, progress: progress}
 	var res api.FlashResult
 	err := c.call(ctx, request{method: "PUT", path: api.PathFlash, query: q, body: body,
-		ctype: api.ContentTypeBinary, size: size, leased: true, expect: true}, &res)
+		ctype: api.ContentTypeBinary, size: size, leased: true, expect: true, headers: headers}, &res)
 	var e *Error
 	var u *UnreachableError
 	if err != nil && !errors.As(err, &e) && !errors.As(err, &u) && ctx.Err() == nil {

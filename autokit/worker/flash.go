@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/image"
 	"github.com/balena/leviathan-action/autokit/session"
+	"github.com/klauspost/compress/zstd"
 )
 
 func (w *Worker) getFlash(rw http.ResponseWriter, r *http.Request) error {
@@ -95,6 +97,10 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 			return errorf(api.CodeBadRequest, "worker: sha256=%q is not a hex SHA-256", want)
 		}
 	}
+	encoding, imageSize, err := uploadEncoding(r)
+	if err != nil {
+		return err
+	}
 	if !w.flashMu.TryLock() {
 		return errorf(api.CodeBusy, "worker: a flash is already running")
 	}
@@ -129,8 +135,18 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 			return errorf(api.CodeChecksumMismatch, "worker: refused before writing: cached image %s decompresses to an image with SHA-256 %s, not the %s asked for", cached, known, want)
 		}
 		body, total = f, size
-	} else if w.images != nil {
-		body, commit = w.images.Tee(body, "")
+	} else {
+		if encoding == api.EncodingZstd {
+			zr, err := zstd.NewReader(body, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxUploadWindow))
+			if err != nil {
+				return errorf(api.CodeInternal, "worker: starting the upload's zstd decoder: %w", err)
+			}
+			defer zr.Close()
+			body, total = decodeErrors{zr}, imageSize
+		}
+		if w.images != nil {
+			body, commit = w.images.Tee(body, "")
+		}
 	}
 	w.flashDone.Store(0)
 	w.setFlash(api.FlashFlashing, nil, nil)
@@ -177,6 +193,54 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 		"written", res.Written, "duration", res.Duration)
 	writeJSON(rw, http.StatusOK, res)
 	return nil
+}
+
+// decodeErrors marks the errors of the upload's decoder as codingErrors.
+type decodeErrors struct{ r io.Reader }
+
+func (d decodeErrors) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &codingError{err}
+	}
+	return n, err
+}
+
+// codingError is an upload whose Content-Encoding could not be undone: a
+// bad request, not a bad image.
+type codingError struct{ err error }
+
+func (e *codingError) Error() string {
+	return "undoing the upload's Content-Encoding: zstd: " + e.err.Error()
+}
+func (e *codingError) Unwrap() error { return e.err }
+
+// maxUploadWindow bounds the memory a zstd-encoded upload may ask the
+// decoder for (zstd --long uses 128 MiB).
+const maxUploadWindow = 128 << 20
+
+// uploadEncoding checks a flash request's Content-Encoding and returns it
+// with the image's size once it is undone (0 when not given).
+func uploadEncoding(r *http.Request) (string, int64, error) {
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	q := r.URL.Query()
+	switch {
+	case enc == "" || enc == "identity":
+		return "", 0, nil
+	case enc != api.EncodingZstd:
+		return "", 0, errorf(api.CodeBadRequest, "worker: Content-Encoding %q is not supported: send the image as it is (raw or compressed, the format is detected) or with Content-Encoding: zstd", enc)
+	case q.Get(api.QueryCached) != "":
+		return "", 0, errorf(api.CodeBadRequest, "worker: Content-Encoding with cached= (a cached flash has no body): drop one of them")
+	}
+	var size int64
+	if s := q.Get(api.QuerySize); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return "", 0, errorf(api.CodeBadRequest, "worker: size=%q is not a size in bytes", s)
+		}
+		size = n
+	}
+	return enc, size, nil
 }
 
 // flashTo writes the image in body to the DUT's storage, checks its
@@ -279,6 +343,8 @@ func (w *Worker) writeImage(ctx context.Context, t dut.Target, body io.Reader, o
 	case err == nil:
 	case errors.As(err, &sumErr) && sumErr.What == "image":
 		err = errorf(api.CodeChecksumMismatch, "worker: flash failed: the decompressed image's SHA-256 is %s but the upload said %s: the image is corrupt or not the one meant%s: %w", sumErr.Got, sumErr.Want, dirty, err)
+	case errors.As(err, new(*codingError)):
+		err = errorf(api.CodeBadRequest, "worker: flash failed after %d bytes of the upload%s: %w", src.n.Load(), dirty, err)
 	case src.err != nil:
 		err = errorf(api.CodeCanceled, "worker: reading the upload after %d bytes: %w", src.n.Load(), err)
 	case dst.err != nil:

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/api"
 	"github.com/balena/leviathan-action/autokit/dut"
 	"github.com/balena/leviathan-action/autokit/duttest"
+	"github.com/balena/leviathan-action/autokit/image"
 	"github.com/balena/leviathan-action/autokit/worker"
 )
 
@@ -182,5 +184,82 @@ func TestPowerOnRefusedWhileFlashing(t *testing.T) {
 	}
 	if err := c.PowerOn(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFlashSparseUpload sends a raw image file as a zstd frame of its
+// data and run-length zeros (Content-Encoding: zstd): the worker undoes
+// the coding, so the image is still "raw", its SHA-256 is the file's and
+// progress counts against the image's size.
+func TestFlashSparseUpload(t *testing.T) {
+	img := duttest.GPTImage(3 << 20)
+	path := filepath.Join(t.TempDir(), "img")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(img); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	c := e.leased(t)
+	ctx := ctxT(t, 20*time.Second)
+	var sent int64
+	body := image.NewSparseZstd(f, int64(len(img)), func(off int64) { sent = off })
+	res, err := c.FlashWith(ctx, body, 0, api.FlashOptions{SHA256: hexSHA(img), Encoding: api.EncodingZstd, ImageSize: int64(len(img))}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Format != "raw" || res.ImageBytes != int64(len(img)) || res.SHA256 != hexSHA(img) || res.Skipped == 0 {
+		t.Fatalf("result = %+v", res)
+	}
+	if sent != int64(len(img)) {
+		t.Errorf("the encoder reported %d bytes of the image read; want %d", sent, len(img))
+	}
+	got, err := os.ReadFile(e.d.Disk())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, img) {
+		t.Fatal("the disk does not hold the image")
+	}
+	st, err := c.FlashStatus(ctx)
+	if err != nil || st.TotalBytes != int64(len(img)) {
+		t.Fatalf("FlashStatus = %+v, %v; want the image's size as the total", st, err)
+	}
+}
+
+// TestFlashUploadEncodingRefused: a coding the worker cannot undo, or one
+// it could but with nothing to undo, is refused before the medium is
+// touched; a frame that breaks off fails the flash.
+func TestFlashUploadEncodingRefused(t *testing.T) {
+	img := duttest.GPTImage(256 << 10)
+	for _, tc := range []struct {
+		name  string
+		body  []byte
+		o     api.FlashOptions
+		code  api.ErrorCode
+		want  string
+		state string
+	}{
+		{"unknown coding", img, api.FlashOptions{Encoding: "br"}, api.CodeBadRequest, `Content-Encoding "br" is not supported`, api.FlashIdle},
+		{"coding of a cached flash", nil, api.FlashOptions{Encoding: api.EncodingZstd, Cached: hexSHA(img)}, api.CodeBadRequest, "cached flash has no body", api.FlashIdle},
+		{"not a zstd frame", img, api.FlashOptions{Encoding: api.EncodingZstd}, api.CodeBadRequest, "Content-Encoding: zstd: invalid input", api.FlashFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.leased(t)
+			ctx := ctxT(t, 20*time.Second)
+			_, err := c.FlashWith(ctx, bytes.NewReader(tc.body), int64(len(tc.body)), tc.o, nil)
+			if err == nil {
+				t.Fatal("the flash succeeded")
+			}
+			wantCode(t, err, tc.code, tc.want)
+			st, err := c.FlashStatus(ctx)
+			if err != nil || st.State != tc.state {
+				t.Fatalf("FlashStatus = %+v, %v; want state %s", st, err, tc.state)
+			}
+		})
 	}
 }
