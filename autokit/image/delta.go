@@ -54,7 +54,7 @@ func flashDelta(ctx context.Context, dst dut.Target, f *os.File, size int64, o O
 		zeroSpans = intersect(complement(srcSpans, size), tgtSpans)
 	}
 
-	visited, written, err := compareSpans(ctx, w, f, srcSpans, zeroSpans, o.Progress)
+	visited, written, err := compareSpans(ctx, w, f, size, srcSpans, zeroSpans, o.Progress)
 	if err != nil {
 		return res, err
 	}
@@ -103,6 +103,7 @@ type deltaPiece struct {
 	fromImage bool
 	bufs      [2][]byte // the pool's buffers behind img and old
 	img, old  []byte
+	same      bool // img and old were compared and are equal
 	err       error
 	done      chan struct{} // closed once read
 }
@@ -112,9 +113,12 @@ type deltaPiece struct {
 // bytes there. Readers read deltaReaders pieces at once, the kernel is
 // asked to read both files ahead of them (readahead), and the
 // writer compares and writes as they arrive, so reading the image, the
-// target and writing overlap. It returns how many bytes the spans held
-// and the pieces that were written to, for verification.
-func compareSpans(ctx context.Context, w *writer, f *os.File, srcSpans, zeroSpans []span, progress func(int64)) (int64, []span, error) {
+// target and writing overlap. Where the target is a regular file, both
+// files are mapped instead and the readers only have their pages mapped
+// (mapForDelta): nothing is copied before the comparison. It returns how
+// many bytes the spans held and the pieces that were written to, for
+// verification.
+func compareSpans(ctx context.Context, w *writer, f *os.File, size int64, srcSpans, zeroSpans []span, progress func(int64)) (int64, []span, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var all []deltaPiece
@@ -126,6 +130,12 @@ func compareSpans(ctx context.Context, w *writer, f *os.File, srcSpans, zeroSpan
 	}
 	slices.SortFunc(all, func(a, b deltaPiece) int { return cmp.Compare(a.off, b.off) })
 
+	maps, mapped := mapForDelta(f, size, w.dst)
+	if mapped {
+		// Tearing down the page tables of both mappings takes a while:
+		// it is done once the readers are done, off the flash's path.
+		defer func() { go maps.close() }()
+	}
 	zero := alignedBuf(deltaPieceSize)
 	free := make(chan [2][]byte, deltaReaders+2)
 	for range cap(free) {
@@ -178,6 +188,18 @@ func compareSpans(ctx context.Context, w *writer, f *os.File, srcSpans, zeroSpan
 	for range deltaReaders {
 		readers.Go(func() {
 			for p := range work {
+				if mapped && maps.piece(p) {
+					if !p.fromImage {
+						p.img = zero[:len(p.img)]
+					}
+					if w.ranges == nil {
+						// Compared here, several pieces at once; the
+						// writer then skips what is unchanged.
+						p.err = guardFaults(func() error { p.same = bytes.Equal(p.img, p.old); return nil })
+					}
+					close(p.done)
+					continue
+				}
 				if p.fromImage {
 					if _, err := f.ReadAt(p.img, p.off); err != nil && err != io.EOF {
 						p.err = fmt.Errorf("image: reading the image at %d bytes: %w", p.off, err)
@@ -209,7 +231,9 @@ func compareSpans(ctx context.Context, w *writer, f *os.File, srcSpans, zeroSpan
 			break
 		}
 		before := w.res.Written
-		if err := w.chunkOver(p.off, p.img, p.old); err != nil {
+		if p.same {
+			w.res.Unchanged += p.end - p.off
+		} else if err := guardFaults(func() error { return w.chunkOver(p.off, p.img, p.old) }); err != nil {
 			cancel(err)
 			break
 		}
