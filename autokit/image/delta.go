@@ -80,7 +80,7 @@ func flashDelta(ctx context.Context, dst dut.Target, f *os.File, size int64, o O
 		if err := verifySpans(ctx, dst, f, written); err != nil {
 			return res, err
 		}
-		res.Verified = true
+		res.Verified, res.Compared = true, true
 		res.VerifyDuration = time.Since(vstart)
 	}
 	res.Duration = time.Since(start)

@@ -152,7 +152,7 @@ func flashExtents(ctx context.Context, dst dut.Target, f *os.File, size int64, o
 		if err := verifySpans(ctx, dst, f, spans); err != nil {
 			return res, err
 		}
-		res.Verified = true
+		res.Verified, res.Compared = true, true
 		res.VerifyDuration = time.Since(vstart)
 	}
 	res.Duration = time.Since(start)

@@ -60,7 +60,10 @@ type Options struct {
 	// download was read.
 	SourceSHA256 string
 	// Digest computes the decompressed image's SHA-256 for Result.SHA256
-	// even when neither Verify nor SHA256 needs it.
+	// when SHA256 does not ask for it. Verify does not need it: the
+	// target is compared with a record made while writing, the block
+	// map's checksums or the image file itself. Hashing a whole image is
+	// a serial stage of the pipeline: it is done only when wanted.
 	Digest bool
 	// AnyImage writes an image whatever its first sectors hold: a
 	// filesystem image, a firmware blob, an eMMC boot partition, as
@@ -202,7 +205,7 @@ func flashStream(ctx context.Context, dst dut.Target, src io.Reader, o Options, 
 	if decodesOnOneCore(r) {
 		logf(o.Log, oneCoreNotice)
 	}
-	p := newPipeline(o.Verify || o.SHA256 != "" || o.Digest)
+	p := newPipeline(o.SHA256 != "" || o.Digest)
 	p.anyImage = o.AnyImage
 	defer p.release(release)
 	ctx, cancel := context.WithCancel(ctx)

@@ -163,7 +163,9 @@ func TestVerifySums(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !res.Verified || res.SHA256 != sha256Hex(img) {
+				// Verification needs no digest of the whole image: it is
+				// computed only when asked for (Digest, SHA256).
+				if !res.Verified || res.Compared || res.SHA256 != "" {
 					t.Fatalf("result %+v", res)
 				}
 			})

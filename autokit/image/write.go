@@ -18,6 +18,10 @@ type Result struct {
 	Unmapped   int64  `json:"unmapped"`    // bmap: bytes outside the mapped ranges
 	SHA256     string `json:"sha256"`      // of the decompressed image
 	Verified   bool   `json:"verified"`    // the target was read back and matched
+	// Compared says the read-back was compared with the image file
+	// itself (an uncompressed file written by its extents or as a
+	// delta), not with a record made while writing.
+	Compared bool `json:"compared,omitempty"`
 	// Direct says the target, a block device, was written with O_DIRECT.
 	Direct bool `json:"direct,omitempty"`
 	// VerifyDuration is the read-back's share of Duration.

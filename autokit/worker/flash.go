@@ -344,7 +344,7 @@ func (w *Worker) writeImage(ctx context.Context, t dut.Target, body io.Reader, o
 	case errors.As(err, &sumErr) && sumErr.What == "image":
 		err = errorf(api.CodeChecksumMismatch, "worker: flash failed: the decompressed image's SHA-256 is %s but the upload said %s: the image is corrupt or not the one meant%s: %w", sumErr.Got, sumErr.Want, dirty, err)
 	case errors.As(err, new(*codingError)):
-		err = errorf(api.CodeBadRequest, "worker: flash failed after %d bytes of the upload%s: %w", src.n.Load(), dirty, err)
+		err = errorf(api.CodeBadRequest, "worker: flash failed after %d bytes of the image: the upload does not decode%s: %w", src.n.Load(), dirty, err)
 	case src.err != nil:
 		err = errorf(api.CodeCanceled, "worker: reading the upload after %d bytes: %w", src.n.Load(), err)
 	case dst.err != nil:

@@ -55,6 +55,10 @@ its SHA-256, and a mismatch is refused before the target is opened (this
 reads the image twice). --image-sha256 is the SHA-256 of the file as read
 (the download), or "published" to fetch it from <URL>.sha256; it is
 checked as the image streams and fails the flash before the final sync.
+Without --sha256 the whole image's SHA-256 is not computed (a serial
+step that would slow the flash): verification needs no whole-image
+digest, it reads the target back against a hash of each 64 KiB recorded
+while writing, the block map's checksums or the image file itself.
 
 Configuration: --file NAME=PATH (repeatable) writes PATH's contents as
 NAME into the image's FAT boot partition while the image streams to the
@@ -202,6 +206,9 @@ func (f *flashFlags) remote() bool {
 // SHA-256 for --image-sha256 published and reads the --bmap block map.
 func (f *flashFlags) options(ctx context.Context) (image.Options, error) {
 	opts := image.Options{Verify: !f.noVerify, Delta: f.delta, SHA256: strings.ToLower(f.sum), AnyImage: f.anyImage, Buffered: f.buffered}
+	// With --file, the digest printed is the configured image's, as
+	// written (--sha256 checks the image before the files went in).
+	opts.Digest = len(f.files) > 0
 	switch f.srcSum {
 	case "":
 	case "published":
@@ -276,10 +283,11 @@ func printFlashed(w io.Writer, f *flashFlags, res image.Result, configured *conf
 
 // flashChecks says how the flash was checked (the read-back) and what
 // is known of the image's SHA-256, truthfully for each way image.Flash
-// writes: a stream is hashed as it passes and read back against that
-// hash or, with a block map, against the map's checksums; an
-// uncompressed image file written by its extents or as a delta is read
-// back and compared with the file itself, byte for byte, with no hash.
+// writes: a stream is read back against a keyed hash of each 64 KiB
+// recorded as it passed or, with a block map, against the map's
+// checksums; an uncompressed image file written by its extents or as a
+// delta is read back and compared with the file itself, byte for byte.
+// The whole image's SHA-256 is computed only with --sha256.
 func flashChecks(f *flashFlags, res image.Result) (verified, digest string) {
 	bmapped := f.bmapPath != ""
 	took := fmt.Sprintf("verified in %.1fs", res.VerifyDuration.Seconds())
@@ -288,11 +296,11 @@ func flashChecks(f *flashFlags, res image.Result) (verified, digest string) {
 		verified = "not read back (--no-verify); the written blocks matched the block map's checksums"
 	case !res.Verified:
 		verified = "not verified (--no-verify)"
-	case bmapped && res.SHA256 != "":
+	case bmapped && !res.Compared:
 		verified = took + " (mapped blocks read back, checked by the block map's checksums)"
 	case bmapped:
 		verified = took + " (mapped blocks read back and compared with the image file; they matched the block map's checksums as written)"
-	case res.SHA256 != "":
+	case !res.Compared:
 		verified = took + " (read back, checked against a keyed hash of each 64 KiB recorded while writing)"
 	default:
 		verified = took + " (read back and compared with the image file)"
@@ -303,10 +311,10 @@ func flashChecks(f *flashFlags, res image.Result) (verified, digest string) {
 		if f.sum != "" && len(f.files) == 0 { // with --file, --sha256 is the image's before the files
 			digest += " (as --sha256 expected)"
 		}
-	case res.Verified:
+	case res.Compared:
 		digest = "sha256 not computed (the image file was compared directly; --sha256 has it hashed)"
 	default:
-		digest = "sha256 not computed (--no-verify)"
+		digest = "sha256 not computed (--sha256 has it computed and checked)"
 	}
 	return verified, digest
 }

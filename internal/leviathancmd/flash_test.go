@@ -314,6 +314,9 @@ func TestFlashCommandInjectsFiles(t *testing.T) {
 					t.Errorf("stdout does not say %q", w)
 				}
 			}
+			if strings.Contains(out, "as written sha256 not computed") {
+				t.Errorf("the configured image's digest was not computed: %s", out)
+			}
 			checkTarget(t, target)
 		})
 	}

@@ -23,6 +23,11 @@ func TestFlashSummaryLine(t *testing.T) {
 		r.SHA256, r.Verified = sha, verified
 		return r
 	}
+	compared := func() image.Result {
+		r := with("", true)
+		r.Compared = true
+		return r
+	}
 	const head = "wrote disk.img (raw, 8388608 bytes) to target.img in 2.0s (4 MB/s): 1048576 bytes written, 0 zeros skipped, 0 unchanged, 0 unmapped; "
 	for _, tc := range []struct {
 		name  string
@@ -30,22 +35,24 @@ func TestFlashSummaryLine(t *testing.T) {
 		res   image.Result
 		want  string
 	}{
-		{"stream, verified by sha256", flashFlags{}, with(sum, true),
+		{"stream", flashFlags{}, with("", true),
+			"verified in 0.1s (read back, checked against a keyed hash of each 64 KiB recorded while writing); sha256 not computed (--sha256 has it computed and checked)"},
+		{"stream with its digest", flashFlags{}, with(sum, true),
 			"verified in 0.1s (read back, checked against a keyed hash of each 64 KiB recorded while writing); sha256 " + sum},
 		{"stream with --sha256", flashFlags{sum: sum}, with(sum, true),
 			"verified in 0.1s (read back, checked against a keyed hash of each 64 KiB recorded while writing); sha256 " + sum + " (as --sha256 expected)"},
-		{"raw file by extents or delta", flashFlags{}, with("", true),
+		{"raw file by extents or delta", flashFlags{}, compared(),
 			"verified in 0.1s (read back and compared with the image file); sha256 not computed (the image file was compared directly; --sha256 has it hashed)"},
-		{"--bmap, raw image file", flashFlags{bmapPath: "disk.bmap"}, with("", true),
+		{"--bmap, raw image file", flashFlags{bmapPath: "disk.bmap"}, compared(),
 			"verified in 0.1s (mapped blocks read back and compared with the image file; they matched the block map's checksums as written); sha256 not computed (the image file was compared directly; --sha256 has it hashed)"},
-		{"--bmap, compressed stream", flashFlags{bmapPath: "disk.bmap"}, with(sum, true),
-			"verified in 0.1s (mapped blocks read back, checked by the block map's checksums); sha256 " + sum},
+		{"--bmap, compressed stream", flashFlags{bmapPath: "disk.bmap"}, with("", true),
+			"verified in 0.1s (mapped blocks read back, checked by the block map's checksums); sha256 not computed (--sha256 has it computed and checked)"},
 		{"--no-verify", flashFlags{noVerify: true}, with("", false),
-			"not verified (--no-verify); sha256 not computed (--no-verify)"},
+			"not verified (--no-verify); sha256 not computed (--sha256 has it computed and checked)"},
 		{"--no-verify with --sha256", flashFlags{noVerify: true, sum: sum}, with(sum, false),
 			"not verified (--no-verify); sha256 " + sum + " (as --sha256 expected)"},
 		{"--no-verify with --bmap", flashFlags{noVerify: true, bmapPath: "disk.bmap"}, with("", false),
-			"not read back (--no-verify); the written blocks matched the block map's checksums; sha256 not computed (--no-verify)"},
+			"not read back (--no-verify); the written blocks matched the block map's checksums; sha256 not computed (--sha256 has it computed and checked)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := tc.flags
