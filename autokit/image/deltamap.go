@@ -77,10 +77,10 @@ func (m *deltaMaps) piece(p *deltaPiece) bool {
 
 // cached reports whether all of b's pages are in the page cache.
 func cached(b []byte) bool {
-	vec := make([]byte, (len(b)+os.Getpagesize()-1)/os.Getpagesize())
 	if len(b) == 0 {
 		return true
 	}
+	vec := make([]byte, (len(b)+os.Getpagesize()-1)/os.Getpagesize())
 	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0])))
 	if errno != 0 {
 		return false

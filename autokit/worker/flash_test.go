@@ -246,6 +246,7 @@ func TestFlashUploadEncodingRefused(t *testing.T) {
 		{"unknown coding", img, api.FlashOptions{Encoding: "br"}, api.CodeBadRequest, `Content-Encoding "br" is not supported`, api.FlashIdle},
 		{"coding of a cached flash", nil, api.FlashOptions{Encoding: api.EncodingZstd, Cached: hexSHA(img)}, api.CodeBadRequest, "cached flash has no body", api.FlashIdle},
 		{"not a zstd frame", img, api.FlashOptions{Encoding: api.EncodingZstd}, api.CodeBadRequest, "Content-Encoding: zstd: invalid input", api.FlashFailed},
+		{"a frame asking for a 1 GiB window", hugeWindowFrame(), api.FlashOptions{Encoding: api.EncodingZstd}, api.CodeBadRequest, "Content-Encoding: zstd", api.FlashFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
@@ -262,4 +263,16 @@ func TestFlashUploadEncodingRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hugeWindowFrame is the head of a zstd frame whose window descriptor asks
+// the decoder for 1 GiB of memory (exponent 20: 2^(10+20)), followed by a
+// small raw block: a worker bounds the window (maxUploadWindow) instead
+// of allocating it.
+func hugeWindowFrame() []byte {
+	b := []byte{0x28, 0xB5, 0x2F, 0xFD, 0x00, 20 << 3}
+	const n = 16
+	h := uint32(n)<<3 | 1 // a raw block, the last
+	b = append(b, byte(h), byte(h>>8), byte(h>>16))
+	return append(b, make([]byte, n)...)
 }
