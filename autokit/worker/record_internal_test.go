@@ -55,6 +55,12 @@ func TestRecordingEndsWithTheLease(t *testing.T) {
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
+			// The recording is swapped out before it is closed, and an
+			// expired lease is ended by the reaper, which holds transMu
+			// until the lease's end has run: wait for that, not for the
+			// swap alone.
+			w.transMu.Lock()
+			w.transMu.Unlock()
 			select {
 			case <-rc.done:
 			default:
