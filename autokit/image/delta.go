@@ -110,14 +110,17 @@ type deltaPiece struct {
 
 // compareSpans hands w, in order, the image's bytes in srcSpans (read
 // from f) and zeros in zeroSpans, each deltaPieceSize piece with the target's
-// bytes there. Readers read deltaReaders pieces at once, the kernel is
-// asked to read both files ahead of them (readahead), and the
-// writer compares and writes as they arrive, so reading the image, the
-// target and writing overlap. Where the target is a regular file, both
-// files are mapped instead and the readers only have their pages mapped
-// (mapForDelta): nothing is copied before the comparison. It returns how
-// many bytes the spans held and the pieces that were written to, for
-// verification.
+// bytes there. Readers read and compare deltaReaders pieces at once, the
+// kernel is asked to read both files ahead of them (readahead), and the
+// writer writes what differs as the pieces arrive, so reading the image,
+// the target and writing overlap. It returns how many bytes the spans
+// held and the pieces that were written to, for verification.
+//
+// Both files are read into small buffers with pread(2), never mapped:
+// comparing two mappings copies nothing, but each page mapped costs a
+// page-table update, which some virtual machines make dearer than the
+// copy (a 2 GiB image with 462 MiB of data, both in the page cache:
+// 0.28 s mapped, 0.10 s read, on a 2-core AMD EPYC guest).
 func compareSpans(ctx context.Context, w *writer, f *os.File, size int64, srcSpans, zeroSpans []span, progress func(int64)) (int64, []span, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -130,12 +133,6 @@ func compareSpans(ctx context.Context, w *writer, f *os.File, size int64, srcSpa
 	}
 	slices.SortFunc(all, func(a, b deltaPiece) int { return cmp.Compare(a.off, b.off) })
 
-	maps, mapped := mapForDelta(f, size, w.dst)
-	if mapped {
-		// Tearing down the page tables of both mappings takes a while:
-		// it is done once the readers are done, off the flash's path.
-		defer func() { go maps.close() }()
-	}
 	zero := alignedBuf(deltaPieceSize)
 	free := make(chan [2][]byte, deltaReaders+2)
 	for range cap(free) {
@@ -188,18 +185,6 @@ func compareSpans(ctx context.Context, w *writer, f *os.File, size int64, srcSpa
 	for range deltaReaders {
 		readers.Go(func() {
 			for p := range work {
-				if mapped && maps.piece(p) {
-					if !p.fromImage {
-						p.img = zero[:len(p.img)]
-					}
-					if w.ranges == nil {
-						// Compared here, several pieces at once; the
-						// writer then skips what is unchanged.
-						p.err = guardFaults(func() error { p.same = bytes.Equal(p.img, p.old); return nil })
-					}
-					close(p.done)
-					continue
-				}
 				if p.fromImage {
 					if _, err := f.ReadAt(p.img, p.off); err != nil && err != io.EOF {
 						p.err = fmt.Errorf("image: reading the image at %d bytes: %w", p.off, err)
@@ -209,6 +194,12 @@ func compareSpans(ctx context.Context, w *writer, f *os.File, size int64, srcSpa
 				}
 				if p.err == nil {
 					p.err = readTarget(w.dst, p.old, p.off)
+				}
+				if p.err == nil && w.ranges == nil {
+					// Compared here, while both are in the CPU's cache
+					// and several pieces at once; the writer then skips
+					// what is unchanged.
+					p.same = bytes.Equal(p.img, p.old)
 				}
 				close(p.done)
 			}
@@ -233,7 +224,7 @@ func compareSpans(ctx context.Context, w *writer, f *os.File, size int64, srcSpa
 		before := w.res.Written
 		if p.same {
 			w.res.Unchanged += p.end - p.off
-		} else if err := guardFaults(func() error { return w.chunkOver(p.off, p.img, p.old) }); err != nil {
+		} else if err := w.chunkOver(p.off, p.img, p.old); err != nil {
 			cancel(err)
 			break
 		}
