@@ -78,10 +78,16 @@ func (c *rangeChecker) check() error {
 // finish checks the image ended where the bmap says.
 func (c *rangeChecker) finish(size int64) error {
 	if size != c.m.ImageSize {
-		return fmt.Errorf("image: the bmap describes a %d-byte image, the image has %d bytes: wrong bmap for this image", c.m.ImageSize, size)
+		return wrongBmapSize(c.m, size)
 	}
 	if c.i < len(c.m.Ranges) {
 		return fmt.Errorf("image: the image ended before bmap range %d: wrong bmap for this image", c.i)
 	}
 	return nil
+}
+
+// wrongBmapSize is the error of a block map made for an image of another
+// size than the image's.
+func wrongBmapSize(m *bmap.Map, size int64) error {
+	return fmt.Errorf("image: the bmap describes a %d-byte image, the image has %d bytes: wrong bmap for this image", m.ImageSize, size)
 }

@@ -120,6 +120,9 @@ func flashExtents(ctx context.Context, dst dut.Target, f *os.File, size int64, o
 	if o.Capacity > 0 && size > o.Capacity {
 		return res, fmt.Errorf("%w: %d bytes for a target of %d", ErrTooLarge, size, o.Capacity)
 	}
+	if o.Bmap != nil && size != o.Bmap.ImageSize {
+		return res, wrongBmapSize(o.Bmap, size) // before anything is written
+	}
 	w := &writer{dst: dst, o: o, zeroed: zeroed, res: &res, touched: touched, wb: newWriteback(dst)}
 	if o.Bmap != nil {
 		w.ranges = newRangeChecker(o.Bmap)

@@ -109,6 +109,44 @@ func TestFlashBmapOfAnotherImage(t *testing.T) {
 	}
 }
 
+// TestFlashFileBmapMismatch: an image file (read extent by extent) fails
+// against a block map made for
+// another image, and against one made for another size before anything
+// is written.
+func TestFlashFileBmapMismatch(t *testing.T) {
+	pathA, imgA := sparseDisk(t, 1)
+	m := createBmap(t, pathA)
+	pathB, _ := sparseDisk(t, 2)
+	longer := filepath.Join(t.TempDir(), "longer.img")
+	if err := os.WriteFile(longer, append(bytes.Clone(imgA), make([]byte, 4096)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path, want    string
+		checksum, untouched bool
+	}{
+		{"another image", pathB, "does not match its bmap", true, false},
+		{"another size", longer, "wrong bmap for this image", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := os.Open(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			dst := garbageTarget(t, len(imgA))
+			_, err = Flash(context.Background(), dst, f, Options{Bmap: m, Verify: true})
+			var ce *ChecksumError
+			if err == nil || !strings.Contains(err.Error(), tc.want) || errors.As(err, &ce) != tc.checksum {
+				t.Fatalf("err = %v, want one saying %q (a checksum error: %v)", err, tc.want, tc.checksum)
+			}
+			if got, _ := os.ReadFile(dst.Name()); tc.untouched && !bytes.Equal(got, bytes.Repeat([]byte{0xee}, len(imgA))) {
+				t.Error("the target was written although the bmap was refused first")
+			}
+		})
+	}
+}
+
 func TestFlashDelta(t *testing.T) {
 	_, img := sparseDisk(t, 1)
 	dst := garbageTarget(t, len(img))
