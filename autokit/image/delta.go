@@ -70,19 +70,15 @@ func flashDelta(ctx context.Context, dst dut.Target, f *os.File, size int64, o O
 	if err := setSize(dst, size, false); err != nil {
 		return res, err
 	}
-	if *touched {
-		if err := dst.Sync(); err != nil {
-			return res, fmt.Errorf("image: syncing the target: %w", err)
-		}
-	}
+	var verify func() error
 	if o.Verify {
-		vstart := time.Now()
-		if err := verifySpans(ctx, dst, f, written); err != nil {
-			return res, err
-		}
-		res.Verified, res.Compared = true, true
-		res.VerifyDuration = time.Since(vstart)
+		verify = func() error { return verifySpans(ctx, dst, f, written) }
 	}
+	verified, took, err := syncAndVerify(dst, *touched, verify)
+	if err != nil {
+		return res, err
+	}
+	res.Verified, res.Compared, res.VerifyDuration = verified, verified, took
 	res.Duration = time.Since(start)
 	return res, nil
 }

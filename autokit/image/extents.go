@@ -145,19 +145,17 @@ func flashExtents(ctx context.Context, dst dut.Target, f *os.File, size int64, o
 	if err := setSize(dst, size, zeroed); err != nil {
 		return res, err
 	}
-	if err := dst.Sync(); err != nil {
-		return res, fmt.Errorf("image: syncing the target: %w", err)
-	}
+	var verify func() error
 	if o.Verify {
 		// The image is a file: compare the target's bytes with it
 		// directly, which is stronger than comparing hashes and cheaper.
-		vstart := time.Now()
-		if err := verifySpans(ctx, dst, f, spans); err != nil {
-			return res, err
-		}
-		res.Verified, res.Compared = true, true
-		res.VerifyDuration = time.Since(vstart)
+		verify = func() error { return verifySpans(ctx, dst, f, spans) }
 	}
+	verified, took, err := syncAndVerify(dst, true, verify)
+	if err != nil {
+		return res, err
+	}
+	res.Verified, res.Compared, res.VerifyDuration = verified, verified, took
 	res.Duration = time.Since(start)
 	return res, nil
 }

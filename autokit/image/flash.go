@@ -300,24 +300,19 @@ func commit(ctx context.Context, dst dut.Target, size int64, zeroed bool, o Opti
 	if err := setSize(dst, size, zeroed); err != nil {
 		return err
 	}
-	if err := dst.Sync(); err != nil {
-		return fmt.Errorf("image: syncing the target: %w", err)
+	var verify func() error
+	switch {
+	case !o.Verify:
+	case o.Bmap != nil:
+		verify = func() error { return verifyBmap(ctx, dst, size, o.Bmap) }
+	default:
+		verify = func() error { return verifySums(ctx, dst, size, sums) }
 	}
-	if !o.Verify {
-		return nil
-	}
-	vstart := time.Now()
-	var err error
-	if o.Bmap != nil {
-		err = verifyBmap(ctx, dst, size, o.Bmap)
-	} else {
-		err = verifySums(ctx, dst, size, sums)
-	}
+	verified, took, err := syncAndVerify(dst, true, verify)
 	if err != nil {
 		return err
 	}
-	res.Verified = true
-	res.VerifyDuration = time.Since(vstart)
+	res.Verified, res.VerifyDuration = verified, took
 	return nil
 }
 

@@ -1,6 +1,9 @@
 package image
 
 import (
+	"fmt"
+	"time"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/balena/leviathan-action/autokit/dut"
@@ -58,4 +61,51 @@ func (wb *writeback) wrote(off, n int64) {
 	}
 	wb.start(wb.from, wb.to-wb.from)
 	wb.unstarted = 0
+}
+
+// syncAndVerify syncs dst (when sync) and then runs verify (when not
+// nil), returning the first error. A target read through the page cache
+// (a file, a block device written buffered) reads back the same bytes
+// before its sync as after it, so there verify runs while the sync waits
+// for the medium; a target read from the medium itself (O_DIRECT) or
+// through something else is verified once synced. verified says whether
+// verify ran and passed, and how long it took.
+func syncAndVerify(dst dut.Target, sync bool, verify func() error) (verified bool, took time.Duration, err error) {
+	syncTarget := func() error {
+		if !sync {
+			return nil
+		}
+		if err := dst.Sync(); err != nil {
+			return fmt.Errorf("image: syncing the target: %w", err)
+		}
+		return nil
+	}
+	timed := func() error {
+		start := time.Now()
+		defer func() { took = time.Since(start) }()
+		return verify()
+	}
+	if verify == nil {
+		return false, 0, syncTarget()
+	}
+	if _, direct := dst.(*directTarget); direct || !hasDescriptor(dst) {
+		if err := syncTarget(); err != nil {
+			return false, 0, err
+		}
+		err := timed()
+		return err == nil, took, err
+	}
+	synced := make(chan error, 1)
+	go func() { synced <- syncTarget() }()
+	verr := timed()
+	if err := <-synced; err != nil {
+		return false, took, err
+	}
+	return verr == nil, took, verr
+}
+
+// hasDescriptor reports whether dst offers a file descriptor.
+func hasDescriptor(dst dut.Target) bool {
+	_, ok := fileDescriptor(dst)
+	return ok
 }
