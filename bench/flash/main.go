@@ -3,7 +3,8 @@
 //
 //   - vs `bmaptool copy` (same bmap) on a ~2 GiB sparse image, raw and
 //     compressed (gz, zst, xz);
-//   - vs `dd bs=4M conv=fsync` on the raw sparse image;
+//   - vs `dd bs=4M conv=fsync` on the raw sparse image, both given the
+//     image file alone (no bmap: leviathan finds the data by the holes);
 //   - a delta re-flash of an unchanged image vs a full flash, and from an
 //     empty page cache beside its bound: reading both files' data;
 //   - a dense image's MB/s as a fraction of the target's raw sequential
@@ -195,7 +196,7 @@ func (b *bench) once(ctx context.Context, name string, args ...string) (time.Dur
 func (b *bench) compareTools(ctx context.Context, images map[string]string, bm string) error {
 	fmt.Printf("\n%-8s %14s %14s %10s %12s %10s\n", "format", "leviathan", "bmaptool", "ratio", "dd bs=4M", "dd/lev")
 	for _, f := range []string{"raw", "gz", "zst", "xz"} {
-		var levs, bts, dds []time.Duration
+		var levs, bts, plains, dds []time.Duration
 		var ratios, ddRatios []float64
 		for range b.runs {
 			lev, err := b.once(ctx, b.cli, "flash", "-q", "--image", images[f], "--target", b.target, "--bmap", bm)
@@ -209,18 +210,24 @@ func (b *bench) compareTools(ctx context.Context, images map[string]string, bm s
 			levs, bts = append(levs, lev), append(bts, bt)
 			ratios = append(ratios, lev.Seconds()/bt.Seconds())
 			if f == "raw" {
+				// dd has the image file alone, so leviathan does too: it
+				// finds the file's data by its holes, without a bmap.
+				plain, err := b.once(ctx, b.cli, "flash", "-q", "--image", images[f], "--target", b.target)
+				if err != nil {
+					return err
+				}
 				dd, err := b.once(ctx, "dd", "if="+images["raw"], "of="+b.target, "bs=4M", "conv=fsync", "status=none")
 				if err != nil {
 					return err
 				}
-				dds = append(dds, dd)
-				ddRatios = append(ddRatios, dd.Seconds()/lev.Seconds())
+				plains, dds = append(plains, plain), append(dds, dd)
+				ddRatios = append(ddRatios, dd.Seconds()/plain.Seconds())
 			}
 		}
 		ddCol, ddRatio, ddSpread := "", "", ""
 		if f == "raw" {
 			ddCol, ddRatio = fmt.Sprintf("%.2fs", median(dds).Seconds()), fmt.Sprintf("%.1f×", medianOf(ddRatios))
-			ddSpread = "  dd/lev " + spread(ddRatios, "%.1f")
+			ddSpread = fmt.Sprintf("  dd/lev %s (leviathan without the bmap %.2fs)", spread(ddRatios, "%.1f"), median(plains).Seconds())
 		}
 		fmt.Printf("%-8s %13.2fs %13.2fs %9.2f× %12s %10s   ratio %s%s\n", f, median(levs).Seconds(), median(bts).Seconds(), medianOf(ratios), ddCol, ddRatio, spread(ratios, "%.2f"), ddSpread)
 		// gz has no target of its own in the issue; it is recorded with
@@ -229,11 +236,11 @@ func (b *bench) compareTools(ctx context.Context, images map[string]string, bm s
 			Baseline: fmt.Sprintf("%.2f s", median(bts).Seconds()), Result: fmt.Sprintf("%.2f×", medianOf(ratios)), Spread: spread(ratios, "%.2f") + "×",
 			Target: "≤ 0.8×", Met: benchrow.Judge(medianOf(ratios) <= 0.8)})
 		if f == "raw" {
-			record(benchrow.Row{What: "flash sparse raw vs dd bs=4M conv=fsync", Leviathan: fmt.Sprintf("%.2f s", median(levs).Seconds()),
+			record(benchrow.Row{What: "flash sparse raw vs dd bs=4M conv=fsync", Leviathan: fmt.Sprintf("%.2f s", median(plains).Seconds()),
 				Baseline: ddCol, Result: ddRatio + " faster", Spread: spread(ddRatios, "%.1f") + "×", Target: "≥ 4×", Met: benchrow.Judge(medianOf(ddRatios) >= 4)})
 		}
 	}
-	fmt.Printf("  (times: medians of %d rounds; ratio = leviathan time / bmaptool time, target ≤ 0.8; dd/lev = how many times faster than dd, target ≥ 4; both medians of the per-round ratios, min/median/max after them)\n", b.runs)
+	fmt.Printf("  (times: medians of %d rounds; ratio = leviathan time / bmaptool time, both with the bmap, target ≤ 0.8; dd/lev = how many times faster than dd, both with the image file alone, target ≥ 4; both medians of the per-round ratios, min/median/max after them)\n", b.runs)
 	return nil
 }
 
