@@ -5,8 +5,9 @@
 //     compressed (gz, zst, xz);
 //   - vs `dd bs=4M conv=fsync` on the raw sparse image, both given the
 //     image file alone (no bmap: leviathan finds the data by the holes);
-//   - a delta re-flash of an unchanged image vs a full flash, and from an
-//     empty page cache beside its bound: reading both files' data;
+//   - a delta re-flash of an unchanged image vs a full flash, with the
+//     target in the page cache and from an empty page cache, each beside
+//     its bound: reading both files' data;
 //   - a dense image's MB/s as a fraction of the target's raw sequential
 //     write speed (dd from /dev/zero), the physical limit;
 //   - the same dense image written to a loop device with direct I/O
@@ -252,14 +253,18 @@ func (b *bench) compareTools(ctx context.Context, images map[string]string, bm s
 // page cache (cold: the target's blocks are read from disk, as a DUT's
 // medium would be after it ran).
 func (b *bench) deltaReflash(ctx context.Context, raw string) error {
-	var fulls, warms, colds, reads []time.Duration
-	var warmPct, coldPct, boundPct []float64
+	var fulls, warms, colds, reads, warmReads []time.Duration
+	var warmPct, coldPct, boundPct, warmBoundPct []float64
 	for range b.runs {
 		full, err := b.once(ctx, b.cli, "flash", "-q", "--image", raw, "--target", b.target, "--delta")
 		if err != nil {
 			return err
 		}
 		warm, err := timeOnce(ctx, b.cli, "flash", "-q", "--image", raw, "--target", b.target, "--delta")
+		if err != nil {
+			return err
+		}
+		warmRead, err := readData(raw, b.target)
 		if err != nil {
 			return err
 		}
@@ -278,14 +283,19 @@ func (b *bench) deltaReflash(ctx context.Context, raw string) error {
 		coldPct = append(coldPct, 100*cold.Seconds()/full.Seconds())
 		boundPct = append(boundPct, 100*read.Seconds()/full.Seconds())
 		reads = append(reads, read)
+		warmBoundPct = append(warmBoundPct, 100*warmRead.Seconds()/full.Seconds())
+		warmReads = append(warmReads, warmRead)
 	}
 	fmt.Printf("\ndelta re-flash of an unchanged image vs the full flash before it (%.2fs; target ≤ 10%% in every round; medians of %d rounds, min/median/max of the per-round fractions):\n", median(fulls).Seconds(), b.runs)
 	fmt.Printf("  right after the full flash (target in the page cache): %.2fs = %.0f%% (%s %%)\n", median(warms).Seconds(), medianOf(warmPct), spread(warmPct, "%.0f"))
+	fmt.Printf("  its bound: only reading the image's and the target's data from the page cache, in this process, both at once: %.2fs = %.0f%% (%s %%)\n", median(warmReads).Seconds(), medianOf(warmBoundPct), spread(warmBoundPct, "%.0f"))
 	fmt.Printf("  from an empty page cache (target read from disk):      %.2fs = %.0f%% (%s %%)\n", median(colds).Seconds(), medianOf(coldPct), spread(coldPct, "%.0f"))
 	fmt.Printf("  its bound: only reading the image's and the target's data from disk, both at once: %.2fs = %.0f%% (%s %%)\n", median(reads).Seconds(), medianOf(boundPct), spread(boundPct, "%.0f"))
 	record(benchrow.Row{What: "delta re-flash of an unchanged image, target in the page cache", Leviathan: fmt.Sprintf("%.2f s", median(warms).Seconds()),
 		Baseline: fmt.Sprintf("full flash %.2f s", median(fulls).Seconds()), Result: fmt.Sprintf("%.0f %%", medianOf(warmPct)), Spread: spread(warmPct, "%.0f") + " %",
 		Target: "≤ 10 % in every round", Met: benchrow.Judge(slices.Max(warmPct) <= 10)})
+	record(benchrow.Row{What: "  its bound: reading the image's and the target's data from the page cache", Leviathan: fmt.Sprintf("%.3f s", median(warmReads).Seconds()),
+		Baseline: fmt.Sprintf("full flash %.2f s", median(fulls).Seconds()), Result: fmt.Sprintf("%.0f %%", medianOf(warmBoundPct)), Spread: spread(warmBoundPct, "%.0f") + " %"})
 	record(benchrow.Row{What: "delta re-flash of an unchanged image, empty page cache", Leviathan: fmt.Sprintf("%.2f s", median(colds).Seconds()),
 		Baseline: fmt.Sprintf("full flash %.2f s", median(fulls).Seconds()), Result: fmt.Sprintf("%.0f %%", medianOf(coldPct)), Spread: spread(coldPct, "%.0f") + " %",
 		Target: "≤ 10 % in every round", Met: benchrow.Judge(slices.Max(coldPct) <= 10)})
