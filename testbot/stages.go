@@ -153,14 +153,34 @@ func (r *run) flash(ctx context.Context) error {
 	}
 	p := newSendProgress(o.Out, st.Size)
 	upload, size, sent := body, st.Size, p.sent
+	var digest func() (string, error)
+	flashCtx, cancelFlash := context.WithCancel(ctx)
+	defer cancelFlash()
 	if f, ok := st.R.(interface{ File() *os.File }); ok && format == image.Raw && st.Size > 0 {
 		// A raw image file is sent without its zeros: holes and blocks
 		// of zeros go as zstd run-length blocks, which the worker
 		// undoes; its data is read once and not compressed.
 		upload, size, sent = image.NewSparseZstd(f.File(), st.Size, p.sent), 0, nil
 		fo.Encoding, fo.ImageSize = api.EncodingZstd, st.Size
+		if o.SHA256 == "" {
+			// Its SHA-256 is computed here, beside the flash, instead of
+			// in the worker's pipeline, where it would be the slowest
+			// stage; a given SHA-256 is still checked by the worker.
+			fo.NoDigest = true
+			digest = hashBeside(flashCtx, f.File(), st.Size)
+		}
 	}
 	res, err := r.c.FlashWith(ctx, upload, size, fo, sent)
+	if digest != nil {
+		if err != nil {
+			cancelFlash()
+		}
+		sum, derr := digest()
+		if err == nil && derr != nil {
+			err = derr
+		}
+		res.SHA256 = sum
+	}
 	p.done()
 	perr := st.Close()
 	r.res.Flash = res
@@ -179,6 +199,24 @@ func (r *run) flash(ctx context.Context) error {
 	}
 	r.printFlash(res)
 	return nil
+}
+
+// hashBeside starts hashing the first size bytes of f and returns a
+// function that waits for the hex SHA-256.
+func hashBeside(ctx context.Context, f *os.File, size int64) func() (string, error) {
+	type result struct {
+		sum string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := image.FileSHA256(ctx, f, size)
+		done <- result{sum, err}
+	}()
+	return func() (string, error) {
+		r := <-done
+		return r.sum, r.err
+	}
 }
 
 // flashCached flashes the worker's cached copy of the image, when it has

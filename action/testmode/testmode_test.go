@@ -298,6 +298,24 @@ func TestLocalCompressedOwnLease(t *testing.T) {
 	}
 }
 
+// TestLocalRawNoSHA256: with no SHA-256 given, a raw image file's
+// digest is computed by the run beside the flash (the worker is asked
+// not to), and it is still the image's.
+func TestLocalRawNoSHA256(t *testing.T) {
+	b := newBot(t, true)
+	img := gptImage()
+	o, out := options(t, b, testmode.Source{Path: writeFile(t, "balena.img", img)})
+	res, err := testmode.Run(t.Context(), o)
+	wantPassed(t, res, err, out.String())
+	if res.Flash.SHA256 != sum(img) || res.Flash.Format != "raw" || !res.Flash.Verified {
+		t.Errorf("flash %+v; want the image's SHA-256 %s", res.Flash, sum(img))
+	}
+	if !strings.Contains(out.String(), "sha256 "+sum(img)) {
+		t.Errorf("the run does not print the image's SHA-256:\n%s", out)
+	}
+	b.wantDisk(t, img)
+}
+
 // TestURLResumes serves the image over HTTP and drops the first
 // connection halfway: the download resumes with a Range request.
 func TestURLResumes(t *testing.T) {

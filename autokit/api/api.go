@@ -164,6 +164,10 @@ const (
 	// QuerySize is the flash upload's size once its Content-Encoding is
 	// undone, for progress.
 	QuerySize = "size"
+	// QueryDigest, set to 0, has a flash not compute the image's SHA-256
+	// (the result's sha256 is then empty): the client knows it already.
+	// It cannot go with QuerySHA256, which needs it computed.
+	QueryDigest = "digest"
 	// QueryOffset is the console offset to read the serial log from.
 	QueryOffset = "offset"
 	// QueryFollow, set to 1, keeps the serial log streaming.
@@ -274,6 +278,10 @@ type FlashOptions struct {
 	// ImageSize is the image's size once Encoding is undone (0 when
 	// unknown); the flash's progress counts against it.
 	ImageSize int64
+	// NoDigest has the worker not compute the image's SHA-256
+	// (FlashResult.SHA256 is then empty), for a client that knows it
+	// already; the worker refuses it together with SHA256.
+	NoDigest bool
 }
 
 // EncodingZstd is the only upload content coding a worker undoes: a

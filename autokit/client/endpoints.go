@@ -167,6 +167,9 @@ func (c *Client) FlashWith(ctx context.Context, r io.Reader, size int64, o api.F
 	if o.ImageSize > 0 {
 		q.Set(api.QuerySize, strconv.FormatInt(o.ImageSize, 10))
 	}
+	if o.NoDigest {
+		q.Set(api.QueryDigest, "0")
+	}
 	body := &countingReader{r: r, progress: progress}
 	var res api.FlashResult
 	err := c.call(ctx, request{method: "PUT", path: api.PathFlash, query: q, body: body,

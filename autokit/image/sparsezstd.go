@@ -19,7 +19,15 @@ const (
 	zstdBlockMax = 128 << 10
 	zstdRaw      = 0
 	zstdRLE      = 1
+	// zstdSkippable is the magic of the skippable frame SparseZstd puts
+	// first (one of the sixteen RFC 8878 reserves, 0x184D2A50–5F): a
+	// zstd decoder skips it, a worker reads it as a promise that the
+	// frame after it holds raw and run-length blocks only.
+	zstdSkippable = 0x184D2A5C
 )
+
+// sparseMarker is the skippable frame's content.
+const sparseMarker = "leviathan sparse zstd 1: raw and run-length blocks only"
 
 // SparseZstd reads an uncompressed image file as one zstd frame that
 // costs next to nothing to produce or send for the image's zeros: its
@@ -27,7 +35,9 @@ const (
 // bytes, its data raw blocks. Nothing is compressed, so no CPU is spent
 // on the data either. Any zstd decoder reads the frame back as the file's
 // first size bytes; a worker takes it as a flash upload with
-// Content-Encoding: zstd.
+// Content-Encoding: zstd. A skippable frame ahead of it says that it
+// holds raw and run-length blocks only, so that a reader that knows
+// (OpenSparseZstd) decodes it without a zstd decoder's window.
 type SparseZstd struct {
 	f        *os.File
 	size     int64
@@ -77,7 +87,10 @@ func (z *SparseZstd) Read(p []byte) (int, error) {
 func (z *SparseZstd) next() error {
 	if !z.started {
 		z.started = true
-		b := binary.LittleEndian.AppendUint32(z.buf[:0], zstdMagic)
+		b := binary.LittleEndian.AppendUint32(z.buf[:0], zstdSkippable)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(sparseMarker)))
+		b = append(b, sparseMarker...)
+		b = binary.LittleEndian.AppendUint32(b, zstdMagic)
 		b = append(b, zstdFHD, zstdWindow)
 		z.pending = binary.LittleEndian.AppendUint64(b, uint64(z.size))
 		return nil

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bufio"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -101,6 +102,15 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	digest := true
+	switch d := r.URL.Query().Get(api.QueryDigest); {
+	case d == "0" && want != "":
+		return errorf(api.CodeBadRequest, "worker: digest=0 with sha256=: checking the image's SHA-256 needs it computed; drop one of them")
+	case d == "0":
+		digest = false
+	case d != "" && d != "1":
+		return errorf(api.CodeBadRequest, "worker: digest=%q: use digest=0 to skip the image's SHA-256, or leave it out", d)
+	}
 	if !w.flashMu.TryLock() {
 		return errorf(api.CodeBusy, "worker: a flash is already running")
 	}
@@ -137,12 +147,21 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 		body, total = f, size
 	} else {
 		if encoding == api.EncodingZstd {
-			zr, err := zstd.NewReader(body, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxUploadWindow))
-			if err != nil {
-				return errorf(api.CodeInternal, "worker: starting the upload's zstd decoder: %w", err)
+			// A raw image file sent by SparseZstd says so ahead of its
+			// frame; it is read without a zstd decoder, which would copy
+			// every byte, zeros included, through its window.
+			br := bufio.NewReaderSize(body, 64<<10)
+			if sr, ok := image.OpenSparseZstd(br); ok {
+				body = decodeErrors{sr}
+			} else {
+				zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxUploadWindow))
+				if err != nil {
+					return errorf(api.CodeInternal, "worker: starting the upload's zstd decoder: %w", err)
+				}
+				defer zr.Close()
+				body = decodeErrors{zr}
 			}
-			defer zr.Close()
-			body, total = decodeErrors{zr}, imageSize
+			total = imageSize
 		}
 		if w.images != nil {
 			body, commit = w.images.Tee(body, "")
@@ -157,7 +176,7 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 	w.log.Info("flash started", "dut", w.d.Name(), "content_length", r.ContentLength, "cached", cached)
 	opts := image.Options{
 		SHA256: want,
-		Digest: true,
+		Digest: digest,
 		Verify: r.URL.Query().Get(api.QueryVerify) != "0",
 		Delta:  r.URL.Query().Get(api.QueryDelta) == "1",
 		Log:    w.log,
@@ -180,7 +199,7 @@ func (w *Worker) putFlash(rw http.ResponseWriter, r *http.Request) error {
 		w.log.Warn("flash failed", "dut", w.d.Name(), "done_bytes", w.flashDone.Load(), "err", err)
 		return err
 	}
-	if cached != "" && w.images != nil {
+	if cached != "" && w.images != nil && res.SHA256 != "" {
 		// A later flash of this upload that expects another image is
 		// refused before writing.
 		if nerr := w.images.SetDecompressedSHA256(cached, res.SHA256); nerr != nil {

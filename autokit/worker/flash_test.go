@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/balena/leviathan-action/autokit/duttest"
 	"github.com/balena/leviathan-action/autokit/image"
 	"github.com/balena/leviathan-action/autokit/worker"
+	"github.com/klauspost/compress/zstd"
 )
 
 func gz(t *testing.T, p []byte) []byte {
@@ -202,31 +204,44 @@ func TestFlashSparseUpload(t *testing.T) {
 	if _, err := f.Write(img); err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t)
-	c := e.leased(t)
-	ctx := ctxT(t, 20*time.Second)
-	var sent int64
-	body := image.NewSparseZstd(f, int64(len(img)), func(off int64) { sent = off })
-	res, err := c.FlashWith(ctx, body, 0, api.FlashOptions{SHA256: hexSHA(img), Encoding: api.EncodingZstd, ImageSize: int64(len(img))}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Format != "raw" || res.ImageBytes != int64(len(img)) || res.SHA256 != hexSHA(img) || res.Skipped == 0 {
-		t.Fatalf("result = %+v", res)
-	}
-	if sent != int64(len(img)) {
-		t.Errorf("the encoder reported %d bytes of the image read; want %d", sent, len(img))
-	}
-	got, err := os.ReadFile(e.d.Disk())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, img) {
-		t.Fatal("the disk does not hold the image")
-	}
-	st, err := c.FlashStatus(ctx)
-	if err != nil || st.TotalBytes != int64(len(img)) {
-		t.Fatalf("FlashStatus = %+v, %v; want the image's size as the total", st, err)
+	for _, tc := range []struct {
+		name string
+		o    api.FlashOptions
+		sum  string // the result's sha256
+	}{
+		{"its SHA-256 checked", api.FlashOptions{SHA256: hexSHA(img)}, hexSHA(img)},
+		{"digest=0", api.FlashOptions{NoDigest: true}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			c := e.leased(t)
+			ctx := ctxT(t, 20*time.Second)
+			var sent int64
+			body := image.NewSparseZstd(f, int64(len(img)), func(off int64) { sent = off })
+			o := tc.o
+			o.Encoding, o.ImageSize = api.EncodingZstd, int64(len(img))
+			res, err := c.FlashWith(ctx, body, 0, o, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Format != "raw" || res.ImageBytes != int64(len(img)) || res.SHA256 != tc.sum || res.Skipped == 0 {
+				t.Fatalf("result = %+v", res)
+			}
+			if sent != int64(len(img)) {
+				t.Errorf("the encoder reported %d bytes of the image read; want %d", sent, len(img))
+			}
+			got, err := os.ReadFile(e.d.Disk())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, img) {
+				t.Fatal("the disk does not hold the image")
+			}
+			st, err := c.FlashStatus(ctx)
+			if err != nil || st.TotalBytes != int64(len(img)) {
+				t.Fatalf("FlashStatus = %+v, %v; want the image's size as the total", st, err)
+			}
+		})
 	}
 }
 
@@ -247,6 +262,10 @@ func TestFlashUploadEncodingRefused(t *testing.T) {
 		{"coding of a cached flash", nil, api.FlashOptions{Encoding: api.EncodingZstd, Cached: hexSHA(img)}, api.CodeBadRequest, "cached flash has no body", api.FlashIdle},
 		{"not a zstd frame", img, api.FlashOptions{Encoding: api.EncodingZstd}, api.CodeBadRequest, "Content-Encoding: zstd: invalid input", api.FlashFailed},
 		{"a frame asking for a 1 GiB window", hugeWindowFrame(), api.FlashOptions{Encoding: api.EncodingZstd}, api.CodeBadRequest, "Content-Encoding: zstd", api.FlashFailed},
+		// Any zstd decoder would take it; the worker holds it to its
+		// marker's promise.
+		{"a frame marked raw and run-length only, with a compressed block", markedCompressedFrame(img), api.FlashOptions{Encoding: api.EncodingZstd}, api.CodeBadRequest, "raw and run-length blocks as its marker says", api.FlashFailed},
+		{"digest=0 with sha256=", img, api.FlashOptions{NoDigest: true, SHA256: hexSHA(img)}, api.CodeBadRequest, "digest=0 with sha256=", api.FlashIdle},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
@@ -275,4 +294,17 @@ func hugeWindowFrame() []byte {
 	h := uint32(n)<<3 | 1 // a raw block, the last
 	b = append(b, byte(h), byte(h>>8), byte(h>>16))
 	return append(b, make([]byte, n)...)
+}
+
+// markedCompressedFrame is img as a zstd frame of one compressed block,
+// made by a real encoder, behind the skippable frame that says the frame
+// holds raw and run-length blocks only.
+func markedCompressedFrame(img []byte) []byte {
+	const marker = "leviathan sparse zstd 1: raw and run-length blocks only"
+	b := binary.LittleEndian.AppendUint32(nil, 0x184D2A5C)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(marker)))
+	b = append(b, marker...)
+	enc, _ := zstd.NewWriter(nil)
+	defer enc.Close()
+	return enc.EncodeAll(img, b)
 }
