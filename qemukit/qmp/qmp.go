@@ -72,7 +72,7 @@ func Dial(ctx context.Context, path string, onEvent func(Event)) (*Conn, error) 
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("qmp: connecting to %s: %w (last error: %v)", path, ctx.Err(), err)
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(2 * time.Millisecond):
 		}
 	}
 	c := &Conn{conn: nc, replies: make(chan reply), events: onEvent, done: make(chan struct{})}
