@@ -22,9 +22,7 @@ var ErrSparseFrame = errors.New("not a frame of raw and run-length blocks as its
 // block, a block over 128 KiB, a frame whose blocks do not add up to its
 // content size and anything after the frame.
 func OpenSparseZstd(r *bufio.Reader) (io.Reader, bool) {
-	head := binary.LittleEndian.AppendUint32(nil, zstdSkippable)
-	head = binary.LittleEndian.AppendUint32(head, uint32(len(sparseMarker)))
-	head = append(head, sparseMarker...)
+	head := appendMarkerFrame(nil)
 	if got, err := r.Peek(len(head)); err != nil || !bytes.Equal(got, head) {
 		return nil, false
 	}

@@ -29,6 +29,14 @@ const (
 // sparseMarker is the skippable frame's content.
 const sparseMarker = "leviathan sparse zstd 1: raw and run-length blocks only"
 
+// appendMarkerFrame appends the skippable frame SparseZstd puts first
+// to b.
+func appendMarkerFrame(b []byte) []byte {
+	b = binary.LittleEndian.AppendUint32(b, zstdSkippable)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(sparseMarker)))
+	return append(b, sparseMarker...)
+}
+
 // SparseZstd reads an uncompressed image file as one zstd frame that
 // costs next to nothing to produce or send for the image's zeros: its
 // holes and every 128 KiB block of zeros become run-length blocks of 4
@@ -87,10 +95,7 @@ func (z *SparseZstd) Read(p []byte) (int, error) {
 func (z *SparseZstd) next() error {
 	if !z.started {
 		z.started = true
-		b := binary.LittleEndian.AppendUint32(z.buf[:0], zstdSkippable)
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(sparseMarker)))
-		b = append(b, sparseMarker...)
-		b = binary.LittleEndian.AppendUint32(b, zstdMagic)
+		b := binary.LittleEndian.AppendUint32(appendMarkerFrame(z.buf[:0]), zstdMagic)
 		b = append(b, zstdFHD, zstdWindow)
 		z.pending = binary.LittleEndian.AppendUint64(b, uint64(z.size))
 		return nil
