@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/balena/leviathan-action/autokit/api"
@@ -153,9 +155,7 @@ func (r *run) flash(ctx context.Context) error {
 	}
 	p := newSendProgress(o.Out, st.Size)
 	upload, size, sent := body, st.Size, p.sent
-	var digest func() (string, error)
-	flashCtx, cancelFlash := context.WithCancel(ctx)
-	defer cancelFlash()
+	var later *laterDigest
 	if f, ok := st.R.(interface{ File() *os.File }); ok && format == image.Raw && st.Size > 0 {
 		// A raw image file is sent without its zeros: holes and blocks
 		// of zeros go as zstd run-length blocks, which the worker
@@ -163,27 +163,26 @@ func (r *run) flash(ctx context.Context) error {
 		upload, size, sent = image.NewSparseZstd(f.File(), st.Size, p.sent), 0, nil
 		fo.Encoding, fo.ImageSize = api.EncodingZstd, st.Size
 		if o.SHA256 == "" {
-			// Its SHA-256 is computed here, beside the flash, instead of
-			// in the worker's pipeline, where it would be the slowest
+			// Its SHA-256 is computed here, while the DUT boots, instead
+			// of in the worker's pipeline, where it would be the slowest
 			// stage; a given SHA-256 is still checked by the worker.
+			if later, err = keepForDigest(f.File(), st.Size); err != nil {
+				return r.sourceErr(err)
+			}
 			fo.NoDigest = true
-			digest = hashBeside(flashCtx, f.File(), st.Size)
 		}
 	}
 	res, err := r.c.FlashWith(ctx, upload, size, fo, sent)
-	if digest != nil {
-		if err != nil {
-			cancelFlash()
-		}
-		sum, derr := digest()
-		if err == nil && derr != nil {
-			err = derr
-		}
-		res.SHA256 = sum
-	}
 	p.done()
 	perr := st.Close()
 	r.res.Flash = res
+	if later != nil {
+		if err == nil && perr == nil {
+			r.digest = later.start(ctx)
+		} else {
+			later.f.Close()
+		}
+	}
 	switch {
 	case err != nil && perr != nil: // a broken download breaks the upload: name the cause
 		return r.sourceErr(perr)
@@ -201,22 +200,98 @@ func (r *run) flash(ctx context.Context) error {
 	return nil
 }
 
-// hashBeside starts hashing the first size bytes of f and returns a
-// function that waits for the hex SHA-256.
-func hashBeside(ctx context.Context, f *os.File, size int64) func() (string, error) {
+// laterDigest is a raw image file kept open after its flash, to be hashed
+// while the DUT boots: off the flash's path, where the hash would take a
+// core from the flash and from the DUT's start. The file's identity when
+// the flash began is kept too: if the file changes before it is hashed,
+// the digest would not be the flashed image's, and none is given.
+type laterDigest struct {
+	f    *os.File
+	size int64
+	id   fileID
+}
+
+// fileID is what tells that a file's content may have changed: a write
+// moves its modification time. Its change time is left out: it moves too
+// when the file is only renamed over or unlinked (a build putting a new
+// image in its place), which leaves this file's content as it was.
+type fileID struct {
+	dev, ino, size uint64
+	mtime          syscall.Timespec
+}
+
+func statID(f *os.File) (fileID, error) {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return fileID{}, fmt.Errorf("reading the state of %s: %w", f.Name(), err)
+	}
+	return fileID{uint64(st.Dev), st.Ino, uint64(st.Size), st.Mtim}, nil
+}
+
+// keepForDigest opens a second descriptor of f (the image source closes
+// its own when the flash ends) and notes f's identity.
+func keepForDigest(f *os.File, size int64) (*laterDigest, error) {
+	id, err := statID(f)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("keeping %s open: %w", f.Name(), err)
+	}
+	syscall.CloseOnExec(fd)
+	return &laterDigest{f: os.NewFile(uintptr(fd), f.Name()), size: size, id: id}, nil
+}
+
+// start hashes the file in the background; the function it returns waits
+// for the hex SHA-256.
+func (l *laterDigest) start(ctx context.Context) func() (string, error) {
 	type result struct {
 		sum string
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		sum, err := image.FileSHA256(ctx, f, size)
+		defer l.f.Close()
+		sum, err := image.FileSHA256(ctx, l.f, l.size)
+		if err == nil {
+			err = l.unchanged()
+		}
 		done <- result{sum, err}
 	}()
-	return func() (string, error) {
+	return sync.OnceValues(func() (string, error) {
 		r := <-done
 		return r.sum, r.err
+	})
+}
+
+// unchanged fails when the file is not as it was when the flash began.
+func (l *laterDigest) unchanged() error {
+	id, err := statID(l.f)
+	if err != nil {
+		return err
 	}
+	if id != l.id {
+		return fmt.Errorf("%s changed after the flash began (its size or modification time is not the same), so its SHA-256 now is not the flashed image's", l.f.Name())
+	}
+	return nil
+}
+
+// imageDigest waits for the SHA-256 computed while the DUT booted, if
+// any, and records it in the result; without it the run goes on, with a
+// warning: the tests ran on the image flashed either way.
+func (r *run) imageDigest() {
+	if r.digest == nil {
+		return
+	}
+	sum, err := r.digest()
+	r.digest = nil
+	if err != nil {
+		fmt.Fprintf(r.o.Out, "warning: the image's SHA-256 is not known: %v\n", err)
+		return
+	}
+	r.res.Flash.SHA256 = sum
+	fmt.Fprintf(r.o.Out, "image %s: sha256 %s\n", r.o.Image, sum)
 }
 
 // flashCached flashes the worker's cached copy of the image, when it has
@@ -250,9 +325,13 @@ func (r *run) printFlash(res api.FlashResult) {
 	if s := res.Duration.Seconds(); s > 0 {
 		rate = float64(res.ImageBytes) / 1e6 / s
 	}
-	fmt.Fprintf(r.o.Out, "flashed %s: %s (%s) in %v, %.0f MB/s, %s of zeros skipped, %s, sha256 %s\n",
+	sum := "sha256 " + res.SHA256
+	if res.SHA256 == "" && r.digest != nil {
+		sum = "sha256 computed while the DUT boots"
+	}
+	fmt.Fprintf(r.o.Out, "flashed %s: %s (%s) in %v, %.0f MB/s, %s of zeros skipped, %s, %s\n",
 		r.o.Image, mib(res.ImageBytes), res.Format, res.Duration.Round(10*time.Millisecond), rate,
-		mib(res.Skipped), verified, res.SHA256)
+		mib(res.Skipped), verified, sum)
 }
 
 // boot powers the DUT on and waits until it runs commands, showing the

@@ -166,7 +166,10 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	r := &run{o: &o, res: res}
 	// Last, whatever happened: the visual report of what is known.
-	defer func() { r.writeIndex(err) }()
+	defer func() {
+		r.imageDigest()
+		r.writeIndex(err)
+	}()
 	defer func() {
 		if err == nil {
 			return
@@ -234,6 +237,9 @@ type run struct {
 	res *Result
 	c   *client.Client // acting under the lease
 	at  anchors
+	// digest waits for the image's SHA-256 when the run computes it
+	// while the DUT boots (nil otherwise); imageDigest collects it.
+	digest func() (string, error)
 }
 
 // anchors are when the run's stages began, for the visual report's
@@ -299,6 +305,7 @@ func (r *run) do(ctx context.Context) (err error) {
 	if err != nil {
 		return leaseCause(ctx, err)
 	}
+	r.imageDigest()
 	t.Total = time.Since(start)
 	if err := addTimings(o.ReportDir, *t); err != nil {
 		o.Log.Warn("testbot: adding the timings to summary.json", "err", err)
