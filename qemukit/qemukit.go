@@ -65,6 +65,7 @@ type DUT struct {
 
 	mu       sync.Mutex
 	run      *running // nil while off
+	warm     *running // a QEMU started paused while the disk is flashed, for On to take
 	flashing bool
 	lastArgs []string
 }
@@ -90,6 +91,13 @@ type running struct {
 	fwd     map[int]int   // guest port → host port on 127.0.0.1, added by DialPort
 	exited  chan struct{} // closed when the QEMU process has ended
 	once    sync.Once
+
+	// ready is closed once QMP answers and the serial pty is known
+	// (readyErr says whether that worked); pty is the serial console.
+	ready    chan struct{}
+	readyErr error
+	pty      string
+	expire   *time.Timer // ends a warm QEMU that was never powered on
 }
 
 // cleanup closes r's connections and removes its socket directory. Only
@@ -97,6 +105,7 @@ type running struct {
 // exit watcher — which waits for d.mu, so never while start still runs.
 func (r *running) cleanup() {
 	r.once.Do(func() {
+		<-r.ready // the QMP connection is r's once connect has ended
 		if r.port != nil {
 			r.port.Close()
 		}
@@ -216,25 +225,90 @@ func (d *DUT) On(ctx context.Context) error {
 	if d.flashing {
 		return errors.New("qemukit: the disk is open for flashing; close it before powering on")
 	}
-	if err := d.prepareFiles(); err != nil {
-		return err
+	r := d.takeWarm()
+	if r == nil {
+		if err := d.prepareFiles(); err != nil {
+			return err
+		}
+		var err error
+		if r, err = d.launch(); err != nil {
+			return err
+		}
 	}
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	sockDir, err := os.MkdirTemp("", "leviathan-qmp-")
-	if err != nil {
-		return fmt.Errorf("qemukit: %w", err)
-	}
-	r := &running{sshPort: port, sockDir: sockDir, exited: make(chan struct{})}
-	if err := d.start(ctx, r); err != nil {
+	if err := d.power(ctx, r); err != nil {
 		d.stop(r)
 		r.cleanup()
 		return err
 	}
 	d.run = r
 	return nil
+}
+
+// warmUp starts QEMU paused, its disk attached, while the disk is being
+// flashed: QEMU's own start (exec, firmware, machine set-up, QMP) then
+// overlaps the flash instead of following it. The disk file keeps its
+// size throughout (Open empties it in place), and QEMU reads a raw disk
+// through the page cache the flash writes to, caching none of it itself,
+// so the guest sees exactly what the flash wrote. Nothing runs in the
+// guest until On. A failure here is only logged: On then starts QEMU
+// afresh. d.mu is held.
+func (d *DUT) warmUp() {
+	if d.warm != nil && d.warm.alive() {
+		return
+	}
+	if err := d.prepareFiles(); err != nil {
+		d.log.Debug("not starting QEMU during the flash", "err", err)
+		return
+	}
+	r, err := d.launch()
+	if err != nil {
+		d.log.Debug("not starting QEMU during the flash", "err", err)
+		return
+	}
+	r.expire = time.AfterFunc(warmLife, func() {
+		d.mu.Lock()
+		mine := d.warm == r
+		if mine {
+			d.warm = nil
+		}
+		d.mu.Unlock()
+		if mine {
+			d.log.Debug("ending the QEMU started for a power-on that did not come")
+			d.stop(r)
+			r.cleanup()
+		}
+	})
+	d.warm = r
+}
+
+// warmLife is how long a QEMU started during a flash waits for On; a
+// variable for tests.
+var warmLife = 2 * time.Minute
+
+// takeWarm hands On the QEMU started during the flash, if it still runs.
+// d.mu is held.
+func (d *DUT) takeWarm() *running {
+	r := d.warm
+	d.warm = nil
+	if r == nil {
+		return nil
+	}
+	r.expire.Stop()
+	if r.alive() {
+		return r
+	}
+	r.cleanup()
+	return nil
+}
+
+// dropWarm ends a QEMU started during a flash. d.mu is held.
+func (d *DUT) dropWarm() *running {
+	r := d.warm
+	d.warm = nil
+	if r != nil {
+		r.expire.Stop()
+	}
+	return r
 }
 
 func (d *DUT) prepareFiles() error {
@@ -288,12 +362,24 @@ func (d *DUT) args(r *running) []string {
 	}
 }
 
-func (d *DUT) start(ctx context.Context, r *running) error {
+// launch starts QEMU paused and, in the background, connects to its QMP
+// socket and finds its serial pty; r.ready is closed when that is done.
+func (d *DUT) launch() (*running, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	sockDir, err := os.MkdirTemp("", "leviathan-qmp-")
+	if err != nil {
+		return nil, fmt.Errorf("qemukit: %w", err)
+	}
+	r := &running{sshPort: port, sockDir: sockDir, exited: make(chan struct{}), ready: make(chan struct{})}
 	args := d.args(r)
 	d.lastArgs = args
 	qlog, err := os.Create(filepath.Join(d.cfg.Dir, "qemu.log"))
 	if err != nil {
-		return fmt.Errorf("qemukit: %w", err)
+		os.RemoveAll(sockDir)
+		return nil, fmt.Errorf("qemukit: %w", err)
 	}
 	defer qlog.Close()
 	cmd := exec.Command(args[0], args[1:]...)
@@ -302,7 +388,8 @@ func (d *DUT) start(ctx context.Context, r *running) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	d.log.Debug("starting QEMU", "cmd", strings.Join(args, " "))
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("qemukit: starting QEMU: %w", err)
+		os.RemoveAll(sockDir)
+		return nil, fmt.Errorf("qemukit: starting QEMU: %w", err)
 	}
 	r.cmd = cmd
 	go func() {
@@ -310,44 +397,67 @@ func (d *DUT) start(ctx context.Context, r *running) error {
 		close(r.exited)
 		d.exited(r)
 	}()
+	go func() {
+		r.readyErr = d.connect(r)
+		close(r.ready)
+	}()
+	return r, nil
+}
 
-	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+// connect dials r's QMP socket and asks QEMU for the serial pty.
+func (d *DUT) connect(r *running) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	go func() {
 		select {
 		case <-r.exited:
 			cancel()
-		case <-dctx.Done():
+		case <-ctx.Done():
 		}
 	}()
-	r.qmp, err = qmp.Dial(dctx, filepath.Join(r.sockDir, "qmp.sock"), nil)
+	c, err := qmp.Dial(ctx, filepath.Join(r.sockDir, "qmp.sock"), nil)
 	if err != nil {
-		return d.startError(err)
+		return err
 	}
+	r.qmp = c
 	var chardevs []struct {
 		Label    string `json:"label"`
 		Filename string `json:"filename"`
 	}
-	if err := r.qmp.Execute(dctx, "query-chardev", nil, &chardevs); err != nil {
-		return d.startError(err)
+	if err := r.qmp.Execute(ctx, "query-chardev", nil, &chardevs); err != nil {
+		return err
 	}
-	pty := ""
 	for _, c := range chardevs {
 		if c.Label == "serial0" {
-			pty = strings.TrimPrefix(c.Filename, "pty:")
+			r.pty = strings.TrimPrefix(c.Filename, "pty:")
 		}
 	}
-	if pty == "" {
-		return d.startError(errors.New("QEMU reported no pty for the serial console"))
+	if r.pty == "" {
+		return errors.New("QEMU reported no pty for the serial console")
 	}
-	r.port, err = serialconsole.Open(pty, 115200, &d.console)
+	return nil
+}
+
+// power waits for r's QMP connection, attaches the console and lets the
+// machine run.
+func (d *DUT) power(ctx context.Context, r *running) error {
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+		return fmt.Errorf("qemukit: power on: %w", ctx.Err())
+	}
+	if r.readyErr != nil {
+		return d.startError(r.readyErr)
+	}
+	var err error
+	r.port, err = serialconsole.Open(r.pty, 115200, &d.console)
 	if err != nil {
 		return d.startError(err)
 	}
-	if err := r.qmp.Execute(dctx, "cont", nil, nil); err != nil {
+	if err := r.qmp.Execute(ctx, "cont", nil, nil); err != nil {
 		return d.startError(err)
 	}
-	d.log.Info("powered on", "accel", d.accel(), "ssh", r.sshPort, "serial", pty)
+	d.log.Info("powered on", "accel", d.accel(), "ssh", r.sshPort, "serial", r.pty)
 	return nil
 }
 
@@ -366,6 +476,9 @@ func (d *DUT) exited(r *running) {
 		d.run = nil
 		d.log.Warn("QEMU exited by itself; the DUT is off")
 	}
+	if d.warm == r {
+		d.warm = nil
+	}
 	d.mu.Unlock()
 	r.cleanup()
 }
@@ -375,10 +488,15 @@ func (d *DUT) stop(r *running) {
 	if r.cmd == nil {
 		return
 	}
-	if r.qmp != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		r.qmp.Execute(ctx, "quit", nil, nil)
-		cancel()
+	select {
+	case <-r.ready:
+		if r.qmp != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			r.qmp.Execute(ctx, "quit", nil, nil)
+			cancel()
+		}
+	default: // still starting: no QMP to ask
+		r.cmd.Process.Kill()
 	}
 	select {
 	case <-r.exited:
@@ -397,7 +515,12 @@ func (d *DUT) Off(ctx context.Context) error {
 	d.mu.Lock()
 	r := d.run
 	d.run = nil
+	w := d.dropWarm()
 	d.mu.Unlock()
+	if w != nil {
+		d.stop(w)
+		w.cleanup()
+	}
 	if r == nil {
 		return nil
 	}
@@ -577,11 +700,18 @@ func (d *DUT) Open(ctx context.Context) (dut.Target, error) {
 	if d.flashing {
 		return nil, errors.New("qemukit: the disk is already open for flashing")
 	}
-	f, err := os.OpenFile(d.DiskPath(), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(d.DiskPath(), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("qemukit: opening the disk: %w", err)
 	}
+	// Emptied in place: cut to nothing, then back to the disk's size, so
+	// that the file has that size from here on, for a QEMU started now.
+	if err := errors.Join(f.Truncate(0), f.Truncate(d.cfg.DiskSize)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("qemukit: emptying the disk: %w", err)
+	}
 	d.flashing = true
+	d.warmUp()
 	return &disk{File: f, d: d}, nil
 }
 
