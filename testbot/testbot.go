@@ -289,6 +289,7 @@ func (r *run) do(ctx context.Context) (err error) {
 	if err := r.boot(ctx, mark); err != nil {
 		return leaseCause(ctx, err)
 	}
+	r.imageDigest() // hashed during the boot
 	r.res.Stage = StageSuites
 	began = time.Now()
 	r.at.prepare = began
@@ -305,7 +306,6 @@ func (r *run) do(ctx context.Context) (err error) {
 	if err != nil {
 		return leaseCause(ctx, err)
 	}
-	r.imageDigest()
 	t.Total = time.Since(start)
 	if err := addTimings(o.ReportDir, *t); err != nil {
 		o.Log.Warn("testbot: adding the timings to summary.json", "err", err)

@@ -48,9 +48,9 @@ type BuildOptions struct {
 	// Env is the go command's environment; this process's when nil. The
 	// settings above are added after it, so they win.
 	Env []string
-	// Background runs the go command at a lower CPU priority (nice 10,
-	// where a nice command is found): for a build that overlaps a DUT's
-	// flash and boot, which then keep the CPU they need.
+	// Background runs the go command only on CPU time nothing else wants
+	// (see background): for a build that overlaps a DUT's flash and boot,
+	// which then keep the CPU they need.
 	Background bool
 }
 
@@ -84,10 +84,8 @@ func BuildWith(ctx context.Context, dir, outDir string, o BuildOptions) (Suite, 
 	}
 	prog, argv := "go", append(args, ".")
 	if o.Background {
-		gobin, gerr := exec.LookPath("go")
-		nice, nerr := exec.LookPath("nice")
-		if gerr == nil && nerr == nil {
-			prog, argv = nice, append([]string{"-n", "10", gobin}, argv...)
+		if gobin, err := exec.LookPath("go"); err == nil {
+			prog, argv = background(gobin, argv)
 		}
 	}
 	cmd := exec.CommandContext(ctx, prog, argv...)
@@ -260,3 +258,28 @@ func findTest2JSON() (string, error) {
 	}
 	return "", fmt.Errorf("gotest: test2json not found: install Go or put test2json on PATH")
 }
+
+// background wraps the command prog argv so that it runs in Linux's
+// SCHED_IDLE class (through util-linux's chrt): it gets a core only when
+// no ordinary process wants it. Where chrt is missing or refused (a
+// seccomp profile), the command runs at nice 19 instead; where neither
+// command is found, as it is.
+func background(prog string, argv []string) (string, []string) {
+	if chrt := idleScheduler(); chrt != "" {
+		return chrt, append([]string{"--idle", "0", prog}, argv...)
+	}
+	if nice, err := exec.LookPath("nice"); err == nil {
+		return nice, append([]string{"-n", "19", prog}, argv...)
+	}
+	return prog, argv
+}
+
+// idleScheduler is chrt's path when it can put a process in SCHED_IDLE
+// here, found once.
+var idleScheduler = sync.OnceValue(func() string {
+	chrt, err := exec.LookPath("chrt")
+	if err != nil || exec.Command(chrt, "--idle", "0", "true").Run() != nil {
+		return ""
+	}
+	return chrt
+})

@@ -1,7 +1,9 @@
 package gotest
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -85,4 +87,29 @@ func TestBuildWithBackground(t *testing.T) {
 	if _, err := BuildWith(t.Context(), "testdata/notests", t.TempDir(), BuildOptions{Background: true}); err == nil || !strings.Contains(err.Error(), "not a Go test package") {
 		t.Errorf("BuildWith(notests, background) = %v", err)
 	}
+}
+
+// TestBackgroundScheduling: a background command runs in SCHED_IDLE, or
+// at nice 19 where chrt is missing, as the kernel reports its own state.
+func TestBackgroundScheduling(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh to report its scheduling")
+	}
+	prog, argv := background(sh, []string{"-c", "cat /proc/$$/stat"})
+	out, err := exec.Command(prog, argv...).Output()
+	if err != nil {
+		t.Fatalf("%s %q: %v", prog, argv, err)
+	}
+	// Fields after the command's name, which is in parentheses: state is
+	// field 3, nice 19, policy 41 (5 is SCHED_IDLE).
+	rest := strings.Fields(string(out[bytes.LastIndexByte(out, ')')+1:]))
+	nice, policy := rest[19-3], rest[41-3]
+	switch {
+	case idleScheduler() != "" && policy != "5":
+		t.Errorf("scheduling policy %s with chrt found, want 5 (SCHED_IDLE)", policy)
+	case idleScheduler() == "" && nice != "19":
+		t.Errorf("nice %s without chrt, want 19", nice)
+	}
+	t.Logf("policy %s, nice %s (chrt: %q)", policy, nice, idleScheduler())
 }
