@@ -247,9 +247,9 @@ func compareSpans(ctx context.Context, w *writer, f *os.File, size int64, srcSpa
 // several pieces at once. A mismatch is a *ChecksumError naming the
 // sub-block of the first byte that differs.
 func verifySpans(ctx context.Context, dst dut.Target, f *os.File, spans []span) error {
-	const half = ChunkSize / 2 // of each worker's buffer: the image's bytes, the target's
+	const half = verifyBuffer // of each worker's buffer: the image's bytes, the target's
 	ps := pieces(spans, half)
-	return eachPiece(ctx, len(ps), func(k int, buf []byte) error {
+	return eachPiece(ctx, len(ps), 2*half, func(k int, buf []byte) error {
 		off, n := ps[k].off, ps[k].end-ps[k].off
 		want, got := buf[:n], buf[half:half+n]
 		if _, err := f.ReadAt(want, off); err != nil && err != io.EOF {

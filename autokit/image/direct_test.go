@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -379,4 +380,41 @@ func firstDiff(a, b []byte) int {
 		return min(len(a), len(b))
 	}
 	return -1
+}
+
+// TestChunkBuffers: a buffer is made only when none is free, never more
+// than max, and a taker waits for one given back or for its context.
+func TestChunkBuffers(t *testing.T) {
+	c := newChunkBuffers(3)
+	ctx := t.Context()
+	// A writer that keeps up: the same buffer goes round.
+	first, _ := c.take(ctx)
+	for range 10 {
+		c.give(first)
+		b, ok := c.take(ctx)
+		if !ok || &b[0] != &first[0] {
+			t.Fatal("a buffer given back was not the one taken next")
+		}
+	}
+	if c.made != 1 {
+		t.Fatalf("made %d buffers for one in use at a time, want 1", c.made)
+	}
+	// A writer that lags: up to max, then the taker waits.
+	second, _ := c.take(ctx)
+	third, _ := c.take(ctx)
+	if len(second) != ChunkSize || len(third) != ChunkSize || !isAligned(third, bufAlign) || c.made != 3 {
+		t.Fatalf("made %d buffers (%d, %d bytes), want 3 aligned ones of %d", c.made, len(second), len(third), ChunkSize)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, ok := c.take(short); ok {
+		t.Fatal("a fourth buffer was handed out with max 3 and none given back")
+	}
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		c.give(second)
+	}()
+	if b, ok := c.take(ctx); !ok || &b[0] != &second[0] || c.made != 3 {
+		t.Fatalf("the taker did not get the buffer given back (ok %v, made %d)", ok, c.made)
+	}
 }

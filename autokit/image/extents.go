@@ -167,10 +167,7 @@ func flashExtents(ctx context.Context, dst dut.Target, f *os.File, size int64, o
 func copySpans(ctx context.Context, w *writer, f *os.File, spans []span, progress func(int64)) (int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	free := make(chan []byte, pipeDepth)
-	for range pipeDepth {
-		free <- alignedBuf(ChunkSize)
-	}
+	free := newChunkBuffers(pipeDepth)
 	out, checked := make(chan chunk, pipeDepth), make(chan chunk, pipeDepth)
 	send := func(ch chan<- chunk, c chunk) bool {
 		select {
@@ -191,10 +188,8 @@ func copySpans(ctx context.Context, w *writer, f *os.File, spans []span, progres
 		for _, s := range spans {
 			for off := s.off; off < s.end; {
 				ahead.advance(read)
-				var buf []byte
-				select {
-				case buf = <-free:
-				case <-ctx.Done():
+				buf, ok := free.take(ctx)
+				if !ok {
 					return
 				}
 				n := int(min(int64(len(buf)), s.end-off))
@@ -241,7 +236,7 @@ func copySpans(ctx context.Context, w *writer, f *os.File, spans []span, progres
 			break
 		}
 		visited += int64(c.n)
-		free <- c.buf
+		free.give(c.buf)
 		if progress != nil {
 			progress(c.off + int64(c.n))
 		}

@@ -252,7 +252,7 @@ func (w *writer) drain(ctx context.Context, p *pipeline) (int64, error) {
 			return off, err
 		}
 		off = c.off + int64(c.n)
-		p.free <- c.buf
+		p.free.give(c.buf)
 		if w.o.Progress != nil {
 			w.o.Progress(off)
 		}

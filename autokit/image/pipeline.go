@@ -24,7 +24,7 @@ type chunk struct {
 // buffers of ChunkSize bytes circulate; nothing else is allocated per
 // chunk.
 type pipeline struct {
-	free    chan []byte
+	free    *chunkBuffers
 	full    chan chunk
 	hashing bool
 	hash    hash.Hash
@@ -41,14 +41,11 @@ type pipeline struct {
 // image's SHA-256 is wanted.
 func newPipeline(hashing bool) *pipeline {
 	p := &pipeline{
-		free:       make(chan []byte, pipeDepth),
+		free:       newChunkBuffers(pipeDepth),
 		full:       make(chan chunk, pipeDepth),
 		hashing:    hashing,
 		hash:       sha256.New(),
 		readerDone: make(chan struct{}),
-	}
-	for range pipeDepth {
-		p.free <- alignedBuf(ChunkSize)
 	}
 	return p
 }
@@ -85,10 +82,8 @@ func (p *pipeline) readChunks(ctx context.Context, r io.Reader, format Format, r
 	defer close(read)
 	var off int64
 	for {
-		var buf []byte
-		select {
-		case buf = <-p.free:
-		case <-ctx.Done():
+		buf, ok := p.free.take(ctx)
+		if !ok {
 			return
 		}
 		n, err := fill(r, buf)

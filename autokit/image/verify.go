@@ -85,8 +85,8 @@ func verifySums(ctx context.Context, dst dut.Target, size int64, s *blockSums) e
 			}
 		}
 	}
-	ps := pieces(spans, ChunkSize)
-	return eachPiece(ctx, len(ps), func(k int, buf []byte) error {
+	ps := pieces(spans, verifyBuffer)
+	return eachPiece(ctx, len(ps), verifyBuffer, func(k int, buf []byte) error {
 		off, p := ps[k].off, buf[:ps[k].end-ps[k].off]
 		if err := readFull(dst, p, off); err != nil {
 			return err
@@ -181,11 +181,17 @@ func fileDescriptor(dst dut.Target) (int, bool) {
 // few reads in flight on a device.
 const verifyWorkers = 4
 
+// verifyBuffer is the size of each verify worker's buffer: reads of 1 MiB
+// keep a device busy, and four workers touch 4 MiB of fresh memory, not
+// the 16 MiB that ChunkSize buffers took (fresh memory is dear to touch
+// on some hosts; see chunkBuffers).
+const verifyBuffer = 1 << 20
+
 // eachPiece calls fn(i, buf) for i in [0, n) on verifyWorkers goroutines,
-// each with its own ChunkSize buffer, and returns the error of the lowest
+// each with its own buffer of size bytes, and returns the error of the lowest
 // i that failed: once one failed, no higher i is started, and every lower
 // one still runs, so the first failing piece is the one reported.
-func eachPiece(ctx context.Context, n int, fn func(i int, buf []byte) error) error {
+func eachPiece(ctx context.Context, n, size int, fn func(i int, buf []byte) error) error {
 	var (
 		mu     sync.Mutex
 		next   int
@@ -211,7 +217,7 @@ func eachPiece(ctx context.Context, n int, fn func(i int, buf []byte) error) err
 	var wg sync.WaitGroup
 	for range min(verifyWorkers, n) {
 		wg.Go(func() {
-			buf := alignedBuf(ChunkSize)
+			buf := alignedBuf(size)
 			for {
 				i, ok := take()
 				if !ok {
@@ -255,7 +261,7 @@ func pieces(spans []span, n int64) []span {
 // verifyBmap re-reads dst's ranges that m maps and compares each one's
 // SHA-256 with the block map's, several ranges at once.
 func verifyBmap(ctx context.Context, dst dut.Target, size int64, m *bmap.Map) error {
-	return eachPiece(ctx, len(m.Ranges), func(i int, buf []byte) error {
+	return eachPiece(ctx, len(m.Ranges), verifyBuffer, func(i int, buf []byte) error {
 		rg := m.Ranges[i]
 		h := sha256.New()
 		for off, end := rg.First*m.BlockSize, min((rg.Last+1)*m.BlockSize, size); off < end; {
