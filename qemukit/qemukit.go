@@ -288,20 +288,16 @@ var warmLife = 2 * time.Minute
 // takeWarm hands On the QEMU started during the flash, if it still runs.
 // d.mu is held.
 func (d *DUT) takeWarm() *running {
-	r := d.warm
-	d.warm = nil
-	if r == nil {
-		return nil
-	}
-	r.expire.Stop()
-	if r.alive() {
+	r := d.dropWarm()
+	if r == nil || r.alive() {
 		return r
 	}
 	r.cleanup()
 	return nil
 }
 
-// dropWarm ends a QEMU started during a flash. d.mu is held.
+// dropWarm takes the QEMU started during a flash from d and stops its
+// expiry; the caller runs or ends it. d.mu is held.
 func (d *DUT) dropWarm() *running {
 	r := d.warm
 	d.warm = nil

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -212,12 +211,14 @@ type laterDigest struct {
 }
 
 // fileID is what tells that a file's content may have changed: a write
-// moves its modification time. Its change time is left out: it moves too
-// when the file is only renamed over or unlinked (a build putting a new
-// image in its place), which leaves this file's content as it was.
+// moves its modification time. (Device and inode cannot change: the file
+// is read through its own descriptor.) Its change time is left out: it
+// moves too when the file is only renamed over or unlinked (a build
+// putting a new image in its place), which leaves this file's content as
+// it was.
 type fileID struct {
-	dev, ino, size uint64
-	mtime          syscall.Timespec
+	size  int64
+	mtime syscall.Timespec
 }
 
 func statID(f *os.File) (fileID, error) {
@@ -225,7 +226,7 @@ func statID(f *os.File) (fileID, error) {
 	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
 		return fileID{}, fmt.Errorf("reading the state of %s: %w", f.Name(), err)
 	}
-	return fileID{uint64(st.Dev), st.Ino, uint64(st.Size), st.Mtim}, nil
+	return fileID{st.Size, st.Mtim}, nil
 }
 
 // keepForDigest opens a second descriptor of f (the image source closes
@@ -244,7 +245,7 @@ func keepForDigest(f *os.File, size int64) (*laterDigest, error) {
 }
 
 // start hashes the file in the background; the function it returns waits
-// for the hex SHA-256.
+// for the hex SHA-256 (once: imageDigest drops it after the call).
 func (l *laterDigest) start(ctx context.Context) func() (string, error) {
 	type result struct {
 		sum string
@@ -259,10 +260,10 @@ func (l *laterDigest) start(ctx context.Context) func() (string, error) {
 		}
 		done <- result{sum, err}
 	}()
-	return sync.OnceValues(func() (string, error) {
+	return func() (string, error) {
 		r := <-done
 		return r.sum, r.err
-	})
+	}
 }
 
 // unchanged fails when the file is not as it was when the flash began.
