@@ -22,14 +22,16 @@ func (d *DUT) warmProcess() *running {
 // flashPattern opens d's disk (starting QEMU beside it), waits until
 // QEMU has opened the disk too (the worst case: QEMU then sees the file
 // as the flash left it when opening), writes a 64 KiB pattern at 1 MiB and
-// closes it.
-func flashPattern(t *testing.T, ctx context.Context, d *DUT) {
+// closes it. It returns the QEMU started beside the flash (taken right
+// after Open: it may have ended by the time the flash is done).
+func flashPattern(t *testing.T, ctx context.Context, d *DUT) *running {
 	t.Helper()
 	tgt, err := d.Open(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := d.warmProcess(); w != nil {
+	w := d.warmProcess()
+	if w != nil {
 		<-w.ready
 	}
 	if _, err := tgt.WriteAt(bytes.Repeat([]byte{0xab}, 64<<10), 1<<20); err != nil {
@@ -38,6 +40,7 @@ func flashPattern(t *testing.T, ctx context.Context, d *DUT) {
 	if err := tgt.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return w
 }
 
 func waitExited(t *testing.T, r *running, why string) {
@@ -160,8 +163,9 @@ func TestWarmQEMUEnds(t *testing.T) {
 	warmLife = 200 * time.Millisecond
 	t.Cleanup(func() { warmLife = old })
 	d = newTestDUT(t)
-	flashPattern(t, ctx, d)
-	w = d.warmProcess()
+	if w = flashPattern(t, ctx, d); w == nil {
+		t.Fatal("no QEMU was started during the flash")
+	}
 	waitExited(t, w, "long after its wait for a power-on")
 	if d.warmProcess() != nil {
 		t.Fatal("the DUT still holds the QEMU that expired")
